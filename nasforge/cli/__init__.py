@@ -1,0 +1,33 @@
+"""The ``nasforge`` command line: a thin layer that parses, calls the library and prints.
+
+Each command group lives in its own module and registers itself on ``app``. Command modules
+import torch and the heavy parts of nasforge inside the command functions, so that
+``nasforge --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="nasforge",
+    help="Neural architecture search on PyTorch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# One line per command module; each calls ``@app.command()`` at import.
+_COMMAND_MODULES = (
+    "nasforge.cli.search",
+)
+
+for _module in _COMMAND_MODULES:
+    importlib.import_module(_module)
+
+
+def main() -> None:
+    """Entry point of the ``nasforge`` script."""
+    app()

@@ -1,0 +1,22 @@
+"""The registry of built-in spaces: ``get_space("conv1d")``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nasforge.registry import Registry
+from nasforge.space.space import Space
+
+SPACES: Registry[type[Space]] = Registry(
+    "space",
+    modules=(
+        "nasforge.space.conv1d",
+    ),
+)
+
+register_space = SPACES.register
+
+
+def get_space(name: str, **kwargs: Any) -> Space:
+    """A new instance of the registered space ``name``."""
+    return SPACES.get(name)(**kwargs)

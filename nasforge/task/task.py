@@ -1,0 +1,72 @@
+"""Task: a supervised classification problem with train / validation / test splits.
+
+Arrays are NumPy, inputs float32 shaped ``(N, *input_shape)`` (channels first), labels int64 in
+``[0, num_classes)``. The test split is never used for selection: searches see train and
+validation; only the final retrained model is scored on test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class TaskDataError(ValueError):
+    """Data of the wrong shape, type or label range; the message names the array."""
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A classification task with fixed splits (see module docstring for the conventions)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    class_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        splits = {"train": (self.x_train, self.y_train), "val": (self.x_val, self.y_val),
+                  "test": (self.x_test, self.y_test)}
+        shape = None
+        for split, (x, y) in splits.items():
+            if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+                raise TaskDataError(f"task {self.name!r}: x_{split} and y_{split} must be NumPy arrays")
+            if x.ndim < 2:
+                raise TaskDataError(f"task {self.name!r}: x_{split} has shape {x.shape}; expected (N, *input_shape)")
+            if y.ndim != 1 or len(y) != len(x):
+                raise TaskDataError(
+                    f"task {self.name!r}: y_{split} has shape {y.shape} but x_{split} has {len(x)} rows; "
+                    "expected one integer label per row"
+                )
+            if len(x) == 0:
+                raise TaskDataError(f"task {self.name!r}: split {split!r} is empty")
+            if shape is None:
+                shape = x.shape[1:]
+            elif x.shape[1:] != shape:
+                raise TaskDataError(f"task {self.name!r}: x_{split} has input shape {x.shape[1:]}, x_train has {shape}")
+            if x.dtype != np.float32:
+                raise TaskDataError(f"task {self.name!r}: x_{split} is {x.dtype}; expected float32")
+            if y.dtype != np.int64:
+                raise TaskDataError(f"task {self.name!r}: y_{split} is {y.dtype}; expected int64")
+            if not np.isfinite(x).all():
+                raise TaskDataError(f"task {self.name!r}: x_{split} contains NaN or infinite values")
+            if y.min() < 0 or y.max() >= self.num_classes:
+                raise TaskDataError(
+                    f"task {self.name!r}: y_{split} has labels in [{y.min()}, {y.max()}], "
+                    f"outside [0, {self.num_classes - 1}] for num_classes={self.num_classes}"
+                )
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input, channels first (e.g. ``(1, 40)`` or ``(3, 32, 32)``)."""
+        return tuple(self.x_train.shape[1:])
+
+    def __repr__(self) -> str:
+        return (f"Task({self.name!r}, input_shape={self.input_shape}, classes={self.num_classes}, "
+                f"train={len(self.x_train)}, val={len(self.x_val)}, test={len(self.x_test)})")
