@@ -1,0 +1,29 @@
+"""nasforge: neural architecture search on PyTorch.
+
+``nasforge.search(...)`` runs a search; ``nasforge.Space`` defines a custom space. Heavy parts
+(torch) are imported only when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["search", "Space", "Choice", "Arch", "get_space", "load_task", "task_from_arrays", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "search":
+        from nasforge.api import search
+
+        return search
+    if name in ("Space", "Choice", "Arch", "get_space"):
+        import nasforge.space as space
+
+        return getattr(space, name)
+    if name in ("load_task", "task_from_arrays"):
+        import nasforge.task as task
+
+        return getattr(task, name)
+    raise AttributeError(f"module 'nasforge' has no attribute {name!r}")

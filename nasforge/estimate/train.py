@@ -1,0 +1,102 @@
+"""Training evaluator: build the arch's network, train it at a chosen fidelity, score on val.
+
+Reports ``val_accuracy``, ``val_loss``, ``train_loss``, ``train_seconds``, ``params`` and
+``flops`` (PyTorch's FLOP counter: one multiply-add counts as two FLOPs, per input sample).
+Cheap metrics (params, FLOPs) are computed before training, so an architecture that breaks a
+constraint on them is reported ``infeasible`` without spending any training time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from nasforge.estimate.base import INFEASIBLE, EvalResult, Evaluator, register_evaluator
+from nasforge.estimate.trainer import Recipe
+from nasforge.experiment.objectives import Constraint
+from nasforge.space.arch import Arch
+from nasforge.space.space import Space
+from nasforge.task.task import Task
+
+CHEAP_METRICS = ("params", "flops")
+
+
+@register_evaluator("train")
+class TrainingEvaluator(Evaluator):
+    """Train each candidate for ``recipe.epochs`` epochs on the task's train split.
+
+    ``task`` is a Task or a spec such as ``"mnist1d"`` (loaded lazily, once per process).
+    ``threads`` pins torch's intra-op threads so parallel workers do not oversubscribe cores.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        task: Task | str = "mnist1d",
+        recipe: Recipe | None = None,
+        constraints: Sequence[Constraint] = (),
+        threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.space = space
+        self.task = task
+        self.recipe = recipe or Recipe()
+        self.constraints = tuple(constraints)
+        self.threads = threads
+        self.seed = seed
+        self._data: Any = None
+
+    METRICS = ("val_accuracy", "val_loss", "train_loss", "train_seconds", *CHEAP_METRICS)
+
+    def metric_names(self) -> list[str]:
+        return list(self.METRICS)
+
+    def loaded_task(self) -> Task:
+        """The Task, loading it from its spec on first use."""
+        if not isinstance(self.task, Task):
+            from nasforge.task import load_task
+
+            self.task = load_task(self.task, seed=self.seed)
+        return self.task
+
+    def _tensors(self):
+        if self._data is None:
+            from nasforge.estimate.trainer import as_tensors
+
+            task = self.loaded_task()
+            self._data = (as_tensors(task.x_train, task.y_train), as_tensors(task.x_val, task.y_val))
+        return self._data
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_data": None}  # tensors are rebuilt in each worker
+
+    def _evaluate(self, arch: Arch) -> Mapping[str, float] | EvalResult:
+        import torch
+
+        from nasforge.estimate.trainer import accuracy, fit
+        from nasforge.hardware.counting import count_flops, count_params
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        task = self.loaded_task()
+        (x_tr, y_tr), (x_val, y_val) = self._tensors()
+        torch.manual_seed(self.recipe.seed)
+        model = self.space.build(arch, task)
+        cheap = {"params": float(count_params(model)), "flops": float(count_flops(model, task.input_shape))}
+        broken = [str(c) for c in self.constraints if c.metric in cheap and not c.satisfied(cheap)]
+        if broken:
+            return EvalResult(cheap, status=INFEASIBLE, error=f"violates {', '.join(broken)}")
+        recipe = self.effective_recipe(task)
+        start = time.perf_counter()
+        train_loss = fit(model, x_tr, y_tr, recipe)
+        seconds = time.perf_counter() - start
+        val_acc, val_loss = accuracy(model, x_val, y_val)
+        return {**cheap, "val_accuracy": val_acc, "val_loss": val_loss,
+                "train_loss": train_loss, "train_seconds": seconds}
+
+    def effective_recipe(self, task: Task, epochs: int | None = None) -> Recipe:
+        """The recipe used on ``task``: shift augmentation only for 1-D signals."""
+        recipe = self.recipe if len(task.input_shape) == 2 else replace(self.recipe, shift=0)
+        return replace(recipe, epochs=epochs) if epochs else recipe

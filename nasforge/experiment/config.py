@@ -1,0 +1,183 @@
+"""The search configuration: one Pydantic model, from CLI options or a YAML file.
+
+Every field is validated before any work starts; errors name the field. Names of spaces,
+strategies, tasks and executors are checked against their registries (the error lists the
+valid names).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
+
+from nasforge.experiment.objectives import Constraint, Objective, check_objectives
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the field(s)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EvaluatorConfig(_Strict):
+    """Training evaluator settings (``epochs`` is the search fidelity)."""
+
+    kind: Literal["train"] = "train"
+    epochs: int = Field(15, ge=1, le=10_000)
+    final_epochs: int = Field(40, ge=1, le=10_000, description="epochs of the final retraining on train+val")
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(0.01, gt=0, le=10)
+    weight_decay: float = Field(0.01, ge=0)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    label_smoothing: float = Field(0.05, ge=0, lt=1)
+    threads: int | None = Field(None, ge=1, description="torch threads per evaluation (default: all cores)")
+
+
+class BudgetConfig(_Strict):
+    trials: int | None = Field(None, ge=1)
+    minutes: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_set(self) -> BudgetConfig:
+        if self.trials is None and self.minutes is None:
+            raise ValueError("set trials, minutes or both")
+        return self
+
+
+class SearchConfig(_Strict):
+    """Everything a search needs; ``config.yaml`` in a run directory is this, resolved."""
+
+    task: str = "mnist1d"
+    space: str = "conv1d"
+    space_settings: dict[str, Any] = Field(default_factory=dict)
+    strategy: str = "evolution"
+    strategy_settings: dict[str, Any] = Field(default_factory=lambda: {"population_size": 12, "sample_size": 4})
+    evaluator: EvaluatorConfig = Field(default_factory=EvaluatorConfig)
+    objectives: list[str] = Field(default_factory=lambda: ["val_accuracy:max", "params:min"])
+    constraints: list[str] = Field(default_factory=list)
+    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig(trials=60, minutes=3.5))
+    seed: int = Field(0, ge=0)
+    executor: Literal["serial", "processes"] = "serial"
+    workers: int = Field(1, ge=1, le=512)
+    final_retrain: bool = True
+
+    @field_validator("space")
+    @classmethod
+    def _space_known(cls, name: str, info: ValidationInfo) -> str:
+        from nasforge.space.registry import SPACES
+
+        if info.context and info.context.get("space") is not None:
+            return name  # a Space object given from Python
+        return _known(SPACES, name)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_known(cls, name: str) -> str:
+        from nasforge.strategy.base import STRATEGIES
+
+        return _known(STRATEGIES, name)
+
+    @field_validator("task")
+    @classmethod
+    def _task_known(cls, spec: str, info: ValidationInfo) -> str:
+        from nasforge.task.registry import TASKS
+
+        if info.context and info.context.get("task") is not None:
+            return spec  # a Task object given from Python
+        _known(TASKS, spec.split(":", 1)[0])
+        return spec
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives_parse(cls, items: list[str]) -> list[str]:
+        parsed = [Objective.parse(t) for t in items]
+        check_objectives(parsed)
+        return [str(o) for o in parsed]
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints_parse(cls, items: list[str]) -> list[str]:
+        return [str(Constraint.parse(t)) for t in items]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchConfig:
+        if self.executor == "serial" and self.workers != 1:
+            raise ValueError(f"workers={self.workers} needs executor 'processes' (serial runs one at a time)")
+        from nasforge.estimate.train import TrainingEvaluator
+
+        known = set(TrainingEvaluator.METRICS)
+        for text in [*self.objectives, *self.constraints]:
+            metric = Objective.parse(text).metric if ":" in text else Constraint.parse(text).metric
+            if metric not in known:
+                raise ValueError(f"unknown metric {metric!r} in {text!r}; the {self.evaluator.kind} evaluator "
+                                 f"reports: {sorted(known)}")
+        return self
+
+    # -------------------------------------------------------------- conversions
+    def parsed_objectives(self) -> list[Objective]:
+        return [Objective.parse(t) for t in self.objectives]
+
+    def parsed_constraints(self) -> list[Constraint]:
+        return [Constraint.parse(t) for t in self.constraints]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _known(registry: Any, name: str) -> str:
+    from nasforge.registry import UnknownNameError
+
+    try:
+        registry.get(name)
+    except UnknownNameError as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
+def load_config(path: str | Path | None = None, context: dict[str, Any] | None = None,
+                **overrides: Any) -> SearchConfig:
+    """Read a YAML file (optional) and apply overrides (nested dicts merge); validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of fields, got {type(loaded).__name__}")
+        data = loaded or {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return validate_config(data, context)
+
+
+def validate_config(data: dict[str, Any], context: dict[str, Any] | None = None) -> SearchConfig:
+    """A :class:`SearchConfig` from a dict, or a :class:`ConfigError` naming each bad field.
+
+    ``context`` may hold ``space`` / ``task`` objects given from Python, which then need no
+    registry entry.
+    """
+    try:
+        return SearchConfig.model_validate(data, context=context)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "config"
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {msg}" + (f" (got {err['input']!r})" if err["type"] != "value_error"
+                                              and "input" in err and not isinstance(err["input"], dict) else ""))
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

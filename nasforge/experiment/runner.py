@@ -1,0 +1,154 @@
+"""Start, resume and finish a search from a :class:`SearchConfig` and a run directory."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nasforge.estimate.train import TrainingEvaluator
+from nasforge.estimate.trainer import Recipe
+from nasforge.experiment import run_dir as rd
+from nasforge.experiment.budget import Budget
+from nasforge.experiment.config import SearchConfig, load_config
+from nasforge.experiment.executors import get_executor
+from nasforge.experiment.experiment import Callback, Experiment
+from nasforge.experiment.selection import pareto_trials, select_best
+from nasforge.experiment.storage import Storage
+from nasforge.experiment.trial import Trial
+from nasforge.space.registry import get_space
+from nasforge.space.space import Space
+from nasforge.strategy.base import get_strategy
+from nasforge.task.task import Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SearchResult:
+    """What a finished search leaves: its trials, Pareto front, selected best and final summary."""
+
+    run_dir: Path
+    config: SearchConfig
+    trials: list[Trial]
+    pareto_front: list[Trial]
+    best: Trial | None
+    summary: dict[str, Any] | None
+
+
+def build_experiment(config: SearchConfig, storage: Storage, space: Space | None = None,
+                     task: Task | None = None, callbacks: Sequence[Callback] = ()) -> Experiment:
+    """Wire space, task, evaluator, strategy and executor from a validated config."""
+    space = space or get_space(config.space, **config.space_settings)
+    ev = config.evaluator
+    recipe = Recipe(epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr, weight_decay=ev.weight_decay,
+                    optimizer=ev.optimizer, label_smoothing=ev.label_smoothing, seed=config.seed)
+    evaluator = TrainingEvaluator(space, task if task is not None else config.task, recipe,
+                                  config.parsed_constraints(), threads=ev.threads, seed=config.seed)
+    executor = (get_executor("serial") if config.executor == "serial"
+                else get_executor(config.executor, workers=config.workers))
+    return Experiment(
+        space=space,
+        strategy=get_strategy(config.strategy, **config.strategy_settings),
+        evaluator=evaluator,
+        storage=storage,
+        objectives=config.parsed_objectives(),
+        constraints=config.parsed_constraints(),
+        budget=Budget(config.budget.trials, config.budget.minutes),
+        seed=config.seed,
+        executor=executor,
+        callbacks=list(callbacks),
+    )
+
+
+def start_search(config: SearchConfig, run_dir: str | Path | None = None, space: Space | None = None,
+                 task: Task | None = None, callbacks: Sequence[Callback] = ()) -> SearchResult:
+    """Create a run directory for ``config``, search to the budget, then finish the run.
+
+    Everything that can be checked is checked before the directory is created: the config, the
+    data (loaded here), and that the directory is new and writable.
+    """
+    path = Path(run_dir) if run_dir is not None else rd.default_run_dir()
+    rd.check_new(path)
+    if task is None:
+        from nasforge.task import load_task
+
+        task = load_task(config.task, seed=config.seed)
+    _check_space_fits(space or get_space(config.space, **config.space_settings), task)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / rd.CONFIG).write_text(config.to_yaml())
+    return _run(path, config, space, task, callbacks)
+
+
+def resume_search(run_dir: str | Path, space: Space | None = None, task: Task | None = None,
+                  callbacks: Sequence[Callback] = ()) -> SearchResult:
+    """Continue the run in ``run_dir`` to its budget; finished trials are not run again."""
+    path = Path(run_dir)
+    rd.check_existing(path)
+    config = load_config(path / rd.CONFIG, context={"space": space, "task": task})
+    return _run(path, config, space, task, callbacks)
+
+
+def _run(path: Path, config: SearchConfig, space: Space | None, task: Task | None,
+         callbacks: Sequence[Callback]) -> SearchResult:
+    with rd.RunLock(path):
+        storage = Storage(path / rd.DB)
+        try:
+            storage.set_meta("seed", config.seed)
+            experiment = build_experiment(config, storage, space, task, callbacks)
+            trials = experiment.run()
+            return finish_run(path, config, experiment, trials)
+        finally:
+            storage.close()
+
+
+def finish_run(path: Path, config: SearchConfig, experiment: Experiment, trials: list[Trial]) -> SearchResult:
+    """Write pareto.csv, retrain and export the best, and build the report."""
+    objectives, constraints = config.parsed_objectives(), config.parsed_constraints()
+    front = pareto_trials(trials, objectives, constraints)
+    write_pareto_csv(path / rd.PARETO, front, objectives)
+    best = select_best(trials, objectives, constraints)
+    summary = None
+    if best is None:
+        log.warning("no feasible complete trial: nothing to retrain")
+    elif config.final_retrain:
+        from nasforge.experiment.finalize import retrain_and_export
+
+        assert isinstance(experiment.evaluator, TrainingEvaluator)
+        summary = retrain_and_export(best, experiment.evaluator, config.evaluator.final_epochs, path / rd.BEST)
+    from nasforge.report.html import write_report
+
+    write_report(path)
+    return SearchResult(path, config, trials, front, best, summary)
+
+
+def write_pareto_csv(path: Path, front: Sequence[Trial], objectives: Sequence[Any]) -> None:
+    """One row per Pareto-optimal trial: number, arch key, objectives, then other metrics."""
+    first = [o.metric for o in objectives]
+    others = sorted({k for t in front for k in t.metrics} - set(first))
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["trial", "arch", *first, *others])
+        for t in front:
+            writer.writerow([t.number, t.arch.key, *(t.metrics.get(k, "") for k in first + others)])
+
+
+def _check_space_fits(space: Space, task: Task) -> None:
+    """Build one sample network and run a forward pass, so a mismatch fails before searching."""
+    import numpy as np
+    import torch
+
+    arch = space.sample(np.random.default_rng(0))
+    try:
+        model = space.build(arch, task).eval()
+        with torch.no_grad():
+            out = model(torch.from_numpy(task.x_train[:2]))
+    except Exception as exc:
+        raise ValueError(f"space {space.name!r} cannot build a network for task {task.name!r} "
+                         f"(input shape {task.input_shape}): {type(exc).__name__}: {exc}") from None
+    if tuple(out.shape) != (2, task.num_classes):
+        raise ValueError(f"space {space.name!r} outputs shape {tuple(out.shape)[1:]} for task {task.name!r}; "
+                         f"expected ({task.num_classes},) logits")

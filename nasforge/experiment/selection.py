@@ -1,0 +1,34 @@
+"""Which trials form the Pareto front, and which one a run selects as its best."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nasforge.experiment.objectives import Constraint, Objective
+from nasforge.experiment.pareto import loss_matrix, non_dominated
+from nasforge.experiment.trial import COMPLETE, Trial
+
+
+def feasible_trials(trials: Sequence[Trial], objectives: Sequence[Objective],
+                    constraints: Sequence[Constraint] = ()) -> list[Trial]:
+    """Complete trials that report every objective and meet every constraint."""
+    return [t for t in trials
+            if t.status == COMPLETE and all(o.metric in t.metrics for o in objectives)
+            and all(c.satisfied(t.metrics) for c in constraints)]
+
+
+def pareto_trials(trials: Sequence[Trial], objectives: Sequence[Objective],
+                  constraints: Sequence[Constraint] = ()) -> list[Trial]:
+    """The non-dominated feasible trials, ordered by the first objective (best first)."""
+    pool = feasible_trials(trials, objectives, constraints)
+    if not pool:
+        return []
+    front = [pool[i] for i in non_dominated(loss_matrix([t.metrics for t in pool], objectives))]
+    return sorted(front, key=lambda t: tuple(o.loss(t.metrics[o.metric]) for o in objectives))
+
+
+def select_best(trials: Sequence[Trial], objectives: Sequence[Objective],
+                constraints: Sequence[Constraint] = ()) -> Trial | None:
+    """The feasible trial best on the first objective, ties broken by the following ones."""
+    front = pareto_trials(trials, objectives, constraints)
+    return front[0] if front else None

@@ -1,0 +1,139 @@
+"""SQLite storage of a run: one row per trial, committed before the next ask.
+
+The database is the source of truth. It runs in WAL mode with ``synchronous=NORMAL``: a
+committed trial survives a killed process. Every ask and tell gets a number from one event
+counter, so the exact interleaving of a run (asynchronous workers included) can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from nasforge.experiment.trial import RUNNING, Trial
+from nasforge.space.arch import Arch
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    number INTEGER PRIMARY KEY,
+    arch_key TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    status TEXT NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    cost_seconds REAL NOT NULL DEFAULT 0,
+    started REAL,
+    finished REAL,
+    asked_seq INTEGER NOT NULL,
+    told_seq INTEGER,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    info TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS trials_key ON trials(arch_key);
+"""
+
+
+class Storage:
+    """A run's trials and metadata in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        row = self._conn.execute(
+            "SELECT MAX(MAX(asked_seq), COALESCE(MAX(told_seq), 0)) FROM trials").fetchone()
+        self._seq = int(row[0] or 0)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # ----------------------------------------------------------------- metadata
+    def set_meta(self, key: str, value: Any) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # ------------------------------------------------------------------- trials
+    def add_trial(self, arch: Arch, status: str = RUNNING, **fields: Any) -> int:
+        """Store a newly asked trial; returns its number."""
+        seq = self.next_seq()
+        cur = self._conn.execute(
+            "INSERT INTO trials (arch_key, arch, status, started, asked_seq, metrics, error, told_seq, "
+            "finished, cost_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (arch.key, arch.to_json(), status, time.time(), seq, json.dumps(fields.get("metrics", {})),
+             fields.get("error"), self.next_seq() if status != RUNNING else None,
+             time.time() if status != RUNNING else None, fields.get("cost_seconds", 0.0)),
+        )
+        return int(cur.lastrowid)
+
+    def finish_trial(self, number: int, status: str, metrics: dict[str, float], error: str | None,
+                     cost_seconds: float, info: dict[str, Any] | None = None,
+                     meta: dict[str, Any] | None = None) -> None:
+        """Record a trial's result (and run metadata) in one transaction."""
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE trials SET status=?, metrics=?, error=?, cost_seconds=?, finished=?, told_seq=?, "
+                "info=? WHERE number=?",
+                (status, json.dumps(metrics), error, cost_seconds, time.time(), self.next_seq(),
+                 json.dumps(info or {}, default=str), number),
+            )
+            for key, value in (meta or {}).items():
+                self.set_meta(key, value)
+
+    def restart_trial(self, number: int) -> None:
+        """Mark a trial as running again (resumed or retried), counting the attempt."""
+        self._conn.execute(
+            "UPDATE trials SET status=?, attempt=attempt+1, started=?, error=NULL WHERE number=?",
+            (RUNNING, time.time(), number))
+
+    def trials(self, parse: Callable[[str], Arch] | None = None) -> list[Trial]:
+        """All trials in ask order; ``parse`` rebuilds Archs (default: from stored JSON values)."""
+        rows = self._conn.execute(
+            "SELECT number, arch, status, metrics, error, cost_seconds, started, finished, asked_seq, "
+            "told_seq, attempt, info FROM trials ORDER BY asked_seq").fetchall()
+        return [_trial(row, parse) for row in rows]
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self._conn)
+
+
+class _Tx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *_: Any) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _trial(row: tuple, parse: Callable[[str], Arch] | None) -> Trial:
+    (number, arch_json, status, metrics, error, cost, started, finished, asked, told, attempt, info) = row
+    data = json.loads(arch_json)
+    arch = parse(data["key"]) if parse else Arch(data["space"], data["values"], data["key"].split(":", 1)[1])
+    return Trial(number, arch, status, json.loads(metrics), error, cost, started, finished, asked, told,
+                 attempt, json.loads(info))
+
+
+def iter_events(trials: list[Trial]) -> Iterator[tuple[int, str, Trial]]:
+    """The run's asks and tells in the order they happened: ``(seq, "ask"|"tell", trial)``."""
+    events = [(t.asked_seq, "ask", t) for t in trials]
+    events += [(t.told_seq, "tell", t) for t in trials if t.told_seq is not None]
+    return iter(sorted(events, key=lambda e: e[0]))

@@ -1,0 +1,117 @@
+"""Strategy: proposes architectures and learns from results, through ``ask`` and ``tell``.
+
+Lifecycle (the whole contract; implementations document only what differs):
+
+1. ``s = SomeStrategy(**settings)`` stores its keyword arguments and nothing else
+   (``get_params()`` returns them; ``type(s)(**s.get_params())`` is an equal strategy).
+2. ``s.setup(space, objectives, constraints, seed)`` once, before anything else. All randomness
+   flows from ``self.rng``, a ``numpy.random.Generator`` seeded here.
+3. Any interleaving of ``arch = s.ask()`` and ``s.tell(arch, metrics)``: several asks may be
+   outstanding (asynchronous parallel workers); results may come back in any order.
+   ``metrics`` is the evaluation's metrics, or ``None`` for a failed evaluation. ``ask`` returns
+   ``None`` when the space has nothing new left to propose.
+
+A strategy never imports torch nor runs an evaluation. Its whole state is a function of the
+seed and the sequence of ask/tell calls, so replaying a stored run's calls rebuilds it exactly
+(this is how ``resume`` works). By default a strategy does not propose an architecture it has
+already proposed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from nasforge.experiment.objectives import Constraint, Objective
+from nasforge.experiment.pareto import rank_order
+from nasforge.registry import Registry
+from nasforge.space.arch import Arch
+from nasforge.space.space import Space
+
+Metrics = Mapping[str, float] | None
+
+_PROPOSE_TRIES = 50
+_ENUMERATE_LIMIT = 200_000
+
+
+class Strategy:
+    """Base class of all strategies; see the module docstring for the lifecycle."""
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (scikit-learn's convention)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def setup(
+        self,
+        space: Space,
+        objectives: Sequence[Objective],
+        constraints: Sequence[Constraint] = (),
+        seed: int = 0,
+    ) -> None:
+        """Bind the space, objectives and constraints; seed the generator."""
+        self.space = space
+        self.objectives = tuple(objectives)
+        self.constraints = tuple(constraints)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.asked: set[str] = set()
+        self.history: list[tuple[Arch, Metrics]] = []
+
+    def ask(self) -> Arch | None:
+        """The next architecture to evaluate, or ``None`` when nothing new is left."""
+        arch = self._unique(self._propose)
+        if arch is not None:
+            self.asked.add(arch.key)
+        return arch
+
+    def tell(self, arch: Arch, metrics: Metrics) -> None:
+        """Learn from one result (``None`` = failed)."""
+        self.history.append((arch, metrics))
+        self._observe(arch, metrics)
+
+    # --------------------------------------------------------- for implementations
+    def _propose(self) -> Arch:
+        """One candidate (may be a duplicate; :meth:`ask` retries and deduplicates)."""
+        return self.space.sample(self.rng)
+
+    def _observe(self, arch: Arch, metrics: Metrics) -> None:
+        """Update the strategy's model with one result (default: nothing)."""
+
+    def _unique(self, propose: Callable[[], Arch]) -> Arch | None:
+        for _ in range(_PROPOSE_TRIES):
+            arch = propose()
+            if arch.key not in self.asked:
+                return arch
+        for _ in range(_PROPOSE_TRIES):  # fall back to uniform sampling
+            arch = self.space.sample(self.rng)
+            if arch.key not in self.asked:
+                return arch
+        if self.space.size <= _ENUMERATE_LIMIT:
+            unseen = [a for a in self.space.enumerate(_ENUMERATE_LIMIT) if a.key not in self.asked]
+            return unseen[int(self.rng.integers(len(unseen)))] if unseen else None
+        raise RuntimeError(f"{type(self).__name__}: could not find an unevaluated architecture")
+
+    def best_first(self, items: Sequence[tuple[Arch, Metrics]]) -> list[int]:
+        """Indices of ``items`` ordered best first (constrained Pareto rank, then crowding)."""
+        return [int(i) for i in rank_order([m for _, m in items], self.objectives, self.constraints)]
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry(
+    "strategy",
+    modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution"),
+)
+register_strategy = STRATEGIES.register
+
+
+def get_strategy(name: str, **settings: Any) -> Strategy:
+    """A new strategy ``name`` with ``settings``; unknown settings are named in the error."""
+    cls = STRATEGIES.get(name)
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(settings) - set(valid))
+    if unknown:
+        raise ValueError(f"strategy {name!r} has no setting(s) {unknown}; settings: {valid}")
+    return cls(**settings)
