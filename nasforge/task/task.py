@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nasforge.task.normalize import Normalization
+
 
 class TaskDataError(ValueError):
     """Data of the wrong shape, type or label range; the message names the array."""
@@ -18,7 +20,11 @@ class TaskDataError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Task:
-    """A classification task with fixed splits (see module docstring for the conventions)."""
+    """A classification task with fixed splits (see module docstring for the conventions).
+
+    ``normalization``, when known, maps raw channels-first inputs to the arrays stored here, so a
+    deployed model can preprocess new data the same way.
+    """
 
     name: str
     x_train: np.ndarray
@@ -29,6 +35,7 @@ class Task:
     y_test: np.ndarray
     num_classes: int
     class_names: tuple[str, ...] = field(default=())
+    normalization: Normalization | None = None
 
     def __post_init__(self) -> None:
         splits = {"train": (self.x_train, self.y_train), "val": (self.x_val, self.y_val),
@@ -61,6 +68,10 @@ class Task:
                     f"task {self.name!r}: y_{split} has labels in [{y.min()}, {y.max()}], "
                     f"outside [0, {self.num_classes - 1}] for num_classes={self.num_classes}"
                 )
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise TaskDataError(
+                f"task {self.name!r}: {len(self.class_names)} class_names for num_classes={self.num_classes}"
+            )
 
     @property
     def input_shape(self) -> tuple[int, ...]:

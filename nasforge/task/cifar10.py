@@ -1,0 +1,91 @@
+"""CIFAR-10: the official python batches when the user has them, else the bundled subset.
+
+``cifar10`` reads ``data_batch_1..5`` and ``test_batch`` from the folder given as
+``"cifar10:/path/to/cifar-10-batches-py"`` or by ``$NASFORGE_CIFAR10`` (50,000 / 10,000 images);
+without either it falls back to ``cifar10-subset.npz`` in the data directory (see
+:func:`nasforge.paths.data_file`), named ``cifar10-subset`` so results are never mistaken for full
+CIFAR-10. ``cifar10-subset`` always loads the subset. Nothing is downloaded.
+
+Images are ``(N, 3, 32, 32)``, scaled to [0, 1] and normalised with the usual CIFAR-10 channel
+mean and std; the validation split is a stratified ``val_fraction`` of train, drawn from ``seed``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from nasforge.paths import MissingDataError, data_file
+from nasforge.task.arrays import task_from_arrays
+from nasforge.task.normalize import Normalization
+from nasforge.task.registry import no_argument, register_task
+from nasforge.task.task import Task, TaskDataError
+
+CIFAR10_ENV = "NASFORGE_CIFAR10"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+CIFAR10_NORMALIZATION = Normalization(
+    scale=1 / 255, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)
+)
+_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+@register_task("cifar10")
+def load_cifar10(argument: str | os.PathLike | None = None, *, seed: int = 0,
+                 val_fraction: float = 0.2) -> Task:
+    """Full CIFAR-10 from a batches folder (argument or ``$NASFORGE_CIFAR10``), else the subset."""
+    folder = argument or os.environ.get(CIFAR10_ENV)
+    if not folder:
+        return load_cifar10_subset(seed=seed, val_fraction=val_fraction)
+    x, y, x_test, y_test = read_cifar10_batches(folder)
+    return _task("cifar10", x, y, x_test, y_test, seed, val_fraction)
+
+
+@register_task("cifar10-subset")
+def load_cifar10_subset(argument: str | None = None, *, seed: int = 0,
+                        val_fraction: float = 0.2) -> Task:
+    """The 4,660 / 846-image subset ``cifar10-subset.npz`` from the data directory."""
+    no_argument("cifar10-subset", argument)
+    path = data_file("cifar10-subset.npz", "the cifar10 task (without $NASFORGE_CIFAR10)")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = [data[key] for key in ("x_train", "y_train", "x_test", "y_test")]
+    return _task("cifar10-subset", *arrays, seed, val_fraction)
+
+
+def read_cifar10_batches(folder: str | os.PathLike) -> tuple[np.ndarray, ...]:
+    """``(x_train, y_train, x_test, y_test)`` as uint8 ``(N, 3, 32, 32)`` and int64 labels."""
+    folder = Path(folder).expanduser()
+    names = (*_TRAIN_BATCHES, "test_batch")
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise MissingDataError(
+            f"CIFAR-10 folder {folder} lacks {', '.join(missing)}; point {CIFAR10_ENV} (or "
+            "cifar10:PATH) at the extracted cifar-10-batches-py folder of the official python version"
+        )
+    parts = [_read_batch(folder / name) for name in names]
+    x = np.concatenate([p[0] for p in parts[:-1]])
+    y = np.concatenate([p[1] for p in parts[:-1]])
+    return x, y, *parts[-1]
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    # The official format is a pickle; it is only read from a folder the user named.
+    try:
+        with open(path, "rb") as file:
+            batch = pickle.load(file, encoding="bytes")
+        x = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        y = np.asarray(batch[b"labels"], dtype=np.int64)
+    except Exception as error:  # noqa: BLE001 - any failure means "not a CIFAR-10 batch"
+        raise TaskDataError(f"{path} is not a CIFAR-10 python batch: {error}") from None
+    return x, y
+
+
+def _task(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+          seed: int, val_fraction: float) -> Task:
+    return task_from_arrays(
+        x, y, x_test=x_test, y_test=y_test, name=name, num_classes=10, class_names=CIFAR10_CLASSES,
+        seed=seed, val_fraction=val_fraction, layout="NCHW", normalization=CIFAR10_NORMALIZATION,
+    )
