@@ -11,6 +11,9 @@ SPACES: Registry[type[Space]] = Registry(
     "space",
     modules=(
         "nasforge.space.conv1d",
+        "nasforge.space.nb201",
+        "nasforge.space.macro",
+        "nasforge.space.mbconv",
     ),
 )
 
