@@ -97,6 +97,12 @@ class TrainingEvaluator(Evaluator):
                 "train_loss": train_loss, "train_seconds": seconds}
 
     def effective_recipe(self, task: Task, epochs: int | None = None) -> Recipe:
-        """The recipe used on ``task``: shift augmentation only for 1-D signals."""
-        recipe = self.recipe if len(task.input_shape) == 2 else replace(self.recipe, shift=0)
+        """The recipe used on ``task`` (``epochs`` overrides the search fidelity).
+
+        A recipe ``shift`` of -1 means "the task's default": random circular shifts of up to 3
+        steps for MNIST-1D (its standard augmentation, Greydanus 2020), none for other tasks.
+        """
+        recipe = self.recipe
+        if recipe.shift < 0:
+            recipe = replace(recipe, shift=3 if task.name.startswith("mnist1d") else 0)
         return replace(recipe, epochs=epochs) if epochs else recipe

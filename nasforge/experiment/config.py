@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nasforge.experiment.objectives import Constraint, Objective, check_objectives
 
@@ -36,6 +43,7 @@ class EvaluatorConfig(_Strict):
     weight_decay: float = Field(0.01, ge=0)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     label_smoothing: float = Field(0.05, ge=0, lt=1)
+    shift: int = Field(-1, ge=-1, le=1000, description="random-shift augmentation in steps; -1: the task's default")
     threads: int | None = Field(None, ge=1, description="torch threads per evaluation (default: all cores)")
 
 
@@ -57,7 +65,7 @@ class SearchConfig(_Strict):
     space: str = "conv1d"
     space_settings: dict[str, Any] = Field(default_factory=dict)
     strategy: str = "evolution"
-    strategy_settings: dict[str, Any] = Field(default_factory=lambda: {"population_size": 12, "sample_size": 4})
+    strategy_settings: dict[str, Any] = Field(default_factory=dict)
     evaluator: EvaluatorConfig = Field(default_factory=EvaluatorConfig)
     objectives: list[str] = Field(default_factory=lambda: ["val_accuracy:max", "params:min"])
     constraints: list[str] = Field(default_factory=list)
@@ -86,11 +94,11 @@ class SearchConfig(_Strict):
     @field_validator("task")
     @classmethod
     def _task_known(cls, spec: str, info: ValidationInfo) -> str:
-        from nasforge.task.registry import TASKS
+        from nasforge.task.registry import TASKS, parse_task_spec
 
         if info.context and info.context.get("task") is not None:
             return spec  # a Task object given from Python
-        _known(TASKS, spec.split(":", 1)[0])
+        _known(TASKS, parse_task_spec(spec)[0])
         return spec
 
     @field_validator("objectives")

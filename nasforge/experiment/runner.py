@@ -45,7 +45,8 @@ def build_experiment(config: SearchConfig, storage: Storage, space: Space | None
     space = space or get_space(config.space, **config.space_settings)
     ev = config.evaluator
     recipe = Recipe(epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr, weight_decay=ev.weight_decay,
-                    optimizer=ev.optimizer, label_smoothing=ev.label_smoothing, seed=config.seed)
+                    optimizer=ev.optimizer, label_smoothing=ev.label_smoothing, shift=ev.shift,
+                    seed=config.seed)
     evaluator = TrainingEvaluator(space, task if task is not None else config.task, recipe,
                                   config.parsed_constraints(), threads=ev.threads, seed=config.seed)
     executor = (get_executor("serial") if config.executor == "serial"
@@ -78,6 +79,11 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
 
         task = load_task(config.task, seed=config.seed)
     _check_space_fits(space or get_space(config.space, **config.space_settings), task)
+    dry = Storage(":memory:")
+    try:  # wiring every component checks strategy settings etc. before the directory exists
+        build_experiment(config, dry, space, task)
+    finally:
+        dry.close()
     path.mkdir(parents=True, exist_ok=True)
     (path / rd.CONFIG).write_text(config.to_yaml())
     return _run(path, config, space, task, callbacks)

@@ -102,7 +102,7 @@ class Strategy:
 
 STRATEGIES: Registry[type[Strategy]] = Registry(
     "strategy",
-    modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution"),
+    modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution", "nasforge.strategy.tpe"),
 )
 register_strategy = STRATEGIES.register
 

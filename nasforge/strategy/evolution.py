@@ -20,7 +20,7 @@ from nasforge.strategy.base import Metrics, Strategy, register_strategy
 class RegularizedEvolution(Strategy):
     """Aging evolution with tournament selection and one-edit mutation."""
 
-    def __init__(self, population_size: int = 20, sample_size: int = 5) -> None:
+    def __init__(self, population_size: int = 16, sample_size: int = 4) -> None:
         self.population_size = population_size
         self.sample_size = sample_size
 

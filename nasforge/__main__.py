@@ -1,0 +1,5 @@
+"""``python -m nasforge`` runs the command line."""
+
+from nasforge.cli import main
+
+main()

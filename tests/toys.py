@@ -1,0 +1,31 @@
+"""Small deterministic spaces and evaluators shared by the contract tests."""
+
+from __future__ import annotations
+
+from nasforge.estimate.base import Evaluator
+from nasforge.space import Space
+
+
+def toy_space(options: int = 4, decisions: int = 4) -> Space:
+    """``decisions`` x ``options`` grid space named ``toy``."""
+    return Space({f"x{i}": list(range(options)) for i in range(decisions)}, name="toy")
+
+
+def toy_score(values) -> float:
+    """A rugged but deterministic objective with a unique optimum at x_i = 3 - (i % 2)."""
+    target = [3 - (i % 2) for i in range(len(values))]
+    return float(sum(-abs(int(values[f"x{i}"]) - t) ** 1.5 for i, t in enumerate(target)))
+
+
+class ToyEvaluator(Evaluator):
+    """Tabular-like evaluator on :func:`toy_space`: ``score`` (max) and ``size`` (min)."""
+
+    def __init__(self, fail_every: int = 0) -> None:
+        self.fail_every = fail_every
+        self.calls = 0
+
+    def _evaluate(self, arch):
+        self.calls += 1
+        if self.fail_every and self.calls % self.fail_every == 0:
+            raise RuntimeError("deliberate failure")
+        return {"score": toy_score(arch), "size": float(sum(int(v) for v in arch.values()))}
