@@ -1,0 +1,90 @@
+"""Learned latency predictor: gradient-boosted trees on the arch encoding plus block features.
+
+Features: the space's one-hot encoding and, for spaces with a block decomposition, the
+lookup-table estimate (FBNet, Wu et al. 2019), the summed FLOPs and parameters of the blocks
+and the number of blocks (logs of the positive ones). The trees (scikit-learn's
+``GradientBoostingRegressor``) learn the log of measured / table latency, i.e. what the sum of
+isolated blocks misses: per-call overheads, cache effects between blocks, etc., in the spirit of
+the latency predictors of OFA (Cai et al. 2020) and HW-NAS-Bench. Without a table they learn
+the log latency from the encoding alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nasforge.hardware.cost import CostModel, register_cost_model
+from nasforge.hardware.latency import LatencySettings
+from nasforge.space.arch import Arch
+from nasforge.space.blocks import BlockSpace
+
+
+@register_cost_model("gbdt")
+class LatencyPredictor(CostModel):
+    """GBDT latency predictor (ms); ``table`` is a LatencyTable to share (made if None)."""
+
+    metric = "latency_ms"
+
+    def __init__(self, settings: LatencySettings | None = None, table: Any = None,
+                 n_estimators: int = 400, max_depth: int = 3, learning_rate: float = 0.05,
+                 subsample: float = 0.8, seed: int = 0) -> None:
+        self.settings = settings
+        self.table = table
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.seed = seed
+
+    def setup(self, space: Any, input_shape: tuple[int, ...] | None = None,
+              num_classes: int | None = None) -> LatencyPredictor:
+        super().setup(space, input_shape, num_classes)
+        self.table_ = None
+        if isinstance(space, BlockSpace):
+            from nasforge.hardware.table import LatencyTable
+
+            table = self.table if self.table is not None else LatencyTable(self.settings)
+            if getattr(table, "space_", None) is not space:
+                table.setup(space, self.shape_.input_shape, self.shape_.num_classes)
+            self.table_ = table
+        return self
+
+    def features(self, arch: Arch) -> np.ndarray:
+        """The feature vector of ``arch`` (encoding, then block features)."""
+        encoding = self.space_.encode(arch)
+        if self.table_ is None:
+            return encoding
+        costs = self.table_.block_costs(arch)
+        extra = [np.log(sum(c["latency_ms"] for c in costs)),
+                 np.log1p(sum(c["flops"] for c in costs)),
+                 np.log1p(sum(c["params"] for c in costs)), float(len(costs))]
+        return np.concatenate([encoding, np.asarray(extra, dtype=np.float32)])
+
+    def _base(self, arch: Arch) -> float:
+        return self.table_.predict(arch) if self.table_ is not None else 1.0
+
+    def fit(self, archs: Sequence[Arch], values: Sequence[float]) -> LatencyPredictor:
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        y = np.asarray(values, dtype=float)
+        if len(archs) != len(y) or len(y) < 2:
+            raise ValueError(f"fit needs as many latencies as archs (>= 2); got {len(archs)} "
+                             f"archs and {len(y)} latencies")
+        if not np.all(np.isfinite(y)) or np.any(y <= 0):
+            raise ValueError("fit needs finite, positive latencies (ms)")
+        x = np.stack([self.features(a) for a in archs])
+        target = np.log(y / np.array([self._base(a) for a in archs]))
+        self.model_ = GradientBoostingRegressor(
+            n_estimators=self.n_estimators, max_depth=self.max_depth,
+            learning_rate=self.learning_rate, subsample=self.subsample, random_state=self.seed,
+        ).fit(x, target)
+        return self
+
+    def predict(self, arch: Arch) -> float:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("LatencyPredictor: call fit(archs, latencies_ms) before predict")
+        log_ratio = float(self.model_.predict(self.features(arch)[None, :])[0])
+        return self._base(arch) * float(np.exp(log_ratio))

@@ -1,0 +1,144 @@
+"""Latency study: measure sampled archs, fit the estimators on a split, score them held out.
+
+Protocol (``latency_study``): sample distinct archs with a seeded generator; split them into
+train and held-out sets; profile the lookup table's blocks; measure every arch in ``rounds``
+interleaved rounds (each round visits the archs in a fresh random order and adds
+``repeats / rounds`` timed runs to the arch's pool, so slow spells of a shared machine spread
+over all archs instead of biasing some); the measured latency is the median of the pool. The
+held-out archs are measured twice, in separate pools, and the second measurement is scored as
+if it were an estimator ("repeat"): that is the run-to-run noise the estimators are read
+against. Estimators: ``lut`` (sum of blocks), ``lut_linear`` (``a * lut + b`` fitted on the
+train set) and ``gbdt`` (the learned predictor). Scores: Kendall tau, share of held-out archs
+within +-10 % of measured, mean absolute percentage error.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasforge.hardware.latency import LatencySettings, measure_latency
+from nasforge.space.arch import Arch
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Per-arch measurement rows and per-estimator accuracy rows (plain dicts, CSV-ready)."""
+
+    measurements: list[dict[str, Any]]
+    accuracy: list[dict[str, Any]]
+
+
+def sample_archs(space: Any, n: int, seed: int = 0) -> list[Arch]:
+    """Up to ``n`` distinct archs sampled with ``numpy.random.default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    seen: dict[str, Arch] = {}
+    for _ in range(50 * n):
+        arch = space.sample(rng)
+        seen.setdefault(arch.key, arch)
+        if len(seen) == n:
+            break
+    return list(seen.values())
+
+
+def score(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
+    """Kendall tau, share within +-10 %, and mean absolute percentage error."""
+    from scipy.stats import kendalltau
+
+    p, y = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    rel = np.abs(p / y - 1.0)
+    return {"kendall_tau": float(kendalltau(p, y)[0]), "within_10pct": float(np.mean(rel <= 0.10)),
+            "mape": float(np.mean(rel))}
+
+
+def latency_study(space: Any, samples: int = 300, settings: LatencySettings | None = None,
+                  rounds: int = 2, train_fraction: float = 0.7, seed: int = 0,
+                  input_shape: tuple[int, ...] | None = None, num_classes: int | None = None,
+                  progress: Progress | None = None) -> StudyResult:
+    """Run the protocol of the module docstring; ``progress(stage, done, total)`` is told."""
+    from nasforge.hardware.predictor import LatencyPredictor
+    from nasforge.hardware.table import LatencyTable
+
+    settings = settings or LatencySettings()
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    archs = sample_archs(space, samples, seed)
+    n_train = int(round(train_fraction * len(archs)))
+    if n_train < 2 or len(archs) - n_train < 2:
+        raise ValueError(f"{len(archs)} archs are too few for a train / held-out split")
+    split = ["train"] * n_train + ["test"] * (len(archs) - n_train)
+    tell = progress or (lambda stage, done, total: None)
+
+    table = LatencyTable(settings).setup(space, input_shape, num_classes)
+    for i, arch in enumerate(archs):
+        table.profile([arch])
+        tell("profile blocks", i + 1, len(archs))
+    measured, spread, again = _measure(table, archs, split, settings, rounds, seed, tell)
+
+    train = [i for i, s in enumerate(split) if s == "train"]
+    test = [i for i, s in enumerate(split) if s == "test"]
+    lut = np.array([table.predict(a) for a in archs])
+    slope, intercept = np.polyfit(lut[train], measured[train], 1)
+    gbdt = LatencyPredictor(table=table, seed=seed).setup(space, input_shape, num_classes)
+    gbdt.fit([archs[i] for i in train], measured[train])
+    learned = np.array([gbdt.predict(a) for a in archs])
+    estimates = {"lut": lut, "lut_linear": slope * lut + intercept, "gbdt": learned}
+
+    rows = []
+    for i, arch in enumerate(archs):
+        costs = table.block_costs(arch)
+        rows.append({"key": arch.key, "split": split[i], "latency_ms": measured[i],
+                     "iqr_ms": spread[i], "repeat_ms": again.get(i, ""),
+                     **{f"{name}_ms": est[i] for name, est in estimates.items()},
+                     "flops": sum(c["flops"] for c in costs),
+                     "params": sum(c["params"] for c in costs)})
+    accuracy = [{"estimator": "repeat", "n_train": 0, "n_test": len(test),
+                 **score([again[i] for i in test], measured[test])}]
+    for name, est in estimates.items():
+        accuracy.append({"estimator": name, "n_train": 0 if name == "lut" else len(train),
+                         "n_test": len(test), **score(est[test], measured[test])})
+    return StudyResult(rows, accuracy)
+
+
+def _measure(table: Any, archs: list[Arch], split: list[str], settings: LatencySettings,
+             rounds: int, seed: int, tell: Progress
+             ) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+    rng = np.random.default_rng(seed + 1)
+    per_round = replace(settings, repeats=max(1, settings.repeats // max(1, rounds)))
+    # Held-out archs appear twice per round: pool 0 is the measurement, pool 1 the repeat.
+    jobs = [(i, 0) for i in range(len(archs))] + [(i, 1) for i, s in enumerate(split) if s == "test"]
+    pools: dict[tuple[int, int], list[float]] = {job: [] for job in jobs}
+    done = 0
+    for _ in range(max(1, rounds)):
+        for j in rng.permutation(len(jobs)):
+            i, pool = jobs[j]
+            model = table.space_.build(archs[i], table.shape_)
+            stats = measure_latency(model, table.shape_.input_shape, per_round)
+            pools[(i, pool)].extend(stats.samples_ms)
+            done += 1
+            tell("measure", done, len(jobs) * max(1, rounds))
+    measured = np.array([np.median(pools[(i, 0)]) for i in range(len(archs))])
+    spread = np.array([np.subtract(*np.percentile(pools[(i, 0)], [75, 25]))
+                       for i in range(len(archs))])
+    again = {i: float(np.median(pools[(i, 1)])) for i, s in enumerate(split) if s == "test"}
+    return measured, spread, again
+
+
+def write_study(result: StudyResult, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``measurements.csv`` and ``accuracy.csv`` into ``out_dir``; returns both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = (out / "measurements.csv", out / "accuracy.csv")
+    for path, rows in zip(paths, (result.measurements, result.accuracy), strict=True):
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return paths

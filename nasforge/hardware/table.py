@@ -1,0 +1,99 @@
+"""Per-block latency lookup table (FBNet, Wu et al. 2019; OFA, Cai et al. 2020).
+
+Each distinct block configuration (a :class:`~nasforge.space.blocks.BlockSpec` signature,
+which includes the block's input shape) is profiled once, alone, with the same
+:class:`~nasforge.hardware.latency.LatencySettings` as whole networks; a network's latency is
+estimated as the sum over its blocks, stem and head included. The table also records each
+block's FLOPs and parameters, which sum exactly to the network's. It can be saved to and loaded
+from JSON (``path``); a file made with other settings, another torch or another machine is
+refused rather than silently mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from nasforge.hardware.cost import CostModel, register_cost_model
+from nasforge.hardware.latency import LatencySettings
+from nasforge.space.arch import Arch
+from nasforge.space.blocks import BlockSpace, BlockSpec
+
+
+@register_cost_model("lut")
+class LatencyTable(CostModel):
+    """Latency as the sum of profiled block latencies (ms); ``path`` caches the table."""
+
+    metric = "latency_ms"
+
+    def __init__(self, settings: LatencySettings | None = None, path: str | None = None) -> None:
+        self.settings = settings
+        self.path = path
+
+    def setup(self, space: Any, input_shape: tuple[int, ...] | None = None,
+              num_classes: int | None = None) -> LatencyTable:
+        if not isinstance(space, BlockSpace):
+            raise TypeError(f"the latency table needs a space with a block decomposition "
+                            f"(a BlockSpace); {space.name!r} is a {type(space).__name__}")
+        super().setup(space, input_shape, num_classes)
+        self.entries_: dict[str, dict[str, float]] = {}
+        if self.path and Path(self.path).is_file():
+            self._load(Path(self.path))
+        return self
+
+    def blocks(self, arch: Arch) -> list[BlockSpec]:
+        """The blocks of ``arch`` at the bound task shape."""
+        return self.space_.blocks(arch, self.shape_)
+
+    def profile(self, archs: Iterable[Arch]) -> int:
+        """Profile every block of ``archs`` not yet in the table; returns how many were new."""
+        new = 0
+        for arch in archs:
+            for spec in self.blocks(arch):
+                if spec.signature not in self.entries_:
+                    self.entries_[spec.signature] = self._profile(spec)
+                    new += 1
+        if new and self.path:
+            self.save(self.path)
+        return new
+
+    def block_costs(self, arch: Arch) -> list[dict[str, float]]:
+        """``{"latency_ms", "flops", "params"}`` of each block, profiling missing ones."""
+        self.profile([arch])
+        return [self.entries_[spec.signature] for spec in self.blocks(arch)]
+
+    def predict(self, arch: Arch) -> float:
+        return float(sum(c["latency_ms"] for c in self.block_costs(arch)))
+
+    def save(self, path: str | Path) -> None:
+        """Write the table (context and entries) as JSON."""
+        data = {"context": self._context(), "blocks": self.entries_}
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(data, indent=1, sort_keys=True))
+
+    def _load(self, path: Path) -> None:
+        data = json.loads(path.read_text())
+        if data.get("context") != self._context():
+            raise ValueError(f"latency table {path} was made with {data.get('context')}, "
+                             f"not {self._context()}; use another path or delete it")
+        self.entries_.update(data["blocks"])
+
+    def _context(self) -> dict[str, Any]:
+        import torch
+
+        context = {"settings": asdict(self.settings or LatencySettings()), "torch": torch.__version__,
+                   "machine": platform.machine(), "processor": platform.processor()}
+        return json.loads(json.dumps(context))  # as it reads back from the file
+
+    def _profile(self, spec: BlockSpec) -> dict[str, float]:
+        from nasforge.hardware.latency import measure_latency
+        from nasforge.hardware.metrics import count_flops, count_params
+
+        module = spec.build()
+        stats = measure_latency(module, spec.input_shape, self.settings)
+        return {"latency_ms": stats.median_ms, "flops": float(count_flops(module, spec.input_shape)),
+                "params": float(count_params(module))}
