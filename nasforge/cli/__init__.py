@@ -22,6 +22,7 @@ app = typer.Typer(
 # One line per command module; each calls ``@app.command()`` at import.
 _COMMAND_MODULES = (
     "nasforge.cli.search",
+    "nasforge.cli.hardware",
 )
 
 for _module in _COMMAND_MODULES:

@@ -1,0 +1,150 @@
+"""``nasforge cost`` (one arch: params, FLOPs, memory, latency) and ``nasforge latency``
+(measure sampled archs, fit and score the latency table and predictor)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nasforge.cli import app
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers like 3,32,32, got {text!r}") from None
+
+
+def _settings(**kwargs: Any) -> Any:
+    from nasforge.hardware.latency import LatencySettings
+
+    try:
+        return LatencySettings(**kwargs)
+    except ValueError as exc:
+        _fail(exc)
+
+
+Shape = Annotated[str | None, typer.Option(help="input shape C,H,W (default: the space's, e.g. 3,32,32)")]
+Classes = Annotated[int | None, typer.Option("--classes", help="number of classes (default 10)")]
+Backend = Annotated[str, typer.Option(help="torch (eager) or onnx (ONNX Runtime)")]
+Device = Annotated[str, typer.Option(help="cpu or cuda")]
+Threads = Annotated[int, typer.Option(help="threads, pinned while measuring")]
+Batch = Annotated[int, typer.Option(help="batch size for memory and latency")]
+Clock = Annotated[str, typer.Option(help="wall (elapsed) or cpu (thread CPU time; steadier on a busy machine)")]
+
+
+@app.command()
+def cost(
+    space: Annotated[str, typer.Option(help="search space, e.g. macro, nb201, mbconv")],
+    arch: Annotated[str, typer.Option(help="architecture key, with or without the 'space:' prefix")],
+    classes: Classes = None,
+    input_shape: Shape = None,
+    latency: Annotated[bool, typer.Option("--latency", help="also measure latency")] = False,
+    backend: Backend = "torch",
+    device: Device = "cpu",
+    threads: Threads = 1,
+    batch_size: Batch = 1,
+    clock: Clock = "wall",
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """How big and how fast is one architecture: params, FLOPs, memory, model size, latency."""
+    from nasforge.hardware.cost import CostModel
+    from nasforge.hardware.metrics import hardware_metrics
+    from nasforge.registry import UnknownNameError
+    from nasforge.space import get_space
+
+    settings = _settings(backend=backend, device=device, threads=threads, batch_size=batch_size,
+                         clock=clock) if latency else None
+    try:
+        sp = get_space(space)
+        parsed = sp.parse(arch)
+        bound = CostModel().setup(sp, _shape(input_shape), classes)
+        model = bound.build(parsed)
+        which = ["params", "flops", "macs", "memory_mb", "size_mb"]
+        if latency:
+            which += ["latency_ms", "latency_iqr_ms"]
+        metrics = hardware_metrics(model, bound.shape_.input_shape, which, batch_size, settings)
+    except (UnknownNameError, ValueError, TypeError, RuntimeError) as exc:
+        _fail(exc)
+    record = {"space": sp.name, "arch": parsed.key, "input_shape": list(bound.shape_.input_shape),
+              "num_classes": bound.shape_.num_classes, "batch_size": batch_size, **metrics}
+    for name in ("params", "flops", "macs"):
+        record[name] = int(record[name])
+    if latency:
+        record["latency"] = {"backend": backend, "device": device, "threads": threads,
+                             "clock": clock}
+    if json_out:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=parsed.key, show_header=False)
+    for name, value in record.items():
+        table.add_row(name, f"{value:,.4g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+@app.command()
+def latency(
+    space: Annotated[str, typer.Option(help="search space with a block decomposition: macro, mbconv, nb201")],
+    out: Annotated[Path, typer.Option(help="folder for measurements.csv and accuracy.csv")],
+    samples: Annotated[int, typer.Option(help="number of distinct archs to measure")] = 300,
+    seed: Annotated[int, typer.Option(help="seed of the sample and the split")] = 0,
+    train_fraction: Annotated[float, typer.Option(help="share of archs the estimators are fitted on")] = 0.7,
+    rounds: Annotated[int, typer.Option(help="interleaved measurement rounds per arch")] = 2,
+    repeats: Annotated[int, typer.Option(help="timed runs per arch (over all rounds)")] = 30,
+    warmup: Annotated[int, typer.Option(help="untimed runs before each timing")] = 10,
+    classes: Classes = None,
+    input_shape: Shape = None,
+    backend: Backend = "torch",
+    device: Device = "cpu",
+    threads: Threads = 1,
+    batch_size: Batch = 1,
+    clock: Clock = "wall",
+) -> None:
+    """Measure sampled archs, fit the latency table and predictor on a split, score them."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.table import Table
+
+    from nasforge.hardware.study import latency_study, write_study
+    from nasforge.registry import UnknownNameError
+    from nasforge.space import get_space
+
+    settings = _settings(backend=backend, device=device, threads=threads, batch_size=batch_size,
+                         clock=clock, repeats=repeats, warmup=warmup)
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def tell(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        try:
+            result = latency_study(get_space(space), samples, settings, rounds, train_fraction,
+                                   seed, _shape(input_shape), classes, progress=tell)
+        except (UnknownNameError, ValueError, TypeError, RuntimeError) as exc:
+            _fail(exc)
+    paths = write_study(result, out)
+    table = Table("estimator", "n_train", "n_test", "Kendall tau", "within ±10%", "MAPE",
+                  title=f"{space}: held-out latency estimates")
+    for row in result.accuracy:
+        table.add_row(row["estimator"], str(row["n_train"]), str(row["n_test"]),
+                      f"{row['kendall_tau']:.3f}", f"{row['within_10pct']:.1%}", f"{row['mape']:.1%}")
+    Console().print(table)
+    typer.echo(f"wrote {paths[0]} and {paths[1]}")
