@@ -1,9 +1,11 @@
 """Training evaluator: build the arch's network, train it at a chosen fidelity, score on val.
 
 Reports ``val_accuracy``, ``val_loss``, ``train_loss``, ``train_seconds``, ``params`` and
-``flops`` (PyTorch's FLOP counter: one multiply-add counts as two FLOPs, per input sample).
-Cheap metrics (params, FLOPs) are computed before training, so an architecture that breaks a
-constraint on them is reported ``infeasible`` without spending any training time.
+``flops`` (PyTorch's FLOP counter: one multiply-add counts as two FLOPs, per input sample),
+plus any hardware metric asked for (``latency_ms``, ``memory_mb``, ``size_mb``, ... see
+:mod:`nasforge.hardware.metrics`). These cost metrics are computed on the untrained network
+before training, so an architecture that breaks a constraint on them is reported
+``infeasible`` without spending any training time.
 """
 
 from __future__ import annotations
@@ -11,16 +13,20 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasforge.estimate.base import INFEASIBLE, EvalResult, Evaluator, register_evaluator
 from nasforge.estimate.trainer import Recipe
 from nasforge.experiment.objectives import Constraint
+from nasforge.hardware.metrics import METRICS as HARDWARE_METRICS
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
 from nasforge.task.task import Task
 
 CHEAP_METRICS = ("params", "flops")
+
+if TYPE_CHECKING:
+    from nasforge.hardware.latency import LatencySettings
 
 
 @register_evaluator("train")
@@ -29,6 +35,7 @@ class TrainingEvaluator(Evaluator):
 
     ``task`` is a Task or a spec such as ``"mnist1d"`` (loaded lazily, once per process).
     ``threads`` pins torch's intra-op threads so parallel workers do not oversubscribe cores.
+    ``hardware`` names extra cost metrics (e.g. ``("latency_ms",)``), measured with ``latency``.
     """
 
     def __init__(
@@ -39,19 +46,26 @@ class TrainingEvaluator(Evaluator):
         constraints: Sequence[Constraint] = (),
         threads: int | None = None,
         seed: int = 0,
+        hardware: Sequence[str] = (),
+        latency: LatencySettings | None = None,
     ) -> None:
+        unknown = [m for m in hardware if m not in HARDWARE_METRICS]
+        if unknown:
+            raise ValueError(f"unknown hardware metric(s) {unknown}; valid: {list(HARDWARE_METRICS)}")
         self.space = space
         self.task = task
         self.recipe = recipe or Recipe()
         self.constraints = tuple(constraints)
         self.threads = threads
         self.seed = seed
+        self.hardware = tuple(m for m in hardware if m not in CHEAP_METRICS)
+        self.latency = latency
         self._data: Any = None
 
     METRICS = ("val_accuracy", "val_loss", "train_loss", "train_seconds", *CHEAP_METRICS)
 
     def metric_names(self) -> list[str]:
-        return list(self.METRICS)
+        return [*self.METRICS, *self.hardware]
 
     def loaded_task(self) -> Task:
         """The Task, loading it from its spec on first use."""
@@ -76,7 +90,7 @@ class TrainingEvaluator(Evaluator):
         import torch
 
         from nasforge.estimate.trainer import accuracy, fit
-        from nasforge.hardware.counting import count_flops, count_params
+        from nasforge.hardware.metrics import hardware_metrics
 
         if self.threads:
             torch.set_num_threads(self.threads)
@@ -84,7 +98,7 @@ class TrainingEvaluator(Evaluator):
         (x_tr, y_tr), (x_val, y_val) = self._tensors()
         torch.manual_seed(self.recipe.seed)
         model = self.space.build(arch, task)
-        cheap = {"params": float(count_params(model)), "flops": float(count_flops(model, task.input_shape))}
+        cheap = hardware_metrics(model, task.input_shape, (*CHEAP_METRICS, *self.hardware), latency=self.latency)
         broken = [str(c) for c in self.constraints if c.metric in cheap and not c.satisfied(cheap)]
         if broken:
             return EvalResult(cheap, status=INFEASIBLE, error=f"violates {', '.join(broken)}")

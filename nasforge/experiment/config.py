@@ -32,6 +32,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class LatencyConfig(_Strict):
+    """How ``latency_ms`` is measured when an objective or constraint uses it."""
+
+    backend: Literal["torch", "onnx"] = "torch"
+    batch_size: int = Field(1, ge=1)
+    threads: int = Field(1, ge=1)
+    warmup: int = Field(10, ge=0)
+    repeats: int = Field(30, ge=1)
+    clock: Literal["wall", "cpu"] = "wall"
+
+
 class EvaluatorConfig(_Strict):
     """Training evaluator settings (``epochs`` is the search fidelity)."""
 
@@ -45,6 +56,7 @@ class EvaluatorConfig(_Strict):
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     shift: int = Field(-1, ge=-1, le=1000, description="random-shift augmentation in steps; -1: the task's default")
     threads: int | None = Field(None, ge=1, description="torch threads per evaluation (default: all cores)")
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
 
 
 class BudgetConfig(_Strict):
@@ -119,7 +131,9 @@ class SearchConfig(_Strict):
             raise ValueError(f"workers={self.workers} needs executor 'processes' (serial runs one at a time)")
         from nasforge.estimate.train import TrainingEvaluator
 
-        known = set(TrainingEvaluator.METRICS)
+        from nasforge.hardware.metrics import METRICS as HARDWARE_METRICS
+
+        known = set(TrainingEvaluator.METRICS) | set(HARDWARE_METRICS)
         for text in [*self.objectives, *self.constraints]:
             metric = Objective.parse(text).metric if ":" in text else Constraint.parse(text).metric
             if metric not in known:
@@ -133,6 +147,13 @@ class SearchConfig(_Strict):
 
     def parsed_constraints(self) -> list[Constraint]:
         return [Constraint.parse(t) for t in self.constraints]
+
+    def hardware_metrics(self) -> list[str]:
+        """Hardware metrics beyond params/FLOPs that objectives or constraints use."""
+        from nasforge.hardware.metrics import METRICS as HARDWARE_METRICS
+
+        used = [o.metric for o in self.parsed_objectives()] + [c.metric for c in self.parsed_constraints()]
+        return [m for m in HARDWARE_METRICS if m in used and m not in ("params", "flops")]
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

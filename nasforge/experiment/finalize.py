@@ -24,7 +24,7 @@ def retrain_and_export(trial: Trial, evaluator: TrainingEvaluator, epochs: int, 
 
     from nasforge.estimate.trainer import accuracy, as_tensors, fit
     from nasforge.experiment.export import export_onnx, save_state_dict
-    from nasforge.hardware.counting import count_flops, count_params
+    from nasforge.hardware.metrics import count_flops, count_params
 
     out_dir.mkdir(parents=True, exist_ok=True)
     task = evaluator.loaded_task()

@@ -47,8 +47,12 @@ def build_experiment(config: SearchConfig, storage: Storage, space: Space | None
     recipe = Recipe(epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr, weight_decay=ev.weight_decay,
                     optimizer=ev.optimizer, label_smoothing=ev.label_smoothing, shift=ev.shift,
                     seed=config.seed)
+    from nasforge.hardware.latency import LatencySettings
+
     evaluator = TrainingEvaluator(space, task if task is not None else config.task, recipe,
-                                  config.parsed_constraints(), threads=ev.threads, seed=config.seed)
+                                  config.parsed_constraints(), threads=ev.threads, seed=config.seed,
+                                  hardware=config.hardware_metrics(),
+                                  latency=LatencySettings(**ev.latency.model_dump()))
     executor = (get_executor("serial") if config.executor == "serial"
                 else get_executor(config.executor, workers=config.workers))
     return Experiment(
