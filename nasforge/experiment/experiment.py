@@ -6,6 +6,12 @@ The storage is the source of truth: :meth:`Experiment.run` on a storage that alr
 trials first replays every stored ask and tell into the (fresh) strategy, re-submits trials
 that were running when the previous process died, and goes on to the budget. No finished
 trial is evaluated twice.
+
+A failed evaluation (an exception, NaN metrics, a timeout, a dead worker) is evaluated again, up
+to ``retries`` times, as the same trial (same number, ``attempt`` + 1); each failed attempt is
+kept in the storage's ``attempts`` table. The strategy is told once per trial, its final
+outcome, so retries leave the replayed event order unchanged; a resume counts the failed
+attempts already stored against ``retries``.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from dataclasses import dataclass, field
 
 from nasforge.estimate.base import EvalResult, Evaluator
 from nasforge.experiment.budget import Budget
-from nasforge.experiment.executors import Executor, SerialExecutor
+from nasforge.experiment.executors import Executor, SerialExecutor, failure_reason
 from nasforge.experiment.objectives import Constraint, Objective, check_objectives
 from nasforge.experiment.storage import Storage, iter_events
-from nasforge.experiment.trial import CACHED, COMPLETE, RUNNING, Trial
+from nasforge.experiment.trial import CACHED, COMPLETE, FAILED, RUNNING, Trial
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
 from nasforge.strategy.base import Strategy
@@ -46,9 +52,13 @@ class Experiment:
     seed: int = 0
     executor: Executor = field(default_factory=SerialExecutor)
     callbacks: list[Callback] = field(default_factory=list)
+    retries: int = 0
 
     def __post_init__(self) -> None:
         check_objectives(self.objectives)
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
+        self._failures: dict[int, int] = {}  # trial number -> failed attempts so far
         self.strategy.setup(self.space, self.objectives, self.constraints, self.seed)
         self._done: dict[str, Trial] = {}
         self._counted = 0
@@ -81,7 +91,8 @@ class Experiment:
                 if self.executor.running() == 0:
                     break
                 for number, result in self.executor.wait():
-                    self._finish(number, archs.pop(number), result)
+                    if not self._retried(number, archs[number], result):
+                        self._finish(number, archs.pop(number), result)
         finally:
             self.executor.close()
             self.storage.set_meta("elapsed_seconds", self.elapsed())
@@ -124,11 +135,28 @@ class Experiment:
         self.storage.add_trial(arch, status=CACHED, metrics=metrics, error=status_error)
         self.strategy.tell(arch, metrics if earlier is not None and earlier.status != "failed" else None)
 
+    def _retried(self, number: int, arch: Arch, result: EvalResult) -> bool:
+        """Submit a failed trial again if it has retries (and search time) left."""
+        reason = failure_reason(result)
+        failures = self._failures.get(number, 0)
+        if reason is None or failures >= self.retries or self.budget.time_left(self.elapsed()) <= 0:
+            return False
+        self.storage.retry_trial(number, result.status, reason, result.error, result.cost_seconds)
+        self._failures[number] = failures + 1
+        log.warning("trial %d (%s) failed (%s): %s; retry %d of %d", number, arch.key, reason, result.error,
+                    failures + 1, self.retries)
+        self.executor.submit(number, arch)
+        return True
+
     def _finish(self, number: int, arch: Arch, result: EvalResult) -> None:
         counted = self._counted + 1
+        info = dict(result.info)
+        reason = failure_reason(result)
+        if reason is not None:
+            info["reason"] = reason
         self.storage.finish_trial(
             number, result.status, dict(result.metrics), result.error, result.cost_seconds,
-            dict(result.info), meta={"elapsed_seconds": self.elapsed(), "counted": counted})
+            info, meta={"elapsed_seconds": self.elapsed(), "counted": counted})
         self._counted = counted
         trial = Trial(number, arch, result.status, dict(result.metrics), result.error, result.cost_seconds)
         self._done[arch.key] = trial
@@ -141,6 +169,9 @@ class Experiment:
     def _replay(self) -> list[Trial]:
         """Replay stored asks/tells into the strategy; returns trials to evaluate again."""
         trials = self.trials()
+        for attempt in self.storage.attempts():
+            if attempt["status"] == FAILED:
+                self._failures[attempt["number"]] = self._failures.get(attempt["number"], 0) + 1
         for _seq, kind, trial in iter_events(trials):
             if kind == "ask":
                 asked = self.strategy.ask()

@@ -35,6 +35,17 @@ CREATE TABLE IF NOT EXISTS trials (
     info TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS trials_key ON trials(arch_key);
+CREATE TABLE IF NOT EXISTS attempts (
+    number INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    error TEXT,
+    cost_seconds REAL NOT NULL DEFAULT 0,
+    started REAL,
+    finished REAL,
+    PRIMARY KEY (number, attempt)
+);
 """
 
 
@@ -98,6 +109,28 @@ class Storage:
         self._conn.execute(
             "UPDATE trials SET status=?, attempt=attempt+1, started=?, error=NULL WHERE number=?",
             (RUNNING, time.time(), number))
+
+    def retry_trial(self, number: int, status: str, reason: str | None, error: str | None,
+                    cost_seconds: float) -> None:
+        """Keep a failed attempt in ``attempts`` and run the trial again (attempt+1), in one transaction.
+
+        The trial stays untold (no ``told_seq``): only its final outcome reaches the strategy.
+        """
+        with self._transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO attempts (number, attempt, status, reason, error, cost_seconds, started, "
+                "finished) SELECT number, attempt, ?, ?, ?, ?, started, ? FROM trials WHERE number=?",
+                (status, reason, error, cost_seconds, time.time(), number))
+            self.restart_trial(number)
+
+    def attempts(self, number: int | None = None) -> list[dict[str, Any]]:
+        """Earlier (failed, retried) attempts, of one trial or all, in order."""
+        where, args = ("WHERE number=?", (number,)) if number is not None else ("", ())
+        rows = self._conn.execute(
+            "SELECT number, attempt, status, reason, error, cost_seconds, started, finished FROM attempts "
+            f"{where} ORDER BY number, attempt", args).fetchall()
+        keys = ("number", "attempt", "status", "reason", "error", "cost_seconds", "started", "finished")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def trials(self, parse: Callable[[str], Arch] | None = None) -> list[Trial]:
         """All trials in ask order; ``parse`` rebuilds Archs (default: from stored JSON values)."""

@@ -1,0 +1,145 @@
+"""The executor contract, its registry, and the failed results executors make themselves.
+
+Contract: ``start(evaluator)`` once (it may block until the workers are up); then
+``free_slots()``, ``submit(number, arch)`` and ``wait()``, which blocks until at least one
+submitted evaluation ends and returns the ended ones as ``(number, EvalResult)``; ``close()`` at
+the end. The loop asks a new architecture whenever a slot is free, so workers never wait for the
+slowest one. ``workers`` bounds the concurrent trials.
+
+Faults are results, never exceptions: an evaluation past ``trial_timeout`` seconds is stopped
+(its worker killed where it has one) and comes back failed with reason ``timeout``; a worker
+process that dies takes its trial with it, which comes back failed with reason ``worker died``,
+and the executor starts a new worker. The reason is in ``EvalResult.info["reason"]``.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from typing import Any
+
+from nasforge.estimate.base import FAILED, EvalResult, Evaluator
+from nasforge.registry import Registry
+from nasforge.space.arch import Arch
+
+TIMEOUT = "timeout"
+WORKER_DIED = "worker died"
+EXCEPTION = "exception"
+NAN = "nan"
+
+
+class ExecutorError(RuntimeError):
+    """An executor that cannot start (Ray missing or unreachable, workers failing to start)."""
+
+
+class Executor:
+    """Base class; see the module docstring."""
+
+    workers: int = 1
+    trial_timeout: float | None = None
+    #: seconds ``start`` took (workers started and the evaluator shipped to them)
+    startup_seconds: float = 0.0
+
+    def start(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+
+    def free_slots(self) -> int:
+        raise NotImplementedError
+
+    def running(self) -> int:
+        raise NotImplementedError
+
+    def submit(self, number: int, arch: Arch) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> list[tuple[int, EvalResult]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+EXECUTORS: Registry[type[Executor]] = Registry(
+    "executor",
+    modules=(
+        "nasforge.experiment.executors.serial",
+        "nasforge.experiment.executors.processes",
+        "nasforge.experiment.executors.ray_executor",
+    ),
+)
+
+
+def check_timeout(trial_timeout: float | None) -> float | None:
+    """``trial_timeout`` validated: ``None`` (no limit) or a positive number of seconds."""
+    if trial_timeout is None:
+        return None
+    if not (isinstance(trial_timeout, int | float) and math.isfinite(trial_timeout) and trial_timeout > 0):
+        raise ValueError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
+    return float(trial_timeout)
+
+
+def check_workers(workers: int) -> int:
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    return workers
+
+
+def timeout_result(number: int, seconds: float, limit: float) -> EvalResult:
+    """The failed result of a trial stopped after ``seconds`` for exceeding ``limit``."""
+    return EvalResult(status=FAILED, error=f"timeout: trial {number} ran past the trial timeout of {limit:g} s "
+                      "and was stopped", cost_seconds=seconds, info={"reason": TIMEOUT})
+
+
+def died_result(number: int, seconds: float, how: str) -> EvalResult:
+    """The failed result of a trial whose worker died (``how`` says how)."""
+    return EvalResult(status=FAILED, error=f"worker died: {how} while evaluating trial {number}",
+                      cost_seconds=seconds, info={"reason": WORKER_DIED})
+
+
+def describe_exit(pid: int | None, exitcode: int | None) -> str:
+    """``"worker process 12 was killed by SIGKILL"`` / ``"... exited with code 1"``."""
+    who = f"worker process {pid}" if pid else "a worker process"
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"{who} was killed by {name}"
+    return f"{who} exited with code {exitcode}"
+
+
+def failure_reason(result: EvalResult) -> str | None:
+    """Why a result failed: ``timeout``, ``worker died``, ``nan`` or ``exception`` (``None`` if it did not)."""
+    if result.status != FAILED:
+        return None
+    reason = result.info.get("reason") if result.info else None
+    if reason:
+        return str(reason)
+    return NAN if result.error and result.error.startswith("NonFiniteMetricError") else EXCEPTION
+
+
+def pack(arch: Arch) -> tuple[str, dict[str, Any], str]:
+    """An Arch as plain data for another process (an Arch itself does not survive pickling)."""
+    return arch.space, arch.to_dict(), arch.body
+
+
+def unpack(data: tuple[str, dict[str, Any], str]) -> Arch:
+    """The Arch :func:`pack` made."""
+    return Arch(*data)
+
+
+def limit_threads(threads: int | None) -> None:
+    """Pin this process's math libraries to ``threads`` threads (before or after torch loads).
+
+    torch is not imported for it: an evaluator that never uses torch starts faster.
+    """
+    if not threads:
+        return
+    import os
+    import sys
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    torch: Any = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
