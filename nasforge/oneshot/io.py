@@ -1,0 +1,48 @@
+"""Save and load a trained supernet: space settings, supernet settings and state dict.
+
+The file is a plain ``torch.save`` of tensors and JSON-like values (loaded with
+``weights_only=True``), so loading it runs no pickled code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasforge.oneshot.supernet import Supernet, build_supernet
+
+
+def space_settings(space: Any) -> dict[str, Any]:
+    """The space's constructor arguments, read back from its attributes of the same names."""
+    names = [p for p in inspect.signature(type(space).__init__).parameters if p != "self"]
+    missing = [n for n in names if not hasattr(space, n)]
+    if missing:
+        raise ValueError(f"space {space.name!r} does not keep its settings {missing}; cannot save it")
+    return {n: list(v) if isinstance(v, tuple) else v for n, v in ((n, getattr(space, n)) for n in names)}
+
+
+def save_supernet(supernet: Supernet, path: str | Path) -> Path:
+    """Write ``supernet`` to ``path`` (parents created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"space": supernet.space.name, "space_settings": space_settings(supernet.space),
+                "input_shape": list(supernet.shape.input_shape), "num_classes": supernet.shape.num_classes,
+                "config": dict(supernet.config), "state_dict": supernet.state_dict()}, path)
+    return path
+
+
+def load_supernet(path: str | Path) -> Supernet:
+    """The supernet saved at ``path``."""
+    from nasforge.hardware.metrics import TaskShape
+    from nasforge.space.registry import get_space
+
+    data = torch.load(Path(path), map_location="cpu", weights_only=True)
+    settings = {k: tuple(v) if isinstance(v, list) else v for k, v in data["space_settings"].items()}
+    space = get_space(data["space"], **settings)
+    shape = TaskShape(tuple(data["input_shape"]), int(data["num_classes"]))
+    supernet = build_supernet(space, shape, **data["config"])
+    supernet.load_state_dict(data["state_dict"])
+    return supernet.eval()
