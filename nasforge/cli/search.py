@@ -34,8 +34,16 @@ def search(
     lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="weight decay")] = None,
     optimizer: Annotated[str | None, typer.Option(help="adamw or sgd")] = None,
-    executor: Annotated[str | None, typer.Option(help="serial (default) or processes")] = None,
-    workers: Annotated[int | None, typer.Option(help="concurrent evaluations (processes executor)")] = None,
+    executor: Annotated[str | None, typer.Option(help="serial (default), processes or ray")] = None,
+    workers: Annotated[int | None, typer.Option(help="concurrent trials (processes or ray executor)")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray)")] = None,
+    threads_per_worker: Annotated[int | None, typer.Option(
+        help="CPU threads per worker (Ray: CPUs reserved per trial); default: cores / workers")] = None,
+    gpus_per_trial: Annotated[float | None, typer.Option(help="GPUs per trial on Ray (0.5 shares one GPU)")] = None,
+    trial_timeout: Annotated[float | None, typer.Option(
+        help="seconds; a trial running longer is stopped and stored failed (reason 'timeout')")] = None,
+    retries: Annotated[int | None, typer.Option(
+        help="re-evaluate a failed trial (error, NaN, timeout, dead worker) up to N times")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed of the whole run")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="where to write the run (default nasforge-runs/<time>)")] = None,
 ) -> None:
@@ -52,7 +60,9 @@ def search(
             config, task=task, space=space, strategy=strategy,
             strategy_settings=_settings(strategy_setting) if strategy_setting else None,
             objectives=objective or None, constraints=constraint or None, budget=budget or None,
-            evaluator=evaluator or None, executor=executor, workers=workers, seed=seed)
+            evaluator=evaluator or None, executor=executor, workers=workers, ray_address=ray_address,
+            threads_per_worker=threads_per_worker, gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout,
+            retries=retries, seed=seed)
     except (ConfigError, ValueError) as exc:
         _fail(exc)
     _run(lambda callbacks: _start(cfg, run_dir, callbacks), cfg)
@@ -141,6 +151,7 @@ def _run(start, cfg) -> None:
     from rich.console import Console
     from rich.logging import RichHandler
 
+    from nasforge.experiment.executors import ExecutorError
     from nasforge.experiment.progress import SearchProgress
     from nasforge.experiment.run_dir import RunDirError
     from nasforge.task.task import TaskDataError
@@ -151,7 +162,7 @@ def _run(start, cfg) -> None:
     try:
         with SearchProgress(cfg.budget.trials, cfg.budget.minutes, cfg.objectives[0]) as progress:
             result = start([progress.callback])
-    except (RunDirError, TaskDataError, ValueError, FileNotFoundError) as exc:
+    except (RunDirError, TaskDataError, ValueError, FileNotFoundError, ExecutorError) as exc:
         _fail(exc)
     _print_result(console, result)
 

@@ -83,8 +83,15 @@ class SearchConfig(_Strict):
     constraints: list[str] = Field(default_factory=list)
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig(trials=60, minutes=3.5))
     seed: int = Field(0, ge=0)
-    executor: Literal["serial", "processes"] = "serial"
-    workers: int = Field(1, ge=1, le=512)
+    executor: Literal["serial", "processes", "ray"] = "serial"
+    workers: int = Field(1, ge=1, le=512, description="concurrent trials (processes or ray executor)")
+    threads_per_worker: int | None = Field(None, ge=1, le=1024, description="CPU threads (Ray: CPUs) per "
+                                           "worker; default: cores / workers")
+    gpus_per_trial: float = Field(0.0, ge=0, le=64, description="GPUs per trial on Ray (a fraction shares one)")
+    ray_address: str | None = Field(None, min_length=1, description="Ray cluster address; default: local Ray")
+    trial_timeout: float | None = Field(None, gt=0, le=7 * 24 * 3600, description="seconds before a trial is "
+                                        "stopped and stored failed (reason 'timeout')")
+    retries: int = Field(0, ge=0, le=100, description="re-evaluations of a failed trial before it stays failed")
     final_retrain: bool = True
 
     @field_validator("space")
@@ -95,6 +102,14 @@ class SearchConfig(_Strict):
         if info.context and info.context.get("space") is not None:
             return name  # a Space object given from Python
         return _known(SPACES, name)
+
+    @field_validator("space_settings")
+    @classmethod
+    def _space_settings_build(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if (info.context and info.context.get("space") is not None) or "space" not in info.data:
+            return settings  # a Space object given from Python, or a bad space name (reported there)
+        _check_space_settings(info.data["space"], settings)
+        return settings
 
     @field_validator("strategy")
     @classmethod
@@ -113,6 +128,22 @@ class SearchConfig(_Strict):
         _known(TASKS, parse_task_spec(spec)[0])
         return spec
 
+    @field_validator("executor")
+    @classmethod
+    def _executor_installed(cls, name: str) -> str:
+        import importlib.util
+
+        if name == "ray" and importlib.util.find_spec("ray") is None:
+            raise ValueError("executor 'ray' needs Ray, which is not installed: pip install 'nasforge[ray]'")
+        return name
+
+    @field_validator("workers", "threads_per_worker", "gpus_per_trial", "ray_address")
+    @classmethod
+    def _fits_executor(cls, value: Any, info: ValidationInfo) -> Any:
+        if "executor" in info.data:
+            _check_execution_field(str(info.field_name), value, info.data["executor"])
+        return value
+
     @field_validator("objectives")
     @classmethod
     def _objectives_parse(cls, items: list[str]) -> list[str]:
@@ -123,14 +154,15 @@ class SearchConfig(_Strict):
     @field_validator("constraints")
     @classmethod
     def _constraints_parse(cls, items: list[str]) -> list[str]:
-        return [str(Constraint.parse(t)) for t in items]
+        from nasforge.experiment.feasibility import check_constraint_ranges
+
+        parsed = [Constraint.parse(t) for t in items]
+        check_constraint_ranges(parsed)
+        return [str(c) for c in parsed]
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchConfig:
-        if self.executor == "serial" and self.workers != 1:
-            raise ValueError(f"workers={self.workers} needs executor 'processes' (serial runs one at a time)")
         from nasforge.estimate.train import TrainingEvaluator
-
         from nasforge.hardware.metrics import METRICS as HARDWARE_METRICS
 
         known = set(TrainingEvaluator.METRICS) | set(HARDWARE_METRICS)
@@ -157,6 +189,33 @@ class SearchConfig(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _check_space_settings(name: str, settings: dict[str, Any]) -> None:
+    """Build the space once (cheap: no networks), so unknown settings or an empty space fail here."""
+    import inspect
+
+    from nasforge.space.registry import SPACES
+
+    factory = SPACES.get(name)
+    accepted = [p for p in inspect.signature(factory).parameters if p not in ("self", "args", "kwargs")]
+    unknown = sorted(set(settings) - set(accepted))
+    if unknown:
+        raise ValueError(f"space {name!r} has no setting(s) {unknown}; its settings: {accepted}")
+    try:
+        factory(**settings)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"space {name!r} cannot be built with {settings}: {exc}") from None
+
+
+def _check_execution_field(field: str, value: Any, executor: str) -> None:
+    """An executor field that fits the executor (fields left at their defaults always do)."""
+    if field == "workers" and executor == "serial" and value != 1:
+        raise ValueError(f"{value} workers needs executor 'processes' or 'ray' (serial runs one trial at a time)")
+    if field == "threads_per_worker" and executor == "serial" and value is not None:
+        raise ValueError("needs executor 'processes' or 'ray' (for serial, set evaluator.threads)")
+    if field in ("ray_address", "gpus_per_trial") and executor != "ray" and value:
+        raise ValueError(f"needs executor 'ray' (executor is {executor!r})")
 
 
 def _known(registry: Any, name: str) -> str:

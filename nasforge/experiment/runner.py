@@ -14,7 +14,7 @@ from nasforge.estimate.trainer import Recipe
 from nasforge.experiment import run_dir as rd
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.config import SearchConfig, load_config
-from nasforge.experiment.executors import get_executor
+from nasforge.experiment.executors import ExecutorError, executor_from_settings
 from nasforge.experiment.experiment import Callback, Experiment
 from nasforge.experiment.selection import pareto_trials, select_best
 from nasforge.experiment.storage import Storage
@@ -53,8 +53,9 @@ def build_experiment(config: SearchConfig, storage: Storage, space: Space | None
                                   config.parsed_constraints(), threads=ev.threads, seed=config.seed,
                                   hardware=config.hardware_metrics(),
                                   latency=LatencySettings(**ev.latency.model_dump()))
-    executor = (get_executor("serial") if config.executor == "serial"
-                else get_executor(config.executor, workers=config.workers))
+    executor = executor_from_settings(
+        config.executor, workers=config.workers, threads_per_worker=config.threads_per_worker,
+        trial_timeout=config.trial_timeout, gpus_per_trial=config.gpus_per_trial, ray_address=config.ray_address)
     return Experiment(
         space=space,
         strategy=get_strategy(config.strategy, **config.strategy_settings),
@@ -66,6 +67,7 @@ def build_experiment(config: SearchConfig, storage: Storage, space: Space | None
         seed=config.seed,
         executor=executor,
         callbacks=list(callbacks),
+        retries=config.retries,
     )
 
 
@@ -82,15 +84,23 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
         from nasforge.task import load_task
 
         task = load_task(config.task, seed=config.seed)
-    _check_space_fits(space or get_space(config.space, **config.space_settings), task)
+    space_obj = space or get_space(config.space, **config.space_settings)
+    _check_space_fits(space_obj, task)
+    from nasforge.experiment.feasibility import check_constraints_satisfiable
+
+    check_constraints_satisfiable(space_obj, task, config.parsed_constraints(), seed=config.seed)
     dry = Storage(":memory:")
     try:  # wiring every component checks strategy settings etc. before the directory exists
-        build_experiment(config, dry, space, task)
+        build_experiment(config, dry, space, task).executor.preflight()
     finally:
         dry.close()
     path.mkdir(parents=True, exist_ok=True)
     (path / rd.CONFIG).write_text(config.to_yaml())
-    return _run(path, config, space, task, callbacks)
+    try:
+        return _run(path, config, space, task, callbacks)
+    except ExecutorError:  # workers could not start: leave no half-written run directory
+        rd.remove_if_unused(path)
+        raise
 
 
 def resume_search(run_dir: str | Path, space: Space | None = None, task: Task | None = None,

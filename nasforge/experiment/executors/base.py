@@ -40,6 +40,9 @@ class Executor:
     #: seconds ``start`` took (workers started and the evaluator shipped to them)
     startup_seconds: float = 0.0
 
+    def preflight(self) -> None:
+        """Cheap checks before a run directory is made (raise :class:`ExecutorError`); no workers start."""
+
     def start(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
 

@@ -97,8 +97,12 @@ class ProcessExecutor(Executor):
         began = time.perf_counter()
         self._pool = [self._spawn() for _ in range(self.workers)]
         deadline = time.monotonic() + _STARTUP_TIMEOUT
-        for worker in self._pool:
-            self._await_ready(worker, deadline)
+        try:
+            for worker in self._pool:
+                self._await_ready(worker, deadline)
+        except BaseException:
+            self.close()
+            raise
         self.startup_seconds = time.perf_counter() - began
 
     def close(self) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +96,21 @@ class RayExecutor(Executor):
         self._owns_ray = False
 
     # ------------------------------------------------------------------ lifecycle
+    def preflight(self) -> None:
+        """Ray is installed and a ``host:port`` address answers (``ray.init`` would hang for minutes)."""
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise ExecutorError(INSTALL_HINT)
+        match = re.fullmatch(r"(?:ray://)?\[?([\w.:-]+?)\]?:(\d+)", self.address or "")
+        if match:
+            host, port = match.group(1), int(match.group(2))
+            try:
+                socket.create_connection((host, port), timeout=5).close()
+            except OSError as exc:
+                raise ExecutorError(f"cannot reach the Ray cluster at ray_address={self.address!r}: "
+                                    f"{exc.strerror or exc}") from None
+
     def start(self, evaluator: Evaluator) -> None:
         super().start(evaluator)
         try:
@@ -110,6 +127,14 @@ class RayExecutor(Executor):
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
                 raise ExecutorError(f"cannot start {where}: {type(exc).__name__}: {exc}") from None
             self._owns_ray = True
+        try:
+            self._start_actors(ray, evaluator)
+        except BaseException:
+            self.close()
+            raise
+        self.startup_seconds = time.perf_counter() - began
+
+    def _start_actors(self, ray: Any, evaluator: Evaluator) -> None:
         self._check_resources(ray.cluster_resources())
         self._evaluator_ref = ray.put(evaluator)
         self._actor_cls = ray.remote(_EvalActor).options(
@@ -120,12 +145,15 @@ class RayExecutor(Executor):
         except ray.exceptions.GetTimeoutError:
             raise ExecutorError(f"the Ray workers did not start within {_STARTUP_TIMEOUT:g} s; the cluster has "
                                f"{ray.cluster_resources()}") from None
+        except ray.exceptions.RayError as exc:
+            cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise ExecutorError(f"a Ray worker failed to start ({cause}); is the evaluator importable on the "
+                                "workers?") from None
         for slot, pid in zip(self._slots, pids, strict=True):
             slot.ready_ref, slot.pid = None, pid
-        self.startup_seconds = time.perf_counter() - began
 
     def close(self) -> None:
-        if self._slots:
+        if self._slots or self._owns_ray:
             import ray
 
             for slot in self._slots:
