@@ -1,0 +1,270 @@
+"""Gradient-based (differentiable) NAS on the NB201 supernet: DARTS, GDAS, FBNet, PC-DARTS,
+ProxylessNAS. One bilevel loop; the methods differ in how the supernet combines candidates.
+
+Each step: an architecture step on a validation batch (Adam on the architecture parameters,
+weights frozen), then a weight step on a training batch (SGD, cosine schedule). The first
+``warmup_epochs`` train weights only.
+
+- ``darts`` (Liu et al. 2019): softmax mixture; ``settings.order = 2`` uses the unrolled
+  second-order gradient with the finite-difference Hessian-vector product (the virtual step is
+  plain SGD with weight decay, without momentum); ``darts2`` is the same with order 2 forced.
+- ``gdas`` (Dong & Yang 2019): hard Gumbel-softmax, one sampled op per edge in both steps,
+  temperature annealed linearly from ``tau_max`` to ``tau_min``.
+- ``fbnet`` (Wu et al. 2019): soft Gumbel-softmax mixture, same annealing (no latency term).
+- ``pcdarts`` (Xu et al. 2020): softmax mixture on 1/K of the channels + edge normalisation.
+- ``proxyless`` (Cai et al. 2019): weights train one path sampled from ``softmax(alphas)``;
+  the architecture step uses binary gates over two sampled paths and adds
+  ``latency_weight * E[latency] / latency(all nor_conv_3x3)`` from the latency table.
+
+The derived architecture is the arg-max operation of every edge; the trajectory records the
+operation probabilities of every edge after each epoch.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nasforge.oneshot.base import (
+    EpochRecord,
+    OneShotMethod,
+    OneShotResult,
+    OneShotSettings,
+    register_method,
+)
+from nasforge.oneshot.data import (
+    SplitTensors,
+    batches,
+    cycle,
+    setup_torch,
+    steps_per_epoch,
+    weight_optimizer,
+)
+from nasforge.oneshot.supernet import Supernet
+
+
+@contextmanager
+def frozen(params: list[nn.Parameter]):
+    """Temporarily stop gradients into ``params`` (skips their gradient computation)."""
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad_(flag)
+
+
+class GradientMethod(OneShotMethod):
+    """The bilevel loop; subclasses set the supernet modes (see the module docstring)."""
+
+    name = "darts"
+    spaces = ("nb201",)
+    weight_mode = "softmax"
+    arch_mode = "softmax"
+    anneal = False
+    partial = False
+    force_order: int | None = None
+
+    def __init__(self) -> None:
+        pass
+
+    # -------------------------------------------------------------------- hooks
+    def build(self, space: Any, task: Any, settings: OneShotSettings) -> Supernet:
+        from nasforge.oneshot.nb201 import NB201Supernet
+
+        k = settings.partial_channels if self.partial else 1
+        return NB201Supernet(space, task, partial=k, edge_norm=self.partial, bn_affine=settings.bn_affine)
+
+    def extra_loss(self, supernet: Supernet) -> Tensor | None:
+        return None
+
+    def prepare(self, supernet: Supernet, space: Any, task: Any, settings: OneShotSettings) -> None:
+        """Called once before training (e.g. to profile latencies)."""
+
+    # --------------------------------------------------------------------- loop
+    def train(self, space: Any, task: Any, settings: OneShotSettings | None = None) -> OneShotResult:
+        settings = settings or OneShotSettings()
+        if self.force_order:
+            settings = replace(settings, order=self.force_order)
+        self._check_space(space)
+        gen = setup_torch(settings)
+        data = SplitTensors.of(task)
+        supernet = self.build(space, task, settings)
+        supernet.generator = gen
+        self.prepare(supernet, space, task, settings)
+        steps = steps_per_epoch(len(data.x_train), settings)
+        w_opt, sched = weight_optimizer(supernet.weight_parameters(), settings, settings.epochs * steps)
+        a_opt = torch.optim.Adam(supernet.arch_parameters(), lr=settings.arch_lr, betas=(0.5, 0.999),
+                                 weight_decay=settings.arch_weight_decay)
+        val_stream = cycle(data.x_val, data.y_val, settings.batch_size, gen)
+        trajectory: list[EpochRecord] = []
+        start = time.perf_counter()
+        for epoch in range(settings.epochs):
+            if self.anneal:
+                frac = epoch / max(1, settings.epochs - 1)
+                supernet.tau = settings.tau_max - (settings.tau_max - settings.tau_min) * frac
+            losses, arch_hits, arch_seen = [], 0, 0
+            supernet.train()
+            for xt, yt in batches(data.x_train, data.y_train, settings.batch_size, gen, settings.data_fraction):
+                if epoch >= settings.warmup_epochs:
+                    xv, yv = next(val_stream)
+                    hits = self.arch_step(supernet, a_opt, w_opt, xt, yt, xv, yv, settings)
+                    arch_hits, arch_seen = arch_hits + hits, arch_seen + len(yv)
+                losses.append(self.weight_step(supernet, w_opt, xt, yt, settings))
+                sched.step()
+            info = {"arch_val_accuracy": arch_hits / arch_seen if arch_seen else float("nan")}
+            if hasattr(supernet, "tau"):
+                info["tau"] = float(supernet.tau)
+            trajectory.append(EpochRecord(epoch + 1, float(np.mean(losses)), time.perf_counter() - start,
+                                          supernet.derive().key, supernet.arch_weights(), info))
+        return self.finish(supernet, settings, trajectory, time.perf_counter() - start, data)
+
+    def finish(self, supernet: Supernet, settings: OneShotSettings, trajectory: list[EpochRecord],
+               seconds: float, data: SplitTensors) -> OneShotResult:
+        return OneShotResult(self.name, supernet.derive(), tuple(trajectory), seconds, settings,
+                             {}, supernet)
+
+    def _set_mode(self, supernet: Supernet, mode: str) -> None:
+        if hasattr(supernet, "mode"):
+            supernet.mode = mode
+
+    def weight_step(self, supernet: Supernet, opt: torch.optim.Optimizer, x: Tensor, y: Tensor,
+                    settings: OneShotSettings) -> float:
+        self._set_mode(supernet, self.weight_mode)
+        with frozen(supernet.arch_parameters()):
+            loss = F.cross_entropy(supernet(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+        nn.utils.clip_grad_norm_(supernet.weight_parameters(), settings.grad_clip)
+        opt.step()
+        return float(loss.detach())
+
+    def arch_step(self, supernet: Supernet, a_opt: torch.optim.Optimizer, w_opt: torch.optim.Optimizer,
+                  xt: Tensor, yt: Tensor, xv: Tensor, yv: Tensor, settings: OneShotSettings) -> int:
+        """One update of the architecture parameters; returns correct predictions on ``xv``."""
+        self._set_mode(supernet, self.arch_mode)
+        a_opt.zero_grad(set_to_none=True)
+        if settings.order == 2:
+            return self._unrolled(supernet, w_opt, xt, yt, xv, yv, settings, a_opt)
+        with frozen(supernet.weight_parameters()):
+            logits = supernet(xv)
+            loss = F.cross_entropy(logits, yv)
+            extra = self.extra_loss(supernet)
+            (loss if extra is None else loss + extra).backward()
+        a_opt.step()
+        return int((logits.argmax(1) == yv).sum())
+
+    def _unrolled(self, supernet: Supernet, w_opt: torch.optim.Optimizer, xt: Tensor, yt: Tensor,
+                  xv: Tensor, yv: Tensor, settings: OneShotSettings, a_opt: torch.optim.Optimizer) -> int:
+        """DARTS second order: grad_a L_val(w - xi grad_w L_train(w, a), a), xi = current lr."""
+        weights, alphas = supernet.weight_parameters(), supernet.arch_parameters()
+        xi = w_opt.param_groups[0]["lr"]
+        backup = [w.detach().clone() for w in weights]
+        grads = _grads(F.cross_entropy(supernet(xt), yt), weights)
+        with torch.no_grad():
+            for w, g in zip(weights, grads, strict=True):
+                w.sub_(xi * (g + settings.weight_decay * w))
+        logits = supernet(xv)
+        val_grads = _grads(F.cross_entropy(logits, yv), alphas + weights)
+        d_alpha, d_w = val_grads[:len(alphas)], val_grads[len(alphas):]
+        eps = 0.01 / (torch.sqrt(sum((g * g).sum() for g in d_w)) + 1e-12)
+        hessian = []
+        for sign in (1.0, -1.0):
+            with torch.no_grad():
+                for w, b, g in zip(weights, backup, d_w, strict=True):
+                    w.copy_(b + sign * eps * g)
+            hessian.append(_grads(F.cross_entropy(supernet(xt), yt), alphas))
+        with torch.no_grad():
+            for w, b in zip(weights, backup, strict=True):
+                w.copy_(b)
+        for a, da, gp, gm in zip(alphas, d_alpha, hessian[0], hessian[1], strict=True):
+            a.grad = da - xi * (gp - gm) / (2 * eps)
+        a_opt.step()
+        return int((logits.argmax(1) == yv).sum())
+
+
+def _grads(loss: Tensor, params: list[nn.Parameter]) -> list[Tensor]:
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
+
+
+@register_method("darts")
+class DARTS(GradientMethod):
+    """DARTS (Liu et al. 2019); first order unless ``settings.order == 2``."""
+
+    name = "darts"
+
+
+@register_method("darts2")
+class DARTS2(GradientMethod):
+    """DARTS with the second-order (unrolled) architecture gradient."""
+
+    name = "darts2"
+    force_order = 2
+
+
+@register_method("gdas")
+class GDAS(GradientMethod):
+    """GDAS (Dong & Yang 2019): hard Gumbel-softmax sampling, one op per edge."""
+
+    name = "gdas"
+    weight_mode = arch_mode = "gumbel"
+    anneal = True
+
+
+@register_method("fbnet")
+class FBNet(GradientMethod):
+    """FBNet-style soft Gumbel-softmax relaxation (Wu et al. 2019), without a latency term."""
+
+    name = "fbnet"
+    weight_mode = arch_mode = "gumbel_soft"
+    anneal = True
+
+
+@register_method("pcdarts")
+class PCDARTS(GradientMethod):
+    """PC-DARTS (Xu et al. 2020): partial channels (K = ``partial_channels``) + edge normalisation."""
+
+    name = "pcdarts"
+    partial = True
+
+
+@register_method("proxyless")
+class ProxylessNAS(GradientMethod):
+    """ProxylessNAS (Cai et al. 2019): binary gates and a latency-table loss."""
+
+    name = "proxyless"
+    weight_mode = "sample"
+    arch_mode = "binary"
+
+    def prepare(self, supernet: Supernet, space: Any, task: Any, settings: OneShotSettings) -> None:
+        from nasforge.oneshot.latency import nb201_edge_latency
+        from nasforge.space.nb201 import EDGE_NAMES
+
+        self.latency_ = nb201_edge_latency(space, task) if settings.latency_weight > 0 else None
+        if self.latency_ is not None:
+            self.reference_ms_ = self.latency_.of(["nor_conv_3x3"] * len(EDGE_NAMES))
+        self.weight_ = settings.latency_weight
+
+    def extra_loss(self, supernet: Supernet) -> Tensor | None:
+        if self.latency_ is None:
+            return None
+        return self.weight_ * self.latency_.expected(supernet.probabilities()) / self.reference_ms_
+
+    def finish(self, supernet: Supernet, settings: OneShotSettings, trajectory: list[EpochRecord],
+               seconds: float, data: SplitTensors) -> OneShotResult:
+        result = super().finish(supernet, settings, trajectory, seconds, data)
+        if self.latency_ is None:
+            return result
+        ops = [result.arch[name] for name in sorted(result.arch)]
+        info = {"latency_model_ms": self.latency_.of(ops), "latency_per_op_ms": list(self.latency_.per_op)}
+        return replace(result, info=info)
