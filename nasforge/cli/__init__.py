@@ -23,6 +23,7 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "nasforge.cli.search",
     "nasforge.cli.hardware",
+    "nasforge.cli.oneshot",
 )
 
 for _module in _COMMAND_MODULES:
