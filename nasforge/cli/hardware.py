@@ -103,7 +103,7 @@ def latency(
     samples: Annotated[int, typer.Option(help="number of distinct archs to measure")] = 300,
     seed: Annotated[int, typer.Option(help="seed of the sample and the split")] = 0,
     train_fraction: Annotated[float, typer.Option(help="share of archs the estimators are fitted on")] = 0.7,
-    rounds: Annotated[int, typer.Option(help="interleaved measurement rounds per arch")] = 2,
+    rounds: Annotated[int, typer.Option(help="interleaved measurement rounds per arch")] = 10,
     repeats: Annotated[int, typer.Option(help="timed runs per arch (over all rounds)")] = 30,
     warmup: Annotated[int, typer.Option(help="untimed runs before each timing")] = 10,
     classes: Classes = None,

@@ -4,7 +4,8 @@ Protocol (``latency_study``): sample distinct archs with a seeded generator; spl
 train and held-out sets; profile the lookup table's blocks; measure every arch in ``rounds``
 interleaved rounds (each round visits the archs in a fresh random order and adds
 ``repeats / rounds`` timed runs to the arch's pool, so slow spells of a shared machine spread
-over all archs instead of biasing some); the measured latency is the median of the pool. The
+over all archs instead of biasing some; models are built once and kept for all rounds, in
+random groups of at most 400 to bound memory); the measured latency is the median of the pool. The
 held-out archs are measured twice, in separate pools, and the second measurement is scored as
 if it were an estimator ("repeat"): that is the run-to-run noise the estimators are read
 against. Estimators: ``lut`` (sum of blocks), ``lut_linear`` (``a * lut + b`` fitted on the
@@ -26,6 +27,8 @@ from nasforge.hardware.latency import LatencySettings, measure_latency
 from nasforge.space.arch import Arch
 
 Progress = Callable[[str, int, int], None]
+#: Untimed runs before each later visit of a model (its first visit uses the settings' warm-up).
+REWARM = 2
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def score(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, fl
 
 
 def latency_study(space: Any, samples: int = 300, settings: LatencySettings | None = None,
-                  rounds: int = 2, train_fraction: float = 0.7, seed: int = 0,
+                  rounds: int = 10, train_fraction: float = 0.7, seed: int = 0,
                   input_shape: tuple[int, ...] | None = None, num_classes: int | None = None,
                   progress: Progress | None = None) -> StudyResult:
     """Run the protocol of the module docstring; ``progress(stage, done, total)`` is told."""
@@ -76,10 +79,8 @@ def latency_study(space: Any, samples: int = 300, settings: LatencySettings | No
     split = ["train"] * n_train + ["test"] * (len(archs) - n_train)
     tell = progress or (lambda stage, done, total: None)
 
-    table = LatencyTable(settings).setup(space, input_shape, num_classes)
-    for i, arch in enumerate(archs):
-        table.profile([arch])
-        tell("profile blocks", i + 1, len(archs))
+    table = LatencyTable(settings, rounds=rounds).setup(space, input_shape, num_classes)
+    table.profile(archs, progress=lambda done, total: tell("profile blocks", done, total))
     measured, spread, again = _measure(table, archs, split, settings, rounds, seed, tell)
 
     train = [i for i, s in enumerate(split) if s == "train"]
@@ -108,27 +109,37 @@ def latency_study(space: Any, samples: int = 300, settings: LatencySettings | No
 
 
 def _measure(table: Any, archs: list[Arch], split: list[str], settings: LatencySettings,
-             rounds: int, seed: int, tell: Progress
+             rounds: int, seed: int, tell: Progress, group: int = 400
              ) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
     rng = np.random.default_rng(seed + 1)
-    per_round = replace(settings, repeats=max(1, settings.repeats // max(1, rounds)))
-    # Held-out archs appear twice per round: pool 0 is the measurement, pool 1 the repeat.
-    jobs = [(i, 0) for i in range(len(archs))] + [(i, 1) for i, s in enumerate(split) if s == "test"]
-    pools: dict[tuple[int, int], list[float]] = {job: [] for job in jobs}
-    done = 0
-    for _ in range(max(1, rounds)):
-        for j in rng.permutation(len(jobs)):
-            i, pool = jobs[j]
-            model = table.space_.build(archs[i], table.shape_)
-            stats = measure_latency(model, table.shape_.input_shape, per_round)
-            pools[(i, pool)].extend(stats.samples_ms)
-            done += 1
-            tell("measure", done, len(jobs) * max(1, rounds))
+    rounds = max(1, rounds)
+    first = replace(settings, repeats=max(1, settings.repeats // rounds))
+    again = replace(first, warmup=min(REWARM, settings.warmup))
+    # Held-out archs are measured twice, in separate pools: pool 0 is the measurement,
+    # pool 1 the repeat. Models live for their group's rounds (bounded memory).
+    pools: dict[tuple[int, int], list[float]] = {}
+    total, done = (len(archs) + split.count("test")) * rounds, 0
+    order = rng.permutation(len(archs))
+    for start in range(0, len(archs), group):
+        members = [int(i) for i in order[start:start + group]]
+        models = {i: table.space_.build(archs[i], table.shape_) for i in members}
+        jobs = [(i, 0) for i in members] + [(i, 1) for i in members if split[i] == "test"]
+        warm: set[int] = set()
+        for _ in range(rounds):
+            for j in rng.permutation(len(jobs)):
+                i, pool = jobs[j]
+                stats = measure_latency(models[i], table.shape_.input_shape,
+                                        again if i in warm else first)
+                warm.add(i)
+                pools.setdefault((i, pool), []).extend(stats.samples_ms)
+                done += 1
+                tell("measure", done, total)
+        del models
     measured = np.array([np.median(pools[(i, 0)]) for i in range(len(archs))])
     spread = np.array([np.subtract(*np.percentile(pools[(i, 0)], [75, 25]))
                        for i in range(len(archs))])
-    again = {i: float(np.median(pools[(i, 1)])) for i, s in enumerate(split) if s == "test"}
-    return measured, spread, again
+    repeat = {i: float(np.median(pools[(i, 1)])) for i, s in enumerate(split) if s == "test"}
+    return measured, spread, repeat
 
 
 def write_study(result: StudyResult, out_dir: str | Path) -> tuple[Path, Path]:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Iterable
-from dataclasses import asdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from nasforge.hardware.cost import CostModel, register_cost_model
 from nasforge.hardware.latency import LatencySettings
@@ -26,13 +28,16 @@ from nasforge.space.blocks import BlockSpace, BlockSpec
 
 @register_cost_model("lut")
 class LatencyTable(CostModel):
-    """Latency as the sum of profiled block latencies (ms); ``path`` caches the table."""
+    """Latency as the sum of profiled block latencies (ms); ``path`` caches the table;
+    ``rounds`` interleaves the profiling (see :meth:`profile`)."""
 
     metric = "latency_ms"
 
-    def __init__(self, settings: LatencySettings | None = None, path: str | None = None) -> None:
+    def __init__(self, settings: LatencySettings | None = None, path: str | None = None,
+                 rounds: int = 1) -> None:
         self.settings = settings
         self.path = path
+        self.rounds = rounds
 
     def setup(self, space: Any, input_shape: tuple[int, ...] | None = None,
               num_classes: int | None = None) -> LatencyTable:
@@ -49,17 +54,49 @@ class LatencyTable(CostModel):
         """The blocks of ``arch`` at the bound task shape."""
         return self.space_.blocks(arch, self.shape_)
 
-    def profile(self, archs: Iterable[Arch]) -> int:
-        """Profile every block of ``archs`` not yet in the table; returns how many were new."""
-        new = 0
+    def profile(self, archs: Iterable[Arch],
+                progress: Callable[[int, int], None] | None = None) -> int:
+        """Profile every block of ``archs`` not yet in the table; returns how many were new.
+
+        With ``rounds > 1`` the new blocks are timed in interleaved rounds (a fresh random
+        order each round, ``repeats / rounds`` runs per visit) and each keeps the median of
+        its pooled runs, as ``latency_study`` does for whole networks. ``progress(done,
+        total)`` is told after each timing.
+        """
+        missing: dict[str, BlockSpec] = {}
         for arch in archs:
             for spec in self.blocks(arch):
                 if spec.signature not in self.entries_:
-                    self.entries_[spec.signature] = self._profile(spec)
-                    new += 1
-        if new and self.path:
+                    missing.setdefault(spec.signature, spec)
+        if not missing:
+            return 0
+        from nasforge.hardware.latency import measure_latency
+        from nasforge.hardware.metrics import count_flops, count_params
+
+        settings = self.settings or LatencySettings()
+        rounds = max(1, self.rounds)
+        first = replace(settings, repeats=max(1, settings.repeats // rounds))
+        later = replace(first, warmup=min(2, settings.warmup))
+        modules = {sig: spec.build() for sig, spec in missing.items()}
+        pools: dict[str, list[float]] = {sig: [] for sig in missing}
+        order = sorted(missing)
+        rng = np.random.default_rng(len(self.entries_))
+        for r in range(rounds):
+            for n, k in enumerate(rng.permutation(len(order))):
+                sig = order[k]
+                stats = measure_latency(modules[sig], missing[sig].input_shape, later if r else first)
+                pools[sig].extend(stats.samples_ms)
+                if progress is not None:
+                    progress(r * len(order) + n + 1, rounds * len(order))
+        for sig, spec in missing.items():
+            self.entries_[sig] = {
+                "latency_ms": float(np.median(pools[sig])),
+                "flops": float(count_flops(modules[sig], spec.input_shape)),
+                "params": float(count_params(modules[sig])),
+            }
+        if self.path:
             self.save(self.path)
-        return new
+        return len(missing)
 
     def block_costs(self, arch: Arch) -> list[dict[str, float]]:
         """``{"latency_ms", "flops", "params"}`` of each block, profiling missing ones."""
@@ -85,15 +122,7 @@ class LatencyTable(CostModel):
     def _context(self) -> dict[str, Any]:
         import torch
 
-        context = {"settings": asdict(self.settings or LatencySettings()), "torch": torch.__version__,
+        context = {"settings": asdict(self.settings or LatencySettings()), "rounds": self.rounds,
+                   "torch": torch.__version__,
                    "machine": platform.machine(), "processor": platform.processor()}
         return json.loads(json.dumps(context))  # as it reads back from the file
-
-    def _profile(self, spec: BlockSpec) -> dict[str, float]:
-        from nasforge.hardware.latency import measure_latency
-        from nasforge.hardware.metrics import count_flops, count_params
-
-        module = spec.build()
-        stats = measure_latency(module, spec.input_shape, self.settings)
-        return {"latency_ms": stats.median_ms, "flops": float(count_flops(module, spec.input_shape)),
-                "params": float(count_params(module))}
