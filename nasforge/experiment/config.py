@@ -55,7 +55,7 @@ class EvaluatorConfig(_Strict):
     optimizer: Literal["adamw", "sgd"] = "adamw"
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     shift: int = Field(-1, ge=-1, le=1000, description="random-shift augmentation in steps; -1: the task's default")
-    threads: int | None = Field(None, ge=1, description="torch threads per evaluation (default: all cores)")
+    threads: int | None = Field(1, ge=1, description="torch threads per evaluation (null: all cores)")
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
 
 
