@@ -1,0 +1,148 @@
+"""ProxyEvaluator: zero-cost proxies of an architecture as an :class:`Evaluator`.
+
+For each architecture: build the network with a fixed seed (the same initialisation for every
+proxy), then run each proxy on the same fixed batch of the task's training images (the first
+``batch_size`` of a seeded permutation, identical for every architecture). Every proxy runs
+inside :func:`~nasforge.estimate.proxies.base.preserved`, so it sees the network as built.
+
+Metrics: one per proxy (higher = predicted better). ``info["seconds"]`` holds each proxy's own
+cost: its time plus the shared passes it used (what it would cost alone); ``cost_seconds`` is the
+real total. A proxy that cannot score a network is left out, its error in ``info["errors"]``;
+if every proxy fails the result is failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from nasforge.estimate.base import EvalResult, Evaluator, register_evaluator
+from nasforge.estimate.proxies import DEFAULT_PROXIES, PROXIES
+from nasforge.space.arch import Arch
+from nasforge.space.space import Space
+
+
+@register_evaluator("proxies")
+class ProxyEvaluator(Evaluator):
+    """Zero-cost proxies ``proxies`` of each arch on ``task`` (a Task or a spec like ``"cifar10"``).
+
+    ``space`` (a Space or a registered name) builds the networks; by default the arch's own
+    space by name. ``threads`` pins torch's intra-op threads (1 per worker process is best).
+    """
+
+    def __init__(self, proxies: Sequence[str] = DEFAULT_PROXIES, task: Any = "cifar10",
+                 space: Space | str | None = None, batch_size: int = 64, seed: int = 0,
+                 threads: int | None = None) -> None:
+        self.proxies = tuple(proxies)
+        self.task = task
+        self.space = space
+        self.batch_size = batch_size
+        self.seed = seed
+        self.threads = threads
+        self._batch: Any = None
+        self._spaces: dict[str, Space] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # the batch is rebuilt in each process
+        return {**self.__dict__, "_batch": None, "_spaces": {}}
+
+    def metric_names(self) -> list[str]:
+        return list(self.proxies)
+
+    # ------------------------------------------------------------------ set-up
+    def loaded_task(self) -> Any:
+        if isinstance(self.task, str):
+            from nasforge.task import load_task
+
+            self.task = load_task(self.task)
+        return self.task
+
+    def batch(self) -> Any:
+        """The fixed :class:`ProxyBatch` (built once per process)."""
+        if self._batch is None:
+            import torch
+
+            from nasforge.estimate.proxies.base import ProxyBatch
+
+            for name in self.proxies:
+                PROXIES.get(name)
+            if self.batch_size < 2:
+                raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
+            task = self.loaded_task()
+            order = np.random.default_rng(self.seed).permutation(len(task.x_train))[: self.batch_size]
+            self._batch = ProxyBatch(torch.from_numpy(np.ascontiguousarray(task.x_train[order])),
+                                     torch.from_numpy(task.y_train[order].astype(np.int64)),
+                                     int(task.num_classes), self.seed)
+        return self._batch
+
+    def space_for(self, arch: Arch) -> Space:
+        if isinstance(self.space, Space):
+            return self.space
+        name = self.space or arch.space
+        if name not in self._spaces:
+            from nasforge.space.registry import get_space
+
+            self._spaces[name] = get_space(name)
+        return self._spaces[name]
+
+    def build(self, arch: Arch) -> Any:
+        """The network of ``arch``, initialised from ``seed`` (the caller's RNG is untouched)."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            model = self.space_for(arch).build(arch, self.loaded_task())
+        return model.train()
+
+    # -------------------------------------------------------------- evaluation
+    def _evaluate(self, arch: Arch) -> EvalResult:
+        import torch
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        batch = self.batch()
+        start = time.perf_counter()
+        model = self.build(arch)
+        build_seconds = time.perf_counter() - start
+        values, seconds, errors = score_all(model, batch, self.proxies)
+        if not values:
+            raise RuntimeError("every proxy failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        info = {"seconds": seconds, "build_seconds": build_seconds, "errors": errors,
+                "batch_size": self.batch_size, "seed": self.seed}
+        return EvalResult(metrics=values, cost_seconds=time.perf_counter() - start, info=info)
+
+
+def score_all(model: Any, batch: Any, proxies: Sequence[str]
+              ) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    """``(values, seconds, errors)`` of ``proxies`` on one network, each in a preserved state."""
+    from nasforge.estimate.proxies.base import preserved
+
+    values: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    batch.clear()
+    try:
+        for name in proxies:
+            proxy = PROXIES.get(name)()
+            batch.start_proxy()
+            start = time.perf_counter()
+            try:
+                with preserved(model):
+                    value = float(proxy.score(model, batch))
+                if not np.isfinite(value):
+                    raise ValueError(f"non-finite value {value}")
+                values[name] = value
+            except Exception as exc:  # noqa: BLE001 - one failing proxy must not lose the others
+                errors[name] = f"{type(exc).__name__}: {exc}"
+            own = time.perf_counter() - start
+            seconds[name] = own + batch.reused_seconds()
+    finally:
+        batch.clear()
+    return values, seconds, errors
+
+
+def proxy_values(result: EvalResult) -> Mapping[str, float]:
+    """The proxy metrics of a result (empty for a failed one)."""
+    return dict(result.metrics) if result.ok else {}
