@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "nasforge.cli.search",
     "nasforge.cli.hardware",
     "nasforge.cli.oneshot",
+    "nasforge.cli.predictors",
 )
 
 for _module in _COMMAND_MODULES:
