@@ -23,6 +23,7 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "nasforge.cli.search",
     "nasforge.cli.hardware",
+    "nasforge.cli.proxies",
     "nasforge.cli.oneshot",
     "nasforge.cli.predictors",
 )

@@ -1,0 +1,190 @@
+"""Measure proxies over many architectures and rank-correlate them with a trained truth.
+
+What ``nasforge proxies`` runs: :func:`compute` scores architectures in worker processes (one
+torch thread each; results in input order, streamed), :func:`benchmark_truths` /
+:func:`run_truths` give the truth, :func:`correlations` the table. Failed proxy values rank
+below every scored architecture (a degenerate network is the worst case, and that is where a
+search using the proxy would put it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasforge.space.arch import Arch
+from nasforge.space.space import Space
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A trained metric for some architectures (arch key -> value); ``max`` if higher is better."""
+
+    name: str
+    values: dict[str, float]
+    direction: str = "max"
+
+
+@dataclass(frozen=True)
+class Row:
+    """The proxies of one architecture: values, own seconds per proxy, errors."""
+
+    key: str
+    values: dict[str, float]
+    seconds: dict[str, float]
+    errors: dict[str, str] = field(default_factory=dict)
+    build_seconds: float = 0.0
+
+
+def sample_archs(space: Space, n: int, seed: int) -> list[Arch]:
+    """``n`` distinct architectures drawn uniformly with ``seed`` (all of them if fewer exist)."""
+    rng = np.random.default_rng(seed)
+    seen: dict[str, Arch] = {}
+    tries = 0
+    while len(seen) < n and tries < 50 * n:
+        arch = space.sample(rng)
+        seen.setdefault(arch.key, arch)
+        tries += 1
+    return list(seen.values())
+
+
+def read_archs(space: Space, path: str | Path) -> list[Arch]:
+    """Architectures from a file with one key per line (blank lines and ``#`` comments skipped)."""
+    lines = Path(path).read_text().splitlines()
+    return [space.parse(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def benchmark_truths(space: str) -> list[Truth]:
+    """The ``accuracy`` of every tabular benchmark on ``space`` (e.g. nb201: CIFAR-10, CIFAR-100,
+    ImageNet16-120 test accuracy; macro: NAS-Bench-Macro mean accuracy)."""
+    from nasforge.bench.registry import BENCHMARKS, get_benchmark
+
+    out = []
+    for name in BENCHMARKS.list():
+        bench = get_benchmark(name)
+        if bench.space_name == space and "accuracy" in bench.metrics:
+            values = {f"{space}:{body}": m["accuracy"] for body, m in bench.table().items()}
+            out.append(Truth(name, values))
+    return out
+
+
+def run_truths(run_dir: str | Path) -> tuple[Any, list[Arch], list[Truth]]:
+    """``(config, archs, truths)`` of a run directory: its complete trials and, as truth, each
+    objective that is not a hardware cost (e.g. ``val_accuracy``)."""
+    from nasforge.experiment.config import load_config
+    from nasforge.experiment.run_dir import CONFIG, DB, check_existing
+    from nasforge.experiment.storage import Storage
+    from nasforge.hardware.metrics import METRICS
+
+    path = Path(run_dir)
+    check_existing(path)
+    config = load_config(path / CONFIG)
+    storage = Storage(path / DB)
+    try:
+        trials = [t for t in storage.trials() if t.finished_ok]
+    finally:
+        storage.close()
+    objectives = [o for o in config.parsed_objectives() if o.metric not in METRICS]
+    if not objectives:
+        raise ValueError(f"{path}: no trained objective (only hardware costs) to correlate with")
+    archs = list({t.arch.key: t.arch for t in trials}.values())
+    truths = [Truth(f"run:{o.metric}", {t.arch.key: float(t.metrics[o.metric]) for t in trials
+                                         if o.metric in t.metrics}, o.direction) for o in objectives]
+    return config, archs, truths
+
+
+# ------------------------------------------------------------------------ computing
+_WORKER: dict[str, Any] = {}
+
+
+def _init(settings: dict[str, Any]) -> None:
+    import torch
+
+    from nasforge.estimate.proxies.evaluator import ProxyEvaluator
+
+    torch.set_num_threads(1)
+    _WORKER["evaluator"] = ProxyEvaluator(threads=1, **settings)
+    _WORKER["space"] = settings["space"]
+
+
+def _score(key: str) -> Row:
+    evaluator = _WORKER["evaluator"]
+    space: Space = _WORKER["space"]
+    result = evaluator.evaluate(space.parse(key))
+    info = result.info
+    errors = dict(info.get("errors", {}))
+    if not result.ok:
+        errors.setdefault("*", result.error or "failed")
+    return Row(key, dict(result.metrics), dict(info.get("seconds", {})), errors,
+               float(info.get("build_seconds", 0.0)))
+
+
+def compute(space: Space, task: str, archs: Sequence[Arch], proxies: Sequence[str],
+            batch_size: int = 64, seed: int = 0, workers: int = 2) -> Iterator[Row]:
+    """Rows for ``archs`` in order, computed by ``workers`` processes (1: in this process)."""
+    settings = {"proxies": tuple(proxies), "task": task, "space": space,
+                "batch_size": batch_size, "seed": seed}
+    keys = [a.key for a in archs]
+    if workers <= 1 or len(keys) <= 1:
+        _init(settings)
+        yield from map(_score, keys)
+        return
+    with mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(settings,)) as pool:
+        yield from pool.imap(_score, keys, chunksize=1)
+
+
+# ---------------------------------------------------------------------- correlating
+def _with_failures_last(values: np.ndarray) -> np.ndarray:
+    """NaN (failed) values replaced by a value below every finite one."""
+    out = values.astype(float).copy()
+    bad = ~np.isfinite(out)
+    if bad.any():
+        finite = out[~bad]
+        floor = finite.min() - 1.0 if len(finite) else 0.0
+        out[bad] = floor
+    return out
+
+
+def top_precision(score: np.ndarray, truth: np.ndarray, fraction: float = 0.1) -> float:
+    """Share of the top ``fraction`` by score that are also in the top ``fraction`` by truth."""
+    k = max(1, int(round(fraction * len(score))))
+    top_score = set(np.argsort(-score, kind="stable")[:k].tolist())
+    top_truth = set(np.argsort(-truth, kind="stable")[:k].tolist())
+    return len(top_score & top_truth) / k
+
+
+def correlations(rows: Sequence[Row], proxies: Sequence[str], truths: Sequence[Truth]
+                 ) -> list[dict[str, Any]]:
+    """One record per (proxy, truth): spearman, kendall, top10_precision, seconds_per_arch."""
+    from scipy.stats import kendalltau, spearmanr
+
+    out = []
+    for truth in truths:
+        keep = [r for r in rows if r.key in truth.values]
+        sign = 1.0 if truth.direction == "max" else -1.0
+        y = sign * np.array([truth.values[r.key] for r in keep], dtype=float)
+        for name in proxies:
+            x = _with_failures_last(np.array([r.values.get(name, np.nan) for r in keep], dtype=float))
+            secs = [r.seconds[name] for r in keep if name in r.seconds]
+            ok = len(keep) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+            out.append({
+                "proxy": name, "truth": truth.name,
+                "spearman": float(spearmanr(x, y).statistic) if ok else float("nan"),
+                "kendall": float(kendalltau(x, y).statistic) if ok else float("nan"),
+                "top10_precision": top_precision(x, y) if len(keep) else float("nan"),
+                "seconds_per_arch": float(np.mean(secs)) if secs else float("nan"),
+            })
+    return out
+
+
+def failures(rows: Sequence[Row], proxies: Sequence[str]) -> dict[str, int]:
+    """How many architectures each proxy could not score."""
+    return {name: sum(name not in r.values for r in rows) for name in proxies}
+
+
+Progress = Callable[[int, int], None]

@@ -1,0 +1,61 @@
+"""``nasforge proxies`` writes its files with the right columns (a tiny run)."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from typer.testing import CliRunner
+
+from nasforge.cli import app
+from nasforge.estimate.proxies.files import CORRELATION_COLUMNS
+
+TRUTHS = ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16"]
+
+
+def read(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("proxies")
+    result = CliRunner().invoke(app, ["proxies", "--space", "nb201", "--task", "cifar10", "--archs", "5",
+                                      "--seed", "0", "--out", str(out), "--proxies", "synflow,params,l2_norm",
+                                      "--batch-size", "8", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_proxies_csv_has_arch_proxy_and_truth_columns(tiny_run):
+    rows = read(tiny_run / "proxies.csv")
+    assert rows[0] == ["arch", "synflow", "params", "l2_norm", *TRUTHS]
+    assert len(rows) == 6 and len({r[0] for r in rows[1:]}) == 5
+    assert all(r[0].startswith("nb201:|") and all(cell for cell in r[1:]) for r in rows[1:])
+
+
+def test_correlations_csv_has_one_row_per_proxy_and_truth(tiny_run):
+    rows = read(tiny_run / "correlations.csv")
+    assert tuple(rows[0]) == CORRELATION_COLUMNS
+    assert {(r[0], r[1]) for r in rows[1:]} == {(p, t) for p in ("synflow", "params", "l2_norm") for t in TRUTHS}
+    assert all(float(r[5]) > 0 for r in rows[1:])
+
+
+def test_archs_file_and_resume(tmp_path, tiny_run):
+    keys = [r[0] for r in read(tiny_run / "proxies.csv")[1:]][:2]
+    (tmp_path / "archs.txt").write_text("\n".join(keys) + "\n")
+    out = tmp_path / "out"
+    args = ["proxies", "--archs-file", str(tmp_path / "archs.txt"), "--out", str(out),
+            "--proxies", "params", "--workers", "1"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert [r[0] for r in read(out / "proxies.csv")[1:]] == keys
+    again = CliRunner().invoke(app, [*args, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert [r[0] for r in read(out / "proxies.csv")[1:]] == keys  # nothing recomputed or repeated
+
+
+def test_unknown_proxy_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["proxies", "--archs", "2", "--out", str(tmp_path), "--proxies", "nope"])
+    assert result.exit_code == 2
+    assert "unknown proxy 'nope'" in result.output
