@@ -102,7 +102,8 @@ class Strategy:
 
 STRATEGIES: Registry[type[Strategy]] = Registry(
     "strategy",
-    modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution", "nasforge.strategy.tpe"),
+    modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution", "nasforge.strategy.tpe",
+             "nasforge.strategy.proxy_search"),
 )
 register_strategy = STRATEGIES.register
 

@@ -1,0 +1,110 @@
+"""Proxy-guided search: zero-cost proxies steer which architectures are worth evaluating.
+
+A strategy never imports torch, so the proxy reaches it as a plain callable ``score(arch) ->
+float`` (higher = predicted better), or by name: ``scorer="synflow"`` is looked up in
+:data:`SCORERS` at ``setup`` (lazily; the factory, not this module, imports torch) with
+``scorer_settings``. Every strategy keeps a per-run :class:`ScoreCache`, so an architecture is
+scored once per run, and its ``evaluations`` and ``seconds`` are the proxy compute that run
+spent (reported beside the query count; on a tabular benchmark this is the real cost).
+
+- :class:`ProxyWarmStart` (``proxy-warmstart``): score a random pool, hand the best
+  ``warm_start`` to the search first, then run any inner strategy, which is told those results
+  as if it had asked for them (Abdelfattah et al. 2021, "warmup").
+- :class:`ProxyGuidedEvolution` (``proxy-evolution``): regularized evolution whose first
+  population is the top of a proxy-scored pool and whose every mutation step generates
+  ``candidates`` distinct mutants and evaluates only the one the proxy ranks best
+  ("move proposal", Abdelfattah et al. 2021; pre-screening as in Mellor et al. 2021's AREA).
+
+An architecture the scorer cannot score (an exception, a non-finite value) is "unscored": it
+ranks after every scored one, its error is kept in ``score_errors``, and a warning names the
+first one. On a space without a model builder every architecture is unscored and the strategy
+behaves as its unguided version.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from nasforge.registry import Registry
+from nasforge.space.arch import Arch
+from nasforge.space.space import Space
+
+Scorer = Callable[[Arch], float]
+
+#: Factories ``factory(space, **settings) -> score(arch)``; built-ins are every zero-cost proxy
+#: (``nasforge.estimate.proxies.scorer``) and ``table`` (precomputed proxies.csv).
+SCORERS: Registry[Callable[..., Scorer]] = Registry(
+    "scorer", modules=("nasforge.estimate.proxies.scorer",))
+register_scorer = SCORERS.register
+
+
+def resolve_scorer(scorer: str | Scorer, space: Space, settings: Mapping[str, Any] | None) -> Scorer:
+    """A callable from a name in :data:`SCORERS` (with ``settings``) or a callable itself."""
+    if callable(scorer):
+        return scorer
+    return SCORERS.get(scorer)(space, **dict(settings or {}))
+
+
+class ScoreCache:
+    """Scores per architecture key for one run: each arch is scored once; cost is counted.
+
+    ``seconds`` adds the scorer's own report of an arch's compute (``scorer.seconds(arch)``, e.g.
+    the recorded time of a precomputed value) or else the measured time of the call.
+    """
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+        self.values: dict[str, float | None] = {}
+        self.errors: dict[str, str] = {}
+        self.seconds = 0.0
+
+    @property
+    def evaluations(self) -> int:
+        return len(self.values)
+
+    def __call__(self, arch: Arch) -> float | None:
+        if arch.key in self.values:
+            return self.values[arch.key]
+        start = time.perf_counter()
+        value: float | None
+        try:
+            value = float(self.scorer(arch))
+            if not math.isfinite(value):
+                raise ValueError(f"non-finite score {value}")
+        except Exception as exc:  # noqa: BLE001 - an unscorable arch is data, not a crash
+            value = None
+            self.errors[arch.key] = f"{type(exc).__name__}: {exc}"
+            if len(self.errors) == 1:
+                warnings.warn(f"scorer could not score {arch.key} ({self.errors[arch.key]}); "
+                              "unscored architectures rank last", RuntimeWarning, stacklevel=3)
+        report = getattr(self.scorer, "seconds", None)
+        self.seconds += float(report(arch)) if callable(report) else time.perf_counter() - start
+        self.values[arch.key] = value
+        return value
+
+    def best_first(self, archs: Sequence[Arch]) -> list[Arch]:
+        """``archs`` by descending score; unscored last; ties keep their order."""
+        scores = [self(a) for a in archs]
+        order = sorted(range(len(archs)), key=lambda i: (scores[i] is None, -(scores[i] or 0.0), i))
+        return [archs[i] for i in order]
+
+    def stats(self) -> dict[str, float]:
+        return {"proxy_evaluations": float(self.evaluations), "proxy_seconds": self.seconds,
+                "proxy_failures": float(len(self.errors))}
+
+
+def top_of_pool(space: Space, cache: ScoreCache, rng: Any, pool_size: int, top: int,
+                exclude: set[str]) -> list[Arch]:
+    """The ``top`` best-scored of ``pool_size`` distinct random archs not in ``exclude``."""
+    pool: dict[str, Arch] = {}
+    for _ in range(20 * pool_size):
+        if len(pool) >= pool_size:
+            break
+        arch = space.sample(rng)
+        if arch.key not in exclude:
+            pool.setdefault(arch.key, arch)
+    return cache.best_first(list(pool.values()))[:top]
