@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -59,3 +60,28 @@ def test_unknown_proxy_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["proxies", "--archs", "2", "--out", str(tmp_path), "--proxies", "nope"])
     assert result.exit_code == 2
     assert "unknown proxy 'nope'" in result.output
+
+
+def test_run_dir_truth_is_the_trained_objective(tmp_path):
+    from nasforge.experiment.config import SearchConfig
+    from nasforge.experiment.storage import Storage
+    from nasforge.space import get_space
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(SearchConfig(space="nb201", task="cifar10").to_yaml())
+    space, storage = get_space("nb201"), Storage(run / "trials.db")
+    keys = []
+    for i, seed in enumerate((1, 2, 3)):
+        arch = space.sample(np.random.default_rng(seed))
+        storage.add_trial(arch, status="complete", metrics={"val_accuracy": 0.5 + i / 10, "params": 1.0})
+        keys.append(arch.key)
+    storage.close()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["proxies", "--run-dir", str(run), "--out", str(out),
+                                      "--proxies", "params", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    rows = read(out / "proxies.csv")
+    assert rows[0] == ["arch", "params", "run:val_accuracy"]
+    assert [r[0] for r in rows[1:]] == keys and [float(r[2]) for r in rows[1:]] == [0.5, 0.6, 0.7]
+    assert [r[1] for r in read(out / "correlations.csv")[1:]] == ["run:val_accuracy"]
