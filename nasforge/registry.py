@@ -8,6 +8,7 @@ configs and contract tests all share one source of truth.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -59,6 +60,18 @@ class Registry(Generic[T]):
         except KeyError:
             valid = ", ".join(sorted(self._entries)) or "(none)"
             raise UnknownNameError(f"unknown {self.noun} {name!r}; valid: {valid}") from None
+
+    def create(self, name: str, **settings: object) -> object:
+        """Call the factory ``name`` with ``settings``; unknown setting names are refused by name."""
+        factory = self.get(name)
+        target = factory.__init__ if inspect.isclass(factory) else factory
+        params = inspect.signature(target).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            valid = [p for p in params if p not in ("self", "cls")]
+            unknown = sorted(set(settings) - set(valid))
+            if unknown:
+                raise ValueError(f"{self.noun} {name!r} has no setting(s) {unknown}; settings: {valid}")
+        return factory(**settings)
 
     def list(self) -> list[str]:
         """All registered names, sorted."""
