@@ -26,7 +26,7 @@ from nasforge.experiment.budget import Budget
 from nasforge.experiment.executors import Executor, SerialExecutor, failure_reason
 from nasforge.experiment.objectives import Constraint, Objective, check_objectives
 from nasforge.experiment.storage import Storage, iter_events
-from nasforge.experiment.trial import CACHED, COMPLETE, FAILED, RUNNING, Trial
+from nasforge.experiment.trial import CACHED, COMPLETE, FAILED, INFEASIBLE, RUNNING, Trial
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
 from nasforge.strategy.base import Strategy
@@ -59,6 +59,7 @@ class Experiment:
         if not isinstance(self.retries, int) or self.retries < 0:
             raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
         self._failures: dict[int, int] = {}  # trial number -> failed attempts so far
+        self._queued: list[int] = []  # trials to (re)submit as slots free up
         self.strategy.setup(self.space, self.objectives, self.constraints, self.seed)
         self._done: dict[str, Trial] = {}
         self._counted = 0
@@ -85,8 +86,11 @@ class Experiment:
             for trial in resubmit:
                 self.storage.restart_trial(trial.number)
                 archs[trial.number] = trial.arch
-                self.executor.submit(trial.number, trial.arch)
+                self._queued.append(trial.number)
             while True:
+                while self._queued and self.executor.free_slots() > 0:  # resumed and retried trials first
+                    number = self._queued.pop(0)
+                    self.executor.submit(number, archs[number])
                 self._fill(archs)
                 if self.executor.running() == 0:
                     break
@@ -104,7 +108,7 @@ class Experiment:
     def _may_ask(self) -> bool:
         if self.exhausted:
             return False
-        in_flight = self.executor.running()
+        in_flight = self.executor.running() + len(self._queued)
         return (self.budget.trials_left(self._counted + in_flight) > 0
                 and self.budget.time_left(self.elapsed()) > 0)
 
@@ -145,7 +149,7 @@ class Experiment:
         self._failures[number] = failures + 1
         log.warning("trial %d (%s) failed (%s): %s; retry %d of %d", number, arch.key, reason, result.error,
                     failures + 1, self.retries)
-        self.executor.submit(number, arch)
+        self._queued.append(number)
         return True
 
     def _finish(self, number: int, arch: Arch, result: EvalResult) -> None:
@@ -162,7 +166,9 @@ class Experiment:
         self._done[arch.key] = trial
         self.strategy.tell(arch, trial.strategy_view())
         if result.status != COMPLETE:
-            log.warning("trial %d (%s) %s: %s", number, arch.key, result.status, result.error)
+            # infeasible is routine in a constrained search; a failure deserves attention
+            level = logging.INFO if result.status == INFEASIBLE else logging.WARNING
+            log.log(level, "trial %d (%s) %s: %s", number, arch.key, result.status, result.error)
         for callback in self.callbacks:
             callback(self, trial)
 
