@@ -80,6 +80,6 @@ class Evaluator:
 
 EVALUATORS: Registry[type[Evaluator]] = Registry(
     "evaluator",
-    modules=("nasforge.estimate.train", "nasforge.oneshot.evaluator"),
+    modules=("nasforge.estimate.train", "nasforge.estimate.tabular", "nasforge.oneshot.evaluator"),
 )
 register_evaluator = EVALUATORS.register
