@@ -6,6 +6,13 @@ plus any hardware metric asked for (``latency_ms``, ``memory_mb``, ``size_mb``, 
 :mod:`nasforge.hardware.metrics`). These cost metrics are computed on the untrained network
 before training, so an architecture that breaks a constraint on them is reported
 ``infeasible`` without spending any training time.
+
+Recipe decisions carried by the arch (a :class:`~nasforge.space.joint.JointSpace`, or any space
+with ``recipe_overrides(arch)``) override the evaluator's recipe; a space with a fidelity adds
+the metric ``fidelity`` (1.0 = full). With ``early_stopping`` (a
+:class:`~nasforge.estimate.curves.CurveStopper`) a trial whose extrapolated learning curve is
+unlikely to beat the best full trial this evaluator has seen stops early; its ``fidelity`` is
+the fraction of epochs it ran, so run selection skips it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from nasforge.task.task import Task
 CHEAP_METRICS = ("params", "flops")
 
 if TYPE_CHECKING:
+    from nasforge.estimate.curves import CurveStopper
     from nasforge.hardware.latency import LatencySettings
 
 
@@ -48,6 +56,7 @@ class TrainingEvaluator(Evaluator):
         seed: int = 0,
         hardware: Sequence[str] = (),
         latency: LatencySettings | None = None,
+        early_stopping: CurveStopper | None = None,
     ) -> None:
         unknown = [m for m in hardware if m not in HARDWARE_METRICS]
         if unknown:
@@ -60,12 +69,15 @@ class TrainingEvaluator(Evaluator):
         self.seed = seed
         self.hardware = tuple(m for m in hardware if m not in CHEAP_METRICS)
         self.latency = latency
+        self.early_stopping = early_stopping
         self._data: Any = None
+        self._incumbent: float | None = None  # best full-fidelity val_accuracy seen in this process
 
     METRICS = ("val_accuracy", "val_loss", "train_loss", "train_seconds", *CHEAP_METRICS)
 
     def metric_names(self) -> list[str]:
-        return [*self.METRICS, *self.hardware]
+        fidelity = ["fidelity"] if self.early_stopping or getattr(self.space, "fidelity", None) else []
+        return [*self.METRICS, *self.hardware, *fidelity]
 
     def loaded_task(self) -> Task:
         """The Task, loading it from its spec on first use."""
@@ -102,21 +114,43 @@ class TrainingEvaluator(Evaluator):
         broken = [str(c) for c in self.constraints if c.metric in cheap and not c.satisfied(cheap)]
         if broken:
             return EvalResult(cheap, status=INFEASIBLE, error=f"violates {', '.join(broken)}")
-        recipe = self.effective_recipe(task)
+        recipe = self.effective_recipe(task, arch=arch)
+        curve: list[float] = []
+        stopper, incumbent = self.early_stopping, self._incumbent
+
+        def on_epoch(epoch: int, net: Any) -> bool:
+            curve.append(accuracy(net, x_val, y_val)[0])
+            net.train()
+            return stopper.should_stop(curve, recipe.epochs, incumbent)  # type: ignore[union-attr]
+
         start = time.perf_counter()
-        train_loss = fit(model, x_tr, y_tr, recipe)
+        train_loss = fit(model, x_tr, y_tr, recipe, on_epoch if stopper else None)
         seconds = time.perf_counter() - start
         val_acc, val_loss = accuracy(model, x_val, y_val)
-        return {**cheap, "val_accuracy": val_acc, "val_loss": val_loss,
-                "train_loss": train_loss, "train_seconds": seconds}
+        metrics = {**cheap, "val_accuracy": val_acc, "val_loss": val_loss,
+                   "train_loss": train_loss, "train_seconds": seconds}
+        fraction = getattr(self.space, "fidelity_fraction", lambda a: None)(arch)
+        if stopper is not None:
+            fraction = (fraction or 1.0) * len(curve) / recipe.epochs
+        if fraction is not None:
+            metrics["fidelity"] = fraction
+        if fraction is None or fraction >= 1.0:
+            self._incumbent = max(val_acc, incumbent if incumbent is not None else val_acc)
+        if stopper is not None:
+            return EvalResult(metrics, info={"curve": curve, "stopped_early": len(curve) < recipe.epochs})
+        return metrics
 
-    def effective_recipe(self, task: Task, epochs: int | None = None) -> Recipe:
-        """The recipe used on ``task`` (``epochs`` overrides the search fidelity).
+    def effective_recipe(self, task: Task, epochs: int | None = None, arch: Arch | None = None) -> Recipe:
+        """The recipe used on ``task`` (``epochs`` overrides the search fidelity; ``arch``'s
+        recipe decisions, if its space has any, override the evaluator's recipe).
 
         A recipe ``shift`` of -1 means "the task's default": random circular shifts of up to 3
         steps for MNIST-1D (its standard augmentation, Greydanus 2020), none for other tasks.
         """
         recipe = self.recipe
+        overrides = getattr(self.space, "recipe_overrides", None)
+        if arch is not None and overrides is not None:
+            recipe = replace(recipe, **overrides(arch))
         if recipe.shift < 0:
             recipe = replace(recipe, shift=3 if task.name.startswith("mnist1d") else 0)
         return replace(recipe, epochs=epochs) if epochs else recipe

@@ -1,14 +1,21 @@
 """A small, deterministic supervised trainer shared by the training evaluator and retraining.
 
 Recipe: AdamW or SGD with a one-cycle learning-rate schedule, label smoothing and optional
-random-shift augmentation. Everything random flows from ``recipe.seed`` through a
-``torch.Generator``; results are reproducible on the same machine and thread count.
+random-shift augmentation, mixup (Zhang et al. 2018), dropout before the classifier, an
+exponential moving average of the weights (EMA) and a training-data fraction (a fidelity).
+These are the recipe decisions FBNetV3 searches jointly with the architecture (Dai et al.
+2021). Everything random flows from ``recipe.seed`` through a ``torch.Generator``; results are
+reproducible on the same machine and thread count. ``fit(..., on_epoch=fn)`` calls
+``fn(epoch, model)`` after every epoch; a true return value stops training (learning-curve
+early stopping, :mod:`nasforge.estimate.curves`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +36,10 @@ class Recipe:
     label_smoothing: float = 0.05
     shift: int = 0
     seed: int = 0
+    mixup: float = 0.0  # Beta(alpha, alpha) mixing of batch pairs; 0 = off
+    dropout: float = 0.0  # dropout on the classifier's input; 0 = off
+    ema: float = 0.0  # decay of the weights' moving average used at the end; 0 = off
+    data_fraction: float = 1.0  # fraction of the training set used (a fidelity)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -41,6 +52,11 @@ class Recipe:
             raise ValueError(f"shift must be >= 0 (or -1 for the task's default), got {self.shift}")
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
+        if self.mixup < 0 or not 0 <= self.dropout < 1 or not 0 <= self.ema < 1:
+            raise ValueError(f"need mixup >= 0, 0 <= dropout < 1 and 0 <= ema < 1; got {self.mixup}, "
+                             f"{self.dropout}, {self.ema}")
+        if not 0 < self.data_fraction <= 1:
+            raise ValueError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
 
 
 def as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:
@@ -56,13 +72,31 @@ def _random_shift(xb: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
     return torch.roll(xb, shifts=shift, dims=-1)
 
 
-def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe) -> float:
+def _classifier_dropout(model: nn.Module, p: float) -> Any:
+    """Dropout on the input of the model's last ``nn.Linear`` (a hook: the state dict is unchanged)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if p <= 0 or not linears:
+        return None
+    return linears[-1].register_forward_pre_hook(
+        lambda mod, args: (nn.functional.dropout(args[0], p, mod.training), *args[1:]))
+
+
+def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe,
+        on_epoch: Callable[[int, nn.Module], bool] | None = None) -> float:
     """Train ``model`` in place; returns the mean training loss of the last epoch.
 
-    Raises :class:`NonFiniteMetricError` as soon as the loss becomes NaN or infinite.
+    Raises :class:`NonFiniteMetricError` as soon as the loss becomes NaN or infinite. With
+    ``recipe.ema`` the model ends with the averaged weights (and ``on_epoch`` sees the raw ones).
     """
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
+    if recipe.data_fraction < 1:
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(recipe.seed + 1))
+        keep = keep[:max(2, round(recipe.data_fraction * len(x)))]
+        x, y = x[keep], y[keep]
+    mix_rng = np.random.default_rng(recipe.seed) if recipe.mixup > 0 else None
+    hook = _classifier_dropout(model, recipe.dropout)
+    ema = _EMA(model, recipe.ema) if recipe.ema > 0 else None
     params = [p for p in model.parameters() if p.requires_grad]
     if recipe.optimizer == "adamw":
         opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
@@ -81,17 +115,54 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe) -> float:
             if len(idx) < 2 and len(x) >= 2:
                 continue  # a batch of one breaks BatchNorm
             xb = _random_shift(x[idx], recipe.shift, gen)
-            loss = loss_fn(model(xb), y[idx])
+            if mix_rng is None:
+                loss = loss_fn(model(xb), y[idx])
+            else:
+                lam = float(mix_rng.beta(recipe.mixup, recipe.mixup))
+                perm = torch.randperm(len(idx), generator=gen)
+                out = model(lam * xb + (1 - lam) * xb[perm])
+                loss = lam * loss_fn(out, y[idx]) + (1 - lam) * loss_fn(out, y[idx][perm])
             if not torch.isfinite(loss):
                 raise NonFiniteMetricError(f"training loss became {loss.item()} at epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update()
             total += loss.item() * len(idx)
             count += len(idx)
         last = total / max(count, 1)
+        if on_epoch is not None and on_epoch(epoch + 1, model):
+            break
+    if hook is not None:
+        hook.remove()
+    if ema is not None:
+        ema.copy_to_model()
     return last
+
+
+class _EMA:
+    """Moving average of a model's floating-point parameters and buffers, with the usual warm-up
+    ``decay_t = min(decay, (1 + t) / (10 + t))`` so short trainings are not pulled to the init."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.steps = 0
+        self.live = [t for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()]
+        self.avg = [t.detach().clone() for t in self.live]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        self.steps += 1
+        for avg, live in zip(self.avg, self.live, strict=True):
+            avg.lerp_(live.detach(), 1 - decay)
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        for live, avg in zip(self.live, self.avg, strict=True):
+            live.copy_(avg)
 
 
 @torch.no_grad()

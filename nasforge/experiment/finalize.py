@@ -32,7 +32,7 @@ def retrain_and_export(trial: Trial, evaluator: TrainingEvaluator, epochs: int, 
         torch.set_num_threads(evaluator.threads)
     x = np.concatenate([task.x_train, task.x_val])
     y = np.concatenate([task.y_train, task.y_val])
-    recipe = evaluator.effective_recipe(task, epochs=epochs)
+    recipe = evaluator.effective_recipe(task, epochs=epochs, arch=trial.arch)
     torch.manual_seed(recipe.seed)
     model = evaluator.space.build(trial.arch, task)
     start = time.perf_counter()

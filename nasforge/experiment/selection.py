@@ -1,4 +1,8 @@
-"""Which trials form the Pareto front, and which one a run selects as its best."""
+"""Which trials form the Pareto front, and which one a run selects as its best.
+
+Only full-fidelity trials compete: a trial whose metrics report ``fidelity < 1`` (a rung of
+successive halving, or a run stopped early by its learning curve) is left out.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ from nasforge.experiment.trial import COMPLETE, Trial
 
 def feasible_trials(trials: Sequence[Trial], objectives: Sequence[Objective],
                     constraints: Sequence[Constraint] = ()) -> list[Trial]:
-    """Complete trials that report every objective and meet every constraint."""
+    """Complete full-fidelity trials that report every objective and meet every constraint."""
     return [t for t in trials
-            if t.status == COMPLETE and all(o.metric in t.metrics for o in objectives)
+            if t.status == COMPLETE and t.metrics.get("fidelity", 1.0) >= 1.0
+            and all(o.metric in t.metrics for o in objectives)
             and all(c.satisfied(t.metrics) for c in constraints)]
 
 

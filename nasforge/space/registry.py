@@ -14,6 +14,7 @@ SPACES: Registry[type[Space]] = Registry(
         "nasforge.space.nb201",
         "nasforge.space.macro",
         "nasforge.space.mbconv",
+        "nasforge.space.joint",
     ),
 )
 
