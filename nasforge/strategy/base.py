@@ -103,7 +103,7 @@ class Strategy:
 STRATEGIES: Registry[type[Strategy]] = Registry(
     "strategy",
     modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution", "nasforge.strategy.tpe",
-             "nasforge.strategy.proxy_search"),
+             "nasforge.strategy.proxy_search", "nasforge.strategy.hyperband", "nasforge.strategy.asha"),
 )
 register_strategy = STRATEGIES.register
 
