@@ -22,10 +22,10 @@ from pathlib import Path
 
 ROOT = Path("runs/oneshot")
 NB201_SPACE = {"channels": 8, "cells": 1}
-NB201_SETTINGS = {"epochs": 10, "batch_size": 64, "data_fraction": 0.5, "lr": 0.05, "arch_lr": 6e-3,
-                  "search_trials": 100, "calib_batches": 4, "threads": 1}
+NB201_SETTINGS = {"epochs": 10, "batch_size": 64, "data_fraction": 0.25, "lr": 0.05, "arch_lr": 1e-2,
+                  "search_trials": 60, "calib_batches": 2, "eval_images": 500, "threads": 1}
 MACRO_SPACE = {"stem": 8, "head": 128}
-MACRO_SETTINGS = {"epochs": 6, "batch_size": 64, "lr": 0.05, "eval_images": 500, "calib_batches": 2,
+MACRO_SETTINGS = {"epochs": 4, "batch_size": 64, "lr": 0.05, "eval_images": 250, "calib_batches": 1,
                   "threads": 1}
 #: macro variants: (settings overrides, BN modes scored); "How to Train Your Super-Net" axes.
 VARIANTS = {
@@ -37,23 +37,33 @@ VARIANTS = {
 }
 
 
+def _claim(out: Path, result: str) -> bool:
+    """Whether this process should run ``out`` (not done, not claimed by a parallel sweep)."""
+    if (out / result).exists() or (out / "claimed").exists():
+        return False
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "claimed").touch()
+    return True
+
+
 def _task(seed: int):
     from nasforge.task import load_task
 
     return load_task("cifar10", seed=seed)
 
 
-def run_nb201(methods: list[str], seeds: list[int], root: Path) -> None:
+def run_nb201(methods: list[str], seeds: list[int], root: Path, overrides: dict | None = None,
+              tag: str = "") -> None:
     from nasforge.oneshot.base import OneShotSettings
     from nasforge.oneshot.runs import method_run
     from nasforge.space.registry import get_space
 
     for seed in seeds:
         for method in methods:
-            out = root / "nb201" / method / f"seed{seed}"
-            if (out / "result.json").exists():
+            out = root / "nb201" / f"{method}{tag}" / f"seed{seed}"
+            if not _claim(out, "result.json"):
                 continue
-            settings = OneShotSettings(**{**NB201_SETTINGS, "seed": seed})
+            settings = OneShotSettings(**{**NB201_SETTINGS, **(overrides or {}), "seed": seed})
             summary = method_run(method, get_space("nb201", **NB201_SPACE), _task(seed), settings, out)
             print(f"nb201 {method} seed {seed}: {summary['arch']} true {summary['true_accuracy']} "
                   f"({summary['search_seconds']:.0f} s)", flush=True)
@@ -67,7 +77,7 @@ def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int) -> 
     for seed in seeds:
         for name in variants:
             out = root / "macro" / name / f"seed{seed}"
-            if (out / "summary.json").exists():
+            if not _claim(out, "summary.json"):
                 continue
             overrides, modes = VARIANTS[name]
             settings = OneShotSettings(**{**MACRO_SETTINGS, **overrides, "seed": seed})
@@ -78,7 +88,7 @@ def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int) -> 
                   flush=True)
 
 
-def run_memory(root: Path, batch: int = 64) -> None:
+def run_memory(root: Path, batch: int = 32) -> None:
     """Peak memory of one training step (forward + backward) at the same batch, per supernet."""
     import torch
     import torch.nn.functional as F
@@ -93,28 +103,32 @@ def run_memory(root: Path, batch: int = 64) -> None:
     torch.manual_seed(0)
     shape = TaskShape((3, 32, 32), 10)
     x, y = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
-    nb201 = get_space("nb201", channels=16, cells=5)
-    macro = get_space("macro")
-    nets = {"DARTS (nb201 16ch x 5 cells, softmax over 5 ops)": NB201Supernet(nb201, shape),
-            "PC-DARTS K=4 (same skeleton)": NB201Supernet(nb201, shape, partial=4, edge_norm=True),
-            "GDAS (same skeleton, one sampled op per edge)": NB201Supernet(nb201, shape),
-            "TangleNAS entangled (NAS-Bench-Macro full size, weight mixing)": MacroSupernet(macro, shape),
-            "SPOS single path (NAS-Bench-Macro full size, largest path)": MacroSupernet(macro, shape)}
-    nets["GDAS (same skeleton, one sampled op per edge)"].mode = "gumbel"
+    nb201, macro = get_space("nb201", channels=16, cells=5), get_space("macro")
     largest = macro.arch({c.name: 2 for c in macro.choices})
+    cases = {  # name: (supernet, NB201 mode or macro mix, arch)
+        "DARTS: nb201 full skeleton (16 ch, 5 cells/stage), softmax over 5 ops": (NB201Supernet(nb201, shape), "softmax", None),
+        "PC-DARTS K=4: same skeleton": (NB201Supernet(nb201, shape, partial=4, edge_norm=True), "softmax", None),
+        "GDAS: same skeleton, one sampled op per edge": (NB201Supernet(nb201, shape), "gumbel", None),
+        "DARTS-style output mixing: NAS-Bench-Macro full size": (MacroSupernet(macro, shape), "outputs", None),
+        "TangleNAS entangled weight mixing: NAS-Bench-Macro full size": (MacroSupernet(macro, shape), "weights", None),
+        "SPOS single path (largest arch): NAS-Bench-Macro full size": (MacroSupernet(macro, shape), "weights", largest),
+    }
     rows = []
-    for name, net in nets.items():
+    for name, (net, mode, arch) in cases.items():
         net.train()
-        arch = largest if name.startswith("SPOS") else None
+        if isinstance(net, NB201Supernet):
+            net.mode = mode
+        else:
+            net.mix = mode
 
         def step(net=net, arch=arch) -> None:
             net.zero_grad(set_to_none=True)
             F.cross_entropy(net(x, arch), y).backward()
 
-        step()  # warm-up (allocator, lazy init)
-        peaks = [peak_step_bytes(step) for _ in range(3)]
-        rows.append({"step": name, "batch": batch, "peak_mib": max(peaks) / 2**20})
-        print(f"{name}: {max(peaks) / 2**20:.1f} MiB", flush=True)
+        step()  # warm-up (allocator, lazy initialisation)
+        peak = peak_step_bytes(step)
+        rows.append({"step": name, "batch": batch, "peak_mib": peak / 2**20})
+        print(f"{name}: {peak / 2**20:.1f} MiB", flush=True)
     (root / "memory.json").parent.mkdir(parents=True, exist_ok=True)
     (root / "memory.json").write_text(json.dumps(rows, indent=1))
 
@@ -127,34 +141,51 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
+def _free_mass(weights: dict) -> float:
+    """Mean probability of the parameter-free ops (none, skip_connect, avg_pool_3x3) per edge."""
+    return statistics.mean(p[0] + p[1] + p[4] for p in weights.values()) if weights else float("nan")
+
+
 def report(root: Path) -> None:
     """Markdown tables of every finished run under ``root``."""
     free = {"none", "skip_connect", "avg_pool_3x3"}
+    runs: dict[str, list[dict]] = {}
     print("| method | seed | search s | derived architecture | true CIFAR-10 acc | param-free edges | "
-          "param-free prob. (last epoch) |\n|---|---|---|---|---|---|---|")
+          "param-free prob. epoch 1 -> last |\n|---|---|---|---|---|---|---|")
     for path in sorted((root / "nb201").glob("*/seed*/result.json")):
         r = json.loads(path.read_text())
+        runs.setdefault(r["method"], []).append(r)
         ops = [part.split("~")[0] for part in r["arch"].split(":", 1)[1].replace("+", "").split("|") if part]
-        last = r["trajectory"][-1]["arch_weights"] if r["trajectory"] else {}
-        mass = (statistics.mean(sum(p[i] for i in (0, 1, 4)) for p in last.values()) if last else float("nan"))
+        r["free_edges"] = sum(op in free for op in ops)
+        traj = [t for t in r["trajectory"] if t["arch_weights"]]
+        mass = f"{_free_mass(traj[0]['arch_weights']):.2f} -> {_free_mass(traj[-1]['arch_weights']):.2f}" if traj else "-"
         print(f"| {r['method']} | {path.parent.name[4:]} | {r['search_seconds']:.0f} | `{r['arch'].split(':', 1)[1]}` | "
-              f"{r['true_accuracy']:.2f} | {sum(op in free for op in ops)}/6 | "
-              f"{'-' if mass != mass else f'{mass:.2f}'} |")
+              f"{r['true_accuracy']:.2f} | {r['free_edges']}/6 | {mass} |")
+    print("\n| method | seeds | true CIFAR-10 acc (mean ± sd) | search s (mean) | param-free edges (mean) |"
+          "\n|---|---|---|---|---|")
+    for method, rs in runs.items():
+        print(f"| {method} | {len(rs)} | {_mean_sd([r['true_accuracy'] for r in rs])} | "
+              f"{statistics.mean(r['search_seconds'] for r in rs):.0f} | "
+              f"{statistics.mean(r['free_edges'] for r in rs):.1f} |")
     print()
     table: dict[tuple[str, str, str], list[float]] = {}
     for path in sorted((root / "macro").glob("*/seed*/summary.json")):
         s = json.loads(path.read_text())
+        variant = path.parent.parent.name
         for row in s["correlations"]:
-            for metric in ("kendall", "spearman"):
-                key = (path.parent.parent.name, f"{row['predictor']} vs {row['target']} [{row['bn_mode']}]", metric)
-                table.setdefault(key, []).append(float(row["kendall" if metric == "kendall" else "spearman"]))
-        table.setdefault((path.parent.parent.name, "train seconds", "kendall"), []).append(s["train_seconds"])
+            key = f"{row['predictor']} vs {row['target']} [{row['bn_mode']}]"
+            table.setdefault((variant, key, "kendall"), []).append(float(row["kendall"]))
+            table.setdefault((variant, key, "spearman"), []).append(float(row["spearman"]))
+        table.setdefault((variant, "train seconds", "seconds"), []).append(s["train_seconds"])
     print("| variant | predictor | Kendall τ | Spearman ρ | seeds |\n|---|---|---|---|---|")
     for (variant, predictor, metric), values in table.items():
-        if metric != "kendall":
-            continue
-        rho = table.get((variant, predictor, "spearman"), [])
-        print(f"| {variant} | {predictor} | {_mean_sd(values)} | {_mean_sd(rho)} | {len(values)} |")
+        if metric == "kendall":
+            rho = table[(variant, predictor, "spearman")]
+            print(f"| {variant} | {predictor} | {_mean_sd(values)} | {_mean_sd(rho)} | {len(values)} |")
+    for (variant, _, metric), values in table.items():
+        if metric == "seconds":
+            print(f"\n{variant}: supernet training {statistics.mean(values):.0f} s (mean of {len(values)})", end="")
+    print()
     memory = root / "memory.json"
     if memory.exists():
         print("\n| training step | batch | peak MiB |\n|---|---|---|")
@@ -170,9 +201,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--archs", type=int, default=200)
     parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="nb201: override a setting (e.g. epochs=40); the run folder gets --tag")
+    parser.add_argument("--tag", default="", help="suffix of the nb201 run folders, e.g. -40ep")
     args = parser.parse_args(argv)
     if args.study == "nb201":
-        run_nb201(args.methods, args.seeds, args.root)
+        overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+        run_nb201(args.methods, args.seeds, args.root, overrides, args.tag)
     elif args.study == "macro":
         run_macro(args.variants, args.seeds, args.root, args.archs)
     elif args.study == "memory":

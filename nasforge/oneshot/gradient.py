@@ -122,7 +122,7 @@ class GradientMethod(OneShotMethod):
                 losses.append(self.weight_step(supernet, w_opt, xt, yt, settings))
                 sched.step()
             info = {"arch_val_accuracy": arch_hits / arch_seen if arch_seen else float("nan")}
-            if hasattr(supernet, "tau"):
+            if self.anneal:
                 info["tau"] = float(supernet.tau)
             trajectory.append(EpochRecord(epoch + 1, float(np.mean(losses)), time.perf_counter() - start,
                                           supernet.derive().key, supernet.arch_weights(), info))

@@ -9,6 +9,8 @@ Without an arch, the supernet runs the TangleNAS (Sukthanker et al. 2024) relaxa
 architecture parameters ``alphas`` (8 x 3): the two MBConv options are mixed in weight space
 (one forward of the layer), the identity in output space:
 ``out = p0 * identity(x) + (p1 + p2) * mbconv(x; (p1 W1 + p2 W2) / (p1 + p2))``.
+``mix = "outputs"`` runs every option and mixes outputs instead (DARTS on this space; the
+reference for TangleNAS's memory saving).
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class MacroLayer(nn.Module):
         out = self.mbconv.mixed(x, options, probs[1:] / conv_mass.clamp_min(1e-12), self.c_out)
         return probs[0] * self.identity(x) + conv_mass * out
 
+    def output_mix(self, x: Tensor, probs: Tensor) -> Tensor:
+        """DARTS-style reference: every option runs, outputs are mixed (``sum_k p_k o_k``)."""
+        return sum(probs[op] * self(x, op) for op in OPS)
+
 
 @register_supernet("macro")
 class MacroSupernet(Supernet):
@@ -73,6 +79,7 @@ class MacroSupernet(Supernet):
                 index += 1
         self.layers = nn.ModuleList(layers)
         self.alphas = nn.Parameter(1e-3 * torch.randn(len(layers), len(OPS)))
+        self.mix = "weights"
 
     def arch_parameters(self) -> list[nn.Parameter]:
         return [self.alphas]
@@ -94,7 +101,7 @@ class MacroSupernet(Supernet):
         if arch is None:
             probs = F.softmax(self.alphas, dim=-1)
             for i, layer in enumerate(self.layers):
-                x = layer.mixed(x, probs[i])
+                x = layer.mixed(x, probs[i]) if self.mix == "weights" else layer.output_mix(x, probs[i])
         else:
             self._check(arch)
             for layer, choice in zip(self.layers, self.space.choices, strict=True):
