@@ -103,7 +103,8 @@ class Strategy:
 STRATEGIES: Registry[type[Strategy]] = Registry(
     "strategy",
     modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution", "nasforge.strategy.tpe",
-             "nasforge.strategy.proxy_search", "nasforge.strategy.hyperband", "nasforge.strategy.asha"),
+             "nasforge.strategy.proxy_search", "nasforge.strategy.hyperband", "nasforge.strategy.asha",
+             "nasforge.strategy.local_search", "nasforge.strategy.bananas", "nasforge.strategy.nsga2", "nasforge.strategy.reinforce"),
 )
 register_strategy = STRATEGIES.register
 

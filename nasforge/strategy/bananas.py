@@ -1,0 +1,117 @@
+"""Predictor-guided search in the style of BANANAS (White et al. 2021, "BANANAS: Bayesian
+Optimization with Neural Architectures for Neural Architecture Search").
+
+After ``n_init`` random architectures, every ask:
+
+1. refits (every ``refit_every`` new results) an ensemble of small MLPs
+   (:class:`~nasforge.strategy.surrogates.MLPEnsemble`) on the told architectures, encoded by
+   :func:`~nasforge.strategy.encodings.encoder_for` (path + one-hot on ``nb201``, one-hot
+   elsewhere); targets are the first objective's scores (:mod:`nasforge.strategy.scoring`),
+   rank-transformed to normal quantiles so the fit spends its capacity on the order of the
+   good architectures rather than on the tail of broken ones;
+2. builds candidates by mutation of the ``top_k`` best architectures so far: all their one-edit
+   neighbours plus ``n_mutations`` random two-edit mutants each, and ``n_random`` uniform
+   samples; never anything already asked;
+3. picks the candidate with the best acquisition: independent Thompson sampling (``its``: one
+   draw per candidate from a normal with the ensemble's mean and spread) or ``ucb``
+   (mean + ``kappa`` x spread).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from nasforge.space.arch import Arch
+from nasforge.strategy.base import Metrics, Strategy, register_strategy
+from nasforge.strategy.encodings import encoder_for
+from nasforge.strategy.scoring import score
+from nasforge.strategy.surrogates import MLPEnsemble
+
+_ACQUISITIONS = ("its", "ucb")
+
+
+@register_strategy("bananas")
+class Bananas(Strategy):
+    """Ensemble-surrogate Bayesian optimisation over mutations of the best architectures."""
+
+    def __init__(self, n_init: int = 10, encoding: str = "auto", acquisition: str = "its", kappa: float = 1.0,
+                 members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 150,
+                 refit_every: int = 1, top_k: int = 5, n_mutations: int = 20, n_random: int = 20) -> None:
+        self.n_init = n_init
+        self.encoding = encoding
+        self.acquisition = acquisition
+        self.kappa = kappa
+        self.members = members
+        self.hidden = hidden
+        self.epochs = epochs
+        self.refit_every = refit_every
+        self.top_k = top_k
+        self.n_mutations = n_mutations
+        self.n_random = n_random
+
+    def setup(self, *args: Any, **kwargs: Any) -> None:
+        if self.acquisition not in _ACQUISITIONS:
+            raise ValueError(f"bananas: acquisition must be one of {_ACQUISITIONS}, got {self.acquisition!r}")
+        if self.n_init < 2 or self.refit_every < 1 or self.top_k < 1:
+            raise ValueError("bananas: need n_init >= 2, refit_every >= 1 and top_k >= 1")
+        super().setup(*args, **kwargs)
+        self._encode = encoder_for(self.space, self.encoding)
+        self._data: list[tuple[Arch, float]] = []
+        self._model: MLPEnsemble | None = None
+        self._fitted_on = 0
+
+    def _observe(self, arch: Arch, metrics: Metrics) -> None:
+        value = score(metrics, self.objectives, self.constraints)
+        if value is not None:
+            self._data.append((arch, value))
+
+    def ask(self) -> Arch | None:
+        arch = None
+        if len(self._data) >= self.n_init and len(self.asked) >= self.n_init:
+            arch = self._acquire()
+        if arch is None:
+            arch = self._unique(lambda: self.space.sample(self.rng))
+        if arch is not None:
+            self.asked.add(arch.key)
+        return arch
+
+    # ---------------------------------------------------------------- internals
+    def _fit(self) -> MLPEnsemble:
+        if self._model is None or len(self._data) - self._fitted_on >= self.refit_every:
+            archs = [a for a, _ in self._data]
+            values = np.array([v for _, v in self._data])
+            ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
+            target = norm.ppf((ranks + 0.5) / len(values))
+            self._model = MLPEnsemble(self.members, self.hidden, self.epochs).fit(
+                self._encode(archs), target, self.rng)
+            self._fitted_on = len(self._data)
+        return self._model
+
+    def _candidates(self) -> list[Arch]:
+        best = sorted(self._data, key=lambda item: -item[1])[: self.top_k]
+        pool: dict[str, Arch] = {}
+        for arch, _ in best:
+            for other in self.space.neighbours(arch):
+                pool.setdefault(other.key, other)
+            for _ in range(self.n_mutations):
+                other = self.space.mutate(self.space.mutate(arch, self.rng), self.rng)
+                pool.setdefault(other.key, other)
+        for _ in range(self.n_random):
+            other = self.space.sample(self.rng)
+            pool.setdefault(other.key, other)
+        return [a for key, a in pool.items() if key not in self.asked]
+
+    def _acquire(self) -> Arch | None:
+        candidates = self._candidates()
+        if not candidates:
+            return None
+        preds = self._fit().predict(self._encode(candidates))
+        mean, spread = preds.mean(axis=0), preds.std(axis=0)
+        if self.acquisition == "its":
+            value = mean + spread * self.rng.standard_normal(len(candidates))
+        else:
+            value = mean + self.kappa * spread
+        return candidates[int(np.argmax(value))]
