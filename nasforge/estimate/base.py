@@ -80,6 +80,7 @@ class Evaluator:
 
 EVALUATORS: Registry[type[Evaluator]] = Registry(
     "evaluator",
-    modules=("nasforge.estimate.train", "nasforge.estimate.tabular", "nasforge.oneshot.evaluator"),
+    modules=("nasforge.estimate.train", "nasforge.estimate.tabular", "nasforge.oneshot.evaluator",
+             "nasforge.estimate.proxies.evaluator"),
 )
 register_evaluator = EVALUATORS.register
