@@ -12,9 +12,14 @@ import signal
 import time
 from pathlib import Path
 
-from toys import toy_score
+from toys import toy_score, toy_space
 
 from nasforge.estimate.base import Evaluator
+from nasforge.experiment.budget import Budget
+from nasforge.experiment.experiment import Experiment
+from nasforge.experiment.objectives import Objective
+from nasforge.experiment.storage import Storage
+from nasforge.strategy.base import get_strategy
 
 FAULTS = ("raise", "nan", "hang", "die", "await_kill")
 
@@ -85,3 +90,30 @@ def kill_victim_when_ready(folder: str | Path, timeout: float = 120.0) -> int:
     pid = int(path.read_text())
     os.kill(pid, signal.SIGKILL)
     return pid
+
+
+class Unloadable(Evaluator):
+    """Pickles, but cannot be unpickled in a worker."""
+
+    def __init__(self) -> None:
+        self.state = 1
+
+    def __setstate__(self, state):
+        raise RuntimeError("cannot load me")
+
+    def _evaluate(self, arch):
+        return {"score": 0.0}
+
+
+def search(tmp_path, evaluator, executor, trials=8, retries=0, name="t.db"):
+    """Run a random search on the toy space; returns (trials, storage)."""
+    storage = Storage(Path(tmp_path) / name)
+    exp = Experiment(toy_space(), get_strategy("random"), evaluator, storage, [Objective("score")],
+                     Budget(trials=trials), seed=1, executor=executor, retries=retries)
+    return exp.run(), storage
+
+
+def overlapping(trials) -> bool:
+    """Whether two trials ran at the same time (by their stored start and end times)."""
+    spans = sorted((t.started, t.finished) for t in trials)
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))

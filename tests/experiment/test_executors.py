@@ -8,11 +8,15 @@ import sys
 import threading
 
 import pytest
-from faulty import FaultyEvaluator, evaluations, kill_victim_when_ready
-from toys import toy_space
+from faulty import (
+    FaultyEvaluator,
+    Unloadable,
+    evaluations,
+    kill_victim_when_ready,
+    overlapping,
+    search,
+)
 
-from nasforge.estimate.base import Evaluator
-from nasforge.experiment.budget import Budget
 from nasforge.experiment.executors import (
     EXECUTORS,
     ExecutorError,
@@ -20,25 +24,7 @@ from nasforge.experiment.executors import (
     executor_from_settings,
     get_executor,
 )
-from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
-from nasforge.experiment.storage import Storage
 from nasforge.experiment.trial import COMPLETE, FAILED
-from nasforge.strategy.base import get_strategy
-
-
-def search(tmp_path, evaluator, executor, trials=8, retries=0, name="t.db"):
-    """Run a random search on the toy space; returns (trials, storage)."""
-    storage = Storage(tmp_path / name)
-    exp = Experiment(toy_space(), get_strategy("random"), evaluator, storage, [Objective("score")],
-                     Budget(trials=trials), seed=1, executor=executor, retries=retries)
-    return exp.run(), storage
-
-
-def overlapping(trials) -> bool:
-    """Whether two trials ran at the same time (by their stored start and end times)."""
-    spans = sorted((t.started, t.finished) for t in trials)
-    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
 
 
 def test_two_workers_run_trials_side_by_side(tmp_path):
@@ -92,19 +78,6 @@ def test_trial_past_its_timeout_is_stopped_and_failed(tmp_path):
     assert failed[0].info["reason"] == "timeout" and failed[0].error.startswith("timeout:")
     assert 1.0 <= failed[0].cost_seconds < 30
     assert evaluations(tmp_path) == 6
-
-
-class Unloadable(Evaluator):
-    """Pickles, but cannot be unpickled in a worker."""
-
-    def __init__(self) -> None:
-        self.state = 1
-
-    def __setstate__(self, state):
-        raise RuntimeError("cannot load me")
-
-    def _evaluate(self, arch):
-        return {"score": 0.0}
 
 
 def test_a_worker_that_cannot_start_is_a_clear_error(tmp_path):

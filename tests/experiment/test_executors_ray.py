@@ -7,8 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from faulty import FaultyEvaluator, kill_victim_when_ready
-from test_executors import overlapping, search
+from faulty import FaultyEvaluator, Unloadable, kill_victim_when_ready, overlapping, search
 
 from nasforge.experiment.executors import get_executor
 from nasforge.experiment.trial import COMPLETE, FAILED
@@ -72,8 +71,6 @@ def test_resources_the_cluster_lacks_are_refused(tmp_path):
 
 
 def test_a_worker_that_cannot_start_is_a_clear_error():
-    from test_executors import Unloadable
-
     from nasforge.experiment.executors import ExecutorError
 
     with pytest.raises(ExecutorError, match="Ray worker failed to start"):
@@ -99,8 +96,8 @@ def test_training_evaluator_runs_in_ray_actors(tmp_path):
     space = get_space("conv1d", channels=(4, 8), max_depth=2)
     evaluator = TrainingEvaluator(space, task, Recipe(epochs=1, batch_size=64))
     exp = Experiment(space, get_strategy("random"), evaluator, Storage(tmp_path / "t.db"),
-                     [Objective("val_accuracy")], Budget(trials=4),
+                     [Objective("val_accuracy")], Budget(trials=2),
                      executor=get_executor("ray", workers=2, threads_per_worker=1))
     trials = exp.run()
-    assert [t.status for t in trials] == [COMPLETE] * 4
+    assert [t.status for t in trials] == [COMPLETE] * 2
     assert all(0 <= t.metrics["val_accuracy"] <= 1 and t.metrics["params"] > 0 for t in trials)

@@ -207,7 +207,7 @@ class ProcessExecutor(Executor):
                     worker.number = None
                     return number, result
         except (EOFError, OSError):
-            pass  # the pipe closed: the worker is gone
+            worker.process.join(5)  # the pipe closed: the worker is gone or going
         now = time.monotonic()
         if not worker.process.is_alive():
             worker.process.join(1)
