@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "nasforge.cli.proxies",
     "nasforge.cli.oneshot",
     "nasforge.cli.predictors",
+    "nasforge.cli.fbnetv3",
 )
 
 for _module in _COMMAND_MODULES:

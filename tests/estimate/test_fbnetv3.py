@@ -38,3 +38,18 @@ def test_search_and_constraint_family():
     best_first = max(m.metrics["val_accuracy"] for m in result.measured[:8])
     best_all = max(m.metrics["val_accuracy"] for m in result.measured)
     assert best_all >= best_first
+
+
+def test_cli_writes_the_family(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    out = tmp_path / "fb"
+    result = CliRunner().invoke(app, ["fbnetv3", "--epochs", "1", "--initial", "3", "--batch", "1", "--rounds", "1",
+                                      "--pool-size", "12", "--budgets", "3000", "--recipe", "lr", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    family = json.loads((out / "family.json").read_text())
+    assert len(family) == 1 and family[0]["params"] <= 3000 and "#lr=" in family[0]["arch"]

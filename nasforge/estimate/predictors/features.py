@@ -14,15 +14,20 @@ class Featurizer:
     """``transform(archs)``: ``space.encode(arch)`` then, with ``stats``, log params and log FLOPs.
 
     ``stats`` maps archs to an ``(n, 2)`` array of (params, flops), e.g. a
-    :class:`~nasforge.estimate.predictors.stats.FreeStats`.
+    :class:`~nasforge.estimate.predictors.stats.FreeStats`. ``encoding`` is ``onehot`` (the
+    space's own) or any kind of :func:`nasforge.strategy.encodings.encoder_for` (``auto``,
+    ``path``, ``path+onehot``: the BANANAS path encoding on ``nb201``).
 
     The statistics are standardised with the mean and spread of the archs first given to
     :meth:`fit` (or :meth:`transform`), so features of later archs are on the same scale.
     """
 
-    def __init__(self, space: Space, stats: Callable[[Sequence[Arch]], np.ndarray] | None = None) -> None:
+    def __init__(self, space: Space, stats: Callable[[Sequence[Arch]], np.ndarray] | None = None,
+                 encoding: str = "onehot") -> None:
         self.space = space
         self.stats = stats
+        self.encoding = encoding
+        self._encode: Callable[[Sequence[Arch]], np.ndarray] | None = None
         self._loc: np.ndarray | None = None
         self._scale: np.ndarray | None = None
 
@@ -41,7 +46,14 @@ class Featurizer:
 
     def transform(self, archs: Sequence[Arch]) -> np.ndarray:
         """Feature matrix ``(n, d)`` (float32)."""
-        enc = np.stack([self.space.encode(a) for a in archs]).astype(np.float32)
+        if self.encoding == "onehot":
+            enc = np.stack([self.space.encode(a) for a in archs]).astype(np.float32)
+        else:
+            if self._encode is None:
+                from nasforge.strategy.encodings import encoder_for
+
+                self._encode = encoder_for(self.space, self.encoding)
+            enc = np.asarray(self._encode(list(archs)), dtype=np.float32)
         if self.stats is None:
             return enc
         if self._loc is None:
