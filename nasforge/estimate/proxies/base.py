@@ -126,34 +126,36 @@ def copy_of(model: nn.Module) -> nn.Module:
 
 def loss_gradients(model: nn.Module, batch: ProxyBatch) -> dict[str, Any]:
     """One forward/backward of the cross-entropy loss on the batch (shared by snip, grad_norm,
-    plain, fisher and grasp): weight gradients of the prunable layers and per-layer Fisher sums.
+    plain, fisher and grasp): weight gradients of the prunable layers and the Fisher sum.
 
     Fisher (Theis et al. 2018; Turner et al. 2020): for each layer output ``a`` (channels ``c``)
-    with gradient ``g``, ``sum_c 1/(2N) sum_n (sum_hw a g)^2``.
+    with gradient ``g``, ``sum_c 1/(2N) sum_n (sum_hw a g)^2``. The outputs' gradients come from
+    the same ``autograd.grad`` call (no tensor hooks, so no reference cycles keep graphs alive).
     """
     layers = prunable(model)
-    fisher: list[torch.Tensor] = []
+    acts: list[torch.Tensor] = []
 
-    def hook(module: nn.Module, inputs: Any, out: torch.Tensor) -> None:
-        if out.requires_grad:
-            def on_grad(grad: torch.Tensor, act: torch.Tensor = out) -> None:
-                prod = (act.detach() * grad).reshape(act.shape[0], act.shape[1], -1).sum(-1)
-                fisher.append(0.5 * prod.pow(2).mean(0).sum())
-            out.register_hook(on_grad)
+    def keep(module: nn.Module, inputs: Any, out: torch.Tensor) -> None:
+        acts.append(out)
 
-    handles = [m.register_forward_hook(hook) for m in layers]
+    handles = [m.register_forward_hook(keep) for m in layers]
     try:
         model.zero_grad(set_to_none=True)
-        out = model(batch.x)
-        loss = nn.functional.cross_entropy(out, batch.y)
-        weights = [m.weight for m in layers]
-        grads = torch.autograd.grad(loss, weights, allow_unused=True)
+        loss = nn.functional.cross_entropy(model(batch.x), batch.y)
     finally:
         for h in handles:
             h.remove()
-    grads = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads, strict=True)]
-    return {"weights": [w.detach() for w in weights], "grads": grads,
-            "fisher": float(sum(f.item() for f in fisher))}
+    weights = [m.weight for m in layers]
+    live = [a for a in acts if a.requires_grad]
+    grads = torch.autograd.grad(loss, weights + live, allow_unused=True)
+    fisher = 0.0
+    for act, grad in zip(live, grads[len(weights):], strict=True):
+        if grad is not None:
+            prod = (act.detach() * grad).reshape(act.shape[0], act.shape[1], -1).sum(-1)
+            fisher += float(0.5 * prod.pow(2).mean(0).sum())
+    acts.clear()
+    wgrads = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[: len(weights)], strict=True)]
+    return {"weights": [w.detach() for w in weights], "grads": wgrads, "fisher": fisher}
 
 
 def input_jacobian(model: nn.Module, batch: ProxyBatch) -> torch.Tensor:

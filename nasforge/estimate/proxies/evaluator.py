@@ -13,6 +13,7 @@ if every proxy fails the result is failed.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -140,6 +141,7 @@ def score_all(model: Any, batch: Any, proxies: Sequence[str]
             seconds[name] = own + batch.reused_seconds()
     finally:
         batch.clear()
+        gc.collect()  # graphs held by reference cycles (hooks) must not pile up between archs
     return values, seconds, errors
 
 
