@@ -140,14 +140,22 @@ def run_study(benchmark: str, train_sizes: Sequence[int], seeds: int, predictors
     return [row for s in sorted(out) for row in out[s]]
 
 
+def read_rows(path: str | Path) -> list[StudyRow]:
+    """The rows of a ``predictors_runs.csv`` (to re-summarise or merge studies)."""
+    with Path(path).open(newline="") as fh:
+        return [StudyRow(r["predictor"], int(r["train_size"]), int(r["seed"]), float(r["kendall"]),
+                         float(r["spearman"]), float(r["seconds"])) for r in csv.DictReader(fh)]
+
+
 def summarise(rows: Sequence[StudyRow]) -> list[dict[str, float | str | int]]:
-    """Mean over seeds per (predictor, train size), in first-seen order."""
+    """Per (predictor, train size), in first-seen order: mean Kendall tau and Spearman rho over
+    seeds, and the *median* seconds (robust to a stall of a shared machine)."""
     groups: dict[tuple[str, int], list[StudyRow]] = {}
     for row in rows:
         groups.setdefault((row.predictor, row.train_size), []).append(row)
     return [{"predictor": p, "train_size": n,
              "kendall": float(np.mean([r.kendall for r in g])), "spearman": float(np.mean([r.spearman for r in g])),
-             "seconds": float(np.mean([r.seconds for r in g]))} for (p, n), g in groups.items()]
+             "seconds": float(np.median([r.seconds for r in g]))} for (p, n), g in groups.items()]
 
 
 def write_study(rows: Sequence[StudyRow], out_dir: str | Path, title: str = "") -> dict[str, Path]:
