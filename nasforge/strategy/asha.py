@@ -25,6 +25,7 @@ class ASHA(FidelityStrategy):
         super().setup(*args, **kwargs)
         self.told_at: list[list[str]] = [[] for _ in self.rungs]  # configs with a result, per rung
         self.promoted: set[tuple[str, int]] = set()
+        self._told: set[tuple[str, int]] = set()
 
     def ask(self) -> Arch | None:
         for rung in range(len(self.rungs) - 2, -1, -1):
@@ -37,5 +38,6 @@ class ASHA(FidelityStrategy):
         return None if config is None else self._emit(config.key, 0)
 
     def _on_result(self, config: str, rung: int) -> None:
-        if config in self.configs and config not in self.told_at[rung]:
+        if config in self.configs and (config, rung) not in self._told:
+            self._told.add((config, rung))
             self.told_at[rung].append(config)

@@ -27,7 +27,7 @@ class FidelityStrategy(Strategy):
             raise ValueError(f"{type(self).__name__}: eta must be > 1, got {eta!r}")
         self.fidelity: str | None = getattr(self.space, "fidelity", None)
         self.rungs: tuple[Any, ...] = (self.space.choice(self.fidelity).options if self.fidelity else (None,))
-        self.configs: set[str] = set()  # keys of every config sampled so far (at rung 0)
+        self.configs: dict[str, Arch] = {}  # every config sampled so far (at rung 0), by key
         self.results: dict[tuple[str, int], Metrics] = {}  # (config key, rung) -> metrics
         self._exhausted = False
 
@@ -51,14 +51,14 @@ class FidelityStrategy(Strategy):
         for _ in range(2 * _PROPOSE_TRIES):
             arch = self.at_rung(self.space.sample(self.rng), 0)
             if arch.key not in self.configs:
-                self.configs.add(arch.key)
+                self.configs[arch.key] = arch
                 return arch
         if self.space.size <= _ENUMERATE_LIMIT:
             unseen = sorted({a.key: a for a in (self.at_rung(x, 0) for x in self.space.enumerate(_ENUMERATE_LIMIT))
                              if a.key not in self.configs}.items())
             if unseen:
                 arch = unseen[int(self.rng.integers(len(unseen)))][1]
-                self.configs.add(arch.key)
+                self.configs[arch.key] = arch
                 return arch
             self._exhausted = True
             return None
@@ -69,11 +69,11 @@ class FidelityStrategy(Strategy):
         told = [(c, self.results[(c, rung)]) for c in configs if self.results.get((c, rung)) is not None]
         if not told or k <= 0:
             return []
-        order = self.best_first([(self.space.parse(c), m) for c, m in told])
+        order = self.best_first([(self.configs.get(c) or self.space.parse(c), m) for c, m in told])
         return [told[i][0] for i in order[:k]]
 
     def _emit(self, config: str, rung: int) -> Arch:
-        arch = self.at_rung(self.space.parse(config), rung)
+        arch = self.at_rung(self.configs.get(config) or self.space.parse(config), rung)
         self.asked.add(arch.key)
         return arch
 
