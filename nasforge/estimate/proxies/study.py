@@ -160,7 +160,9 @@ def top_precision(score: np.ndarray, truth: np.ndarray, fraction: float = 0.1) -
 
 def correlations(rows: Sequence[Row], proxies: Sequence[str], truths: Sequence[Truth]
                  ) -> list[dict[str, Any]]:
-    """One record per (proxy, truth): spearman, kendall, top10_precision, seconds_per_arch."""
+    """One record per (proxy, truth): spearman, kendall, top10_precision, seconds_per_arch (the
+    median over archs of the proxy's own seconds: robust to stalls of a shared machine; the raw
+    times are in ``timings.csv``)."""
     from scipy.stats import kendalltau, spearmanr
 
     out = []
@@ -177,7 +179,7 @@ def correlations(rows: Sequence[Row], proxies: Sequence[str], truths: Sequence[T
                 "spearman": float(spearmanr(x, y).statistic) if ok else float("nan"),
                 "kendall": float(kendalltau(x, y).statistic) if ok else float("nan"),
                 "top10_precision": top_precision(x, y) if len(keep) else float("nan"),
-                "seconds_per_arch": float(np.mean(secs)) if secs else float("nan"),
+                "seconds_per_arch": float(np.median(secs)) if secs else float("nan"),
             })
     return out
 
