@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import tiny_spaces
+from oneshot_toys import tiny_spaces
 
 from nasforge.hardware.metrics import TaskShape
 from nasforge.oneshot.bn import batch_norms, prepare_bn, recalibrate_bn

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_spaces
+from oneshot_toys import tiny_spaces
 
 from nasforge.hardware.metrics import TaskShape
 from nasforge.oneshot.elastic import ElasticBatchNorm2d

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_spaces, tiny_task
+from oneshot_toys import tiny_spaces, tiny_task
 
 from nasforge.hardware.metrics import TaskShape
 from nasforge.oneshot.base import OneShotSettings

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_spaces, tiny_task
+from oneshot_toys import tiny_spaces, tiny_task
 
 from nasforge.estimate.base import EVALUATORS
 from nasforge.oneshot.base import METHODS, OneShotSettings, get_method
