@@ -1,4 +1,5 @@
-"""The proxy-guided strategies (see :mod:`nasforge.strategy.guided` for the scorer contract)."""
+"""The proxy-guided strategies: ``proxy-warmstart``, ``proxy-evolution``, ``proxy-local`` (see
+:mod:`nasforge.strategy.guided` for the scorer contract)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from nasforge.space.arch import Arch
 from nasforge.strategy.base import Metrics, Strategy, get_strategy, register_strategy
 from nasforge.strategy.evolution import RegularizedEvolution
 from nasforge.strategy.guided import ScoreCache, Scorer, resolve_scorer, top_of_pool
+from nasforge.strategy.local_search import LocalSearch
 
 DEFAULT_SCORER = "synflow"
 
@@ -121,3 +123,43 @@ class ProxyGuidedEvolution(RegularizedEvolution):
         if not mutants:
             return self.space.mutate(parent, self.rng)  # ask() falls back to sampling
         return self.scores.best_first(list(mutants.values()))[0]
+
+
+@register_strategy("proxy-local")
+class ProxyGuidedLocalSearch(LocalSearch):
+    """Local search whose start is the top of a proxy-scored pool and whose neighbours are
+    evaluated best-scored first (pre-screening: the proxy orders, the evaluation decides).
+
+    The first ``n_init`` asks are the best ``n_init`` of ``pool_size`` random archs by the
+    scorer (restarts likewise take the best of a fresh pool of ``pool_size``).
+    """
+
+    def __init__(self, n_init: int = 10, restart_init: int = 1, scorer: str | Scorer = DEFAULT_SCORER,
+                 scorer_settings: Mapping[str, Any] | None = None, pool_size: int = 256) -> None:
+        super().__init__(n_init, restart_init)
+        self.scorer = scorer
+        self.scorer_settings = scorer_settings
+        self.pool_size = pool_size
+
+    def setup(self, space: Any, objectives: Any, constraints: Any = (), seed: int = 0) -> None:
+        _check_sizes("proxy-local", self.pool_size, min(self.n_init, self.pool_size))
+        super().setup(space, objectives, constraints, seed)
+        self.scores = ScoreCache(resolve_scorer(self.scorer, space, self.scorer_settings))
+        self._starts: list[Arch] = []
+
+    def _random(self) -> Arch | None:
+        while True:
+            if not self._starts:
+                top = self.n_init if not self.history else self.restart_init
+                self._starts = top_of_pool(self.space, self.scores, self.rng, self.pool_size, top,
+                                           set(self.asked))
+                if not self._starts:
+                    return super()._random()
+            arch = self._starts.pop(0)
+            if arch.key not in self.asked:
+                return arch
+
+    def _move(self, to: tuple[Arch, float]) -> None:
+        self._current = to
+        ranked = self.scores.best_first(self.space.neighbours(to[0]))
+        self._queue = ranked[::-1]  # popped from the end: best-scored first

@@ -118,3 +118,13 @@ def test_strategies_with_a_callable_scorer_never_import_torch():
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_proxy_local_starts_from_the_pool_top_and_tries_best_scored_neighbours_first():
+    s = get_strategy("proxy-local", n_init=3, scorer=toy_score, pool_size=32)
+    asked = run(s, 3)
+    assert [toy_score(a) for a in asked] == sorted(s.scores.values.values(), reverse=True)[:3]
+    nxt = s.ask()
+    current = s._current[0]
+    ranked = sorted(s.space.neighbours(current), key=lambda a: -toy_score(a))
+    assert nxt.key == next(a.key for a in ranked if a.key not in {b.key for b in asked})
