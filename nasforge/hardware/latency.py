@@ -79,25 +79,31 @@ class LatencyStats:
 
 def measure_latency(model: nn.Module, input_shape: tuple[int, ...],
                     settings: LatencySettings | None = None) -> LatencyStats:
-    """Time one forward of ``model`` on ``(batch_size, *input_shape)`` inputs."""
+    """Time one forward of ``model`` on ``(batch_size, *input_shape)`` inputs (in eval mode; the
+    model is moved to ``settings.device``, its training flag is restored afterwards)."""
     import torch
 
     s = settings or LatencySettings()
     if s.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("latency device 'cuda' asked for, but torch sees no CUDA device")
-    with _pinned(s):
-        if s.backend == "torch":
-            run = _torch_runner(model, input_shape, s)
-        else:
-            run = _onnx_runner(model, input_shape, s)
-        return _time(run, s)
+    was_training = model.training
+    try:
+        with _pinned(s):
+            if s.backend == "torch":
+                run = _torch_runner(model, input_shape, s)
+            else:
+                run = _onnx_runner(model, input_shape, s)
+            return _time(run, s)
+    finally:
+        model.train(was_training)
 
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1) -> bytes:
     """The model as ONNX bytes (``torch.onnx.export`` with the dynamo exporter, eval mode)."""
     import torch
 
-    model = model.eval()
+    was_training = model.training
+    model.eval()
     x = torch.zeros((batch_size, *input_shape))
     onnx_log = logging.getLogger("torch.onnx")
     level = onnx_log.level
@@ -109,6 +115,7 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], batch_size: int 
             program = torch.onnx.export(model, (x,), dynamo=True, verbose=False)
     finally:
         onnx_log.setLevel(level)
+        model.train(was_training)
     return program.model_proto.SerializeToString()
 
 
