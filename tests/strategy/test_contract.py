@@ -7,6 +7,7 @@ cannot pass a check is listed in ``EXPECTED_FAILURES`` with a reason, never sile
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -132,7 +133,8 @@ def test_same_asks_in_a_fresh_process():
     )
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp,
-                             env={"PYTHONHASHSEED": "123", "PATH": "", "PYTHONPATH": str(Path(__file__).parents[1])},
+                             env={"PYTHONHASHSEED": "123", "PATH": "", "OMP_NUM_THREADS": "1",
+                                  "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
                              check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == here
 
