@@ -98,12 +98,7 @@ register_predictor = PREDICTORS.register
 
 def get_predictor(name: str, **settings: Any) -> Predictor:
     """A new predictor ``name``; unknown settings are named in the error."""
-    cls = PREDICTORS.get(name)
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(settings) - set(valid))
-    if unknown:
-        raise ValueError(f"predictor {name!r} has no setting(s) {unknown}; settings: {valid}")
-    return cls(**settings)
+    return PREDICTORS.create(name, **settings)  # type: ignore[return-value]
 
 
 def rank_correlations(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
