@@ -40,15 +40,8 @@ class StudyResult:
 
 
 def sample_archs(space: Any, n: int, seed: int = 0) -> list[Arch]:
-    """Up to ``n`` distinct archs sampled with ``numpy.random.default_rng(seed)``."""
-    rng = np.random.default_rng(seed)
-    seen: dict[str, Arch] = {}
-    for _ in range(50 * n):
-        arch = space.sample(rng)
-        seen.setdefault(arch.key, arch)
-        if len(seen) == n:
-            break
-    return list(seen.values())
+    """Up to ``n`` distinct archs drawn uniformly with ``numpy.random.default_rng(seed)``."""
+    return space.sample_distinct(n, seed)
 
 
 def score(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:

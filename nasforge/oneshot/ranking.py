@@ -26,16 +26,9 @@ class Ranked:
     flops: float
 
 
-def sample_archs(space: Any, n: int, seed: int) -> list[Arch]:
-    """``n`` distinct archs drawn uniformly (seeded)."""
-    rng = np.random.default_rng(seed)
-    seen: dict[str, Arch] = {}
-    for _ in range(100 * n):
-        arch = space.sample(rng)
-        seen.setdefault(arch.key, arch)
-        if len(seen) == n:
-            break
-    return list(seen.values())
+def sample_archs(space: Any, n: int, seed: int = 0) -> list[Arch]:
+    """Up to ``n`` distinct archs drawn uniformly with ``numpy.random.default_rng(seed)``."""
+    return space.sample_distinct(n, seed)
 
 
 def arch_flops(arch: Arch, space: Any, shape: Any) -> float:

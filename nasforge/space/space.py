@@ -147,6 +147,17 @@ class Space:
                 return Arch(self.name, values, self.format_body(values))
         raise RuntimeError(f"space {self.name!r}: no valid architecture in {_MAX_SAMPLE_TRIES} samples")
 
+    def sample_distinct(self, n: int, rng: np.random.Generator | int = 0) -> list[Arch]:
+        """Up to ``n`` distinct architectures drawn uniformly (fewer if the space is smaller)."""
+        rng = np.random.default_rng(rng) if isinstance(rng, int) else rng
+        seen: dict[str, Arch] = {}
+        for _ in range(100 * n):
+            arch = self.sample(rng)
+            seen.setdefault(arch.key, arch)
+            if len(seen) == n:
+                break
+        return list(seen.values())
+
     def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
         """Change one active decision to a different option (a random one-edit neighbour)."""
         options = self.neighbours(arch)

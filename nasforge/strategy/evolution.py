@@ -36,11 +36,14 @@ class RegularizedEvolution(Strategy):
     def _propose(self) -> Arch:
         if len(self.population) < self.population_size:
             return self.space.sample(self.rng)
+        return self.space.mutate(self._tournament_winner(), self.rng)
+
+    def _tournament_winner(self) -> Arch:
+        """The best of ``sample_size`` members drawn uniformly from the (full) population."""
         members = list(self.population)
         picks = self.rng.choice(len(members), size=self.sample_size, replace=False)
         contenders = [members[i] for i in picks]
-        parent = contenders[self.best_first(contenders)[0]][0]
-        return self.space.mutate(parent, self.rng)
+        return contenders[self.best_first(contenders)[0]][0]
 
     def _observe(self, arch: Arch, metrics: Metrics) -> None:
         self.population.append((arch, metrics))

@@ -109,10 +109,7 @@ class ProxyGuidedEvolution(RegularizedEvolution):
                 return arch
         if len(self.population) < self.population_size:
             return self.space.sample(self.rng)
-        members = list(self.population)
-        picks = self.rng.choice(len(members), size=self.sample_size, replace=False)
-        contenders = [members[i] for i in picks]
-        parent = contenders[self.best_first(contenders)[0]][0]
+        parent = self._tournament_winner()
         mutants: dict[str, Arch] = {}
         for _ in range(4 * self.candidates):
             if len(mutants) >= self.candidates:
