@@ -29,6 +29,7 @@ def proxies(
     run_dir: Annotated[Path | None, typer.Option(help="a run directory: its trials and their trained metric")] = None,
     workers: Annotated[int, typer.Option(help="worker processes (one torch thread each)")] = 2,
     resume: Annotated[bool, typer.Option("--resume", help="keep the rows already in --out")] = False,
+    clock: Annotated[str, typer.Option(help="wall (elapsed) or cpu (thread CPU time; steadier on a busy machine)")] = "wall",
 ) -> None:
     """Zero-cost proxies vs trained accuracy: proxies.csv and correlations.csv in --out."""
     from rich.console import Console
@@ -67,6 +68,8 @@ def proxies(
             truths = benchmark_truths(sp.name)
         if not chosen:
             raise ValueError("no architectures to score")
+        if clock not in ("wall", "cpu"):
+            raise ValueError(f"--clock must be wall or cpu, got {clock!r}")
         done = read_rows(out, names) if resume else []
     except (UnknownNameError, ValueError, OSError) as exc:
         _fail(exc)
@@ -81,7 +84,7 @@ def proxies(
     with RowWriter(out, names, truths, append=bool(done)) as writer, \
             Progress(*columns, console=console) as bar:
         job = bar.add_task(f"{sp.name} proxies", total=len(chosen), completed=len(rows))
-        for row in compute(sp, task, todo, names, batch_size, seed, workers):
+        for row in compute(sp, task, todo, names, batch_size, seed, workers, clock):
             writer.write(row)
             rows.append(row)
             bar.advance(job)

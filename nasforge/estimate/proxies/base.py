@@ -56,6 +56,7 @@ class ProxyBatch:
     y: torch.Tensor
     num_classes: int
     seed: int = 0
+    clock: Callable[[], float] = field(default=time.perf_counter, repr=False)
     _memo: dict[str, tuple[Any, float]] = field(default_factory=dict, repr=False)
     _reused: float = field(default=0.0, repr=False)
 
@@ -69,9 +70,9 @@ class ProxyBatch:
             value, seconds = self._memo[name]
             self._reused += seconds
             return value
-        start = time.perf_counter()
+        start = self.clock()
         value = compute()
-        self._memo[name] = (value, time.perf_counter() - start)
+        self._memo[name] = (value, self.clock() - start)
         return value
 
     def start_proxy(self) -> None:

@@ -125,10 +125,10 @@ def _score(key: str) -> Row:
 
 
 def compute(space: Space, task: str, archs: Sequence[Arch], proxies: Sequence[str],
-            batch_size: int = 64, seed: int = 0, workers: int = 2) -> Iterator[Row]:
+            batch_size: int = 64, seed: int = 0, workers: int = 2, clock: str = "wall") -> Iterator[Row]:
     """Rows for ``archs`` in order, computed by ``workers`` processes (1: in this process)."""
     settings = {"proxies": tuple(proxies), "task": task, "space": space,
-                "batch_size": batch_size, "seed": seed}
+                "batch_size": batch_size, "seed": seed, "clock": clock}
     keys = [a.key for a in archs]
     if workers <= 1 or len(keys) <= 1:
         _init(settings)
