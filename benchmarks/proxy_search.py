@@ -4,14 +4,15 @@ Every (benchmark, strategy, seed) runs to the same number of queries (unique arc
 evaluated) under the protocol of :mod:`nasforge.bench.protocol`: a repeated proposal is answered
 from the earlier result for free. The loop is the protocol's own, with one addition the bench
 does not record: after each query, the proxy evaluations and proxy seconds the strategy has spent
-so far (its ``scores`` cache; an architecture is charged its recorded compute time, network
-build included, even when a precomputed table supplies it). ``--check`` replays a few plain runs
+so far (its ``scores`` cache; an architecture is charged the CPU seconds of its proxy, network
+build included, even when another run in the same worker process computed it first). ``--check`` replays a few plain runs
 through ``nasforge.bench.protocol.run_one`` and asserts identical regret curves.
 
-    python benchmarks/proxy_search.py --table /work/scratch/nb201-synflow --seeds 30 --queries 50
+    python benchmarks/proxy_search.py --proxy synflow --seeds 30 --queries 50 --check
 
-The table is a ``nasforge proxies`` output folder (``proxies.csv`` + ``timings.csv``); archs
-missing from it are scored on demand (``compute_missing``). Prints a markdown table.
+The proxy is computed on demand (CPU clock) and cached per worker process; ``--table`` reads
+precomputed values from a ``nasforge proxies`` folder first (then the charged time is the one
+recorded there). Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ import numpy as np
 STRATEGIES = ("evolution", "proxy-evolution", "proxy-warmstart")
 
 
-def settings_for(name: str, table: str, column: str, args: argparse.Namespace) -> dict[str, Any]:
-    scorer = {"scorer": "table", "scorer_settings": {"path": table, "column": column, "compute_missing": True}}
+def settings_for(name: str, table: str | None, column: str, args: argparse.Namespace) -> dict[str, Any]:
+    if table:
+        scorer = {"scorer": "table", "scorer_settings": {"path": table, "column": column,
+                                                          "compute_missing": True, "clock": "cpu"}}
+    else:
+        scorer = {"scorer": column, "scorer_settings": {"clock": "cpu"}}
     if name == "proxy-evolution":
         return {**scorer, "pool_size": args.pool, "candidates": args.candidates}
     if name == "proxy-warmstart":
@@ -102,15 +107,15 @@ def summarise(runs: list[dict[str, Any]], at: tuple[int, ...]) -> str:
             reg = np.array([r["regret"][q - 1] for r in rs])
             ev = np.mean([r["proxy_evaluations"][q - 1] for r in rs])
             sec = np.mean([r["proxy_seconds"][q - 1] for r in rs])
-            cells.append(f"{reg.mean():.3f} ± {reg.std(ddof=1) / np.sqrt(len(reg)):.3f} | {ev:.0f} | {sec:.0f}")
+            cells.append(f"{reg.mean():.3f} ± {reg.std(ddof=1) / np.sqrt(len(reg)):.3f} | {ev:.0f} | {sec:.1f}")
         lines.append(f"| {bench} | {name} | {len(rs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", required=True, help="nasforge proxies output folder")
-    parser.add_argument("--column", default="synflow", help="proxy column to guide with")
+    parser.add_argument("--proxy", default="synflow", help="the proxy that guides the search")
+    parser.add_argument("--table", help="a nasforge proxies output folder with that proxy (else: on demand)")
     parser.add_argument("--benchmarks", default="nb201-cifar10,nb201-cifar100")
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--seeds", type=int, default=30)
@@ -123,8 +128,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}", flush=True)
     if args.check:
-        check_against_protocol(args.table, args.column, args)
-    jobs = [(b, s, seed, args.queries, settings_for(s, args.table, args.column, args))
+        check_against_protocol(args.table, args.proxy, args)
+    jobs = [(b, s, seed, args.queries, settings_for(s, args.table, args.proxy, args))
             for b in args.benchmarks.split(",") for s in args.strategies.split(",") for seed in range(args.seeds)]
     with mp.get_context("spawn").Pool(args.workers) as pool:
         runs = list(pool.imap_unordered(run, jobs))

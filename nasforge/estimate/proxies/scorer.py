@@ -7,7 +7,7 @@ Registered in :data:`nasforge.strategy.guided.SCORERS`: one scorer per proxy (``
 Values are cached per process (the same arch, proxy, task and seed give the same value), and
 ``seconds(arch)`` reports what the value cost to compute (proxy plus network build), so a run
 is charged the real compute of every arch it scores even when another run in the same worker
-process computed it first.
+process computed it first (``clock="cpu"``: CPU seconds, steady on a busy machine).
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ class ProxyScorer:
     """One proxy of each arch's network, computed by a :class:`ProxyEvaluator`."""
 
     def __init__(self, space: Space, proxy: str, task: str = "cifar10", batch_size: int = 64,
-                 seed: int = 0, threads: int | None = 1) -> None:
+                 seed: int = 0, threads: int | None = 1, clock: str = "wall") -> None:
         PROXIES.get(proxy)
+        self.clock = clock
         self.space = space
         self.proxy = proxy
         self.task = task
@@ -49,7 +50,7 @@ class ProxyScorer:
                 from nasforge.estimate.proxies.evaluator import ProxyEvaluator
 
                 self._evaluator = ProxyEvaluator((self.proxy,), self.task, self.space,
-                                                 self.batch_size, self.seed, self.threads)
+                                                 self.batch_size, self.seed, self.threads, self.clock)
             result = self._evaluator.evaluate(arch)
             if not result.ok or self.proxy not in result.metrics:
                 raise RuntimeError(result.error or result.info.get("errors", {}).get(self.proxy, "failed"))
