@@ -83,7 +83,7 @@ def run_one(strategy: str, seed: int, minutes: float, rungs: tuple[int, ...], ou
 
 def time_to(rows: list[dict], target: float, budget: float, clock: str) -> tuple[float, bool]:
     for r in rows:
-        if r["full_fidelity"] and r["val_accuracy"] != "" and float(r["val_accuracy"]) >= target:
+        if int(r["full_fidelity"]) and r["val_accuracy"] != "" and float(r["val_accuracy"]) >= target:
             return float(r[clock]), True
     return budget, False
 
@@ -95,7 +95,7 @@ def summarise(rows: list[dict], targets: list[float], seeds: int, minutes: float
         for strategy in dict.fromkeys(r["strategy"] for r in rows):
             walls, cpus, hits, fulls, bests = [], [], 0, [], []
             for seed in range(seeds):
-                mine = [r for r in rows if r["strategy"] == strategy and r["seed"] == seed]
+                mine = [r for r in rows if r["strategy"] == strategy and int(r["seed"]) == seed]
                 if not mine:
                     continue
                 clock, hit = time_to(mine, target, minutes * 60, "clock_seconds")
@@ -103,7 +103,7 @@ def summarise(rows: list[dict], targets: list[float], seeds: int, minutes: float
                 walls.append(clock)
                 cpus.append(real)
                 hits += hit
-                full = [float(r["val_accuracy"]) for r in mine if r["full_fidelity"] and r["val_accuracy"] != ""]
+                full = [float(r["val_accuracy"]) for r in mine if int(r["full_fidelity"]) and r["val_accuracy"] != ""]
                 fulls.append(len(full))
                 bests.append(max(full, default=float("nan")))
             lines.append(f"| {target:.2f} | {strategy} | {np.mean(walls):.0f} | {hits}/{len(walls)} | "
@@ -120,7 +120,15 @@ def main() -> None:
     parser.add_argument("--rungs", default="1,3,9")
     parser.add_argument("--targets", default="0.80,0.85,0.90")
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--summarise-only", action="store_true", help="re-read OUT/trials.csv, write the summary")
     args = parser.parse_args()
+    if args.summarise_only:
+        with (args.out / "trials.csv").open(newline="") as fh:
+            done = list(csv.DictReader(fh))
+        lines = summarise(done, [float(t) for t in args.targets.split(",")], args.seeds, args.minutes)
+        (args.out / "summary.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
     import torch
 
     torch.set_num_threads(1)
