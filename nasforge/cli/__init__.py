@@ -23,10 +23,11 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "nasforge.cli.search",
     "nasforge.cli.hardware",
-    "nasforge.cli.proxies",
-    "nasforge.cli.oneshot",
     "nasforge.cli.predictors",
     "nasforge.cli.fbnetv3",
+    "nasforge.cli.proxies",
+    "nasforge.cli.oneshot",
+    "nasforge.cli.bench",
 )
 
 for _module in _COMMAND_MODULES:

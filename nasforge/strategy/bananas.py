@@ -3,12 +3,14 @@ Optimization with Neural Architectures for Neural Architecture Search").
 
 After ``n_init`` random architectures, every ask:
 
-1. refits (every ``refit_every`` new results) an ensemble of small MLPs
+1. refits an ensemble of small MLPs
    (:class:`~nasforge.strategy.surrogates.MLPEnsemble`) on the told architectures, encoded by
    :func:`~nasforge.strategy.encodings.encoder_for` (path + one-hot on ``nb201``, one-hot
    elsewhere); targets are the first objective's scores (:mod:`nasforge.strategy.scoring`),
    rank-transformed to normal quantiles so the fit spends its capacity on the order of the
-   good architectures rather than on the tail of broken ones;
+   good architectures rather than on the tail of broken ones. The refit happens once the
+   number of results has grown by ``refit_every`` and by ``refit_fraction`` of the last fit's
+   count (every result early on, every ~5% later: the cost stays small over long runs);
 2. builds candidates by mutation of the ``top_k`` best architectures so far: all their one-edit
    neighbours plus ``n_mutations`` random two-edit mutants each, and ``n_random`` uniform
    samples; never anything already asked;
@@ -38,8 +40,9 @@ class Bananas(Strategy):
     """Ensemble-surrogate Bayesian optimisation over mutations of the best architectures."""
 
     def __init__(self, n_init: int = 10, encoding: str = "auto", acquisition: str = "its", kappa: float = 1.0,
-                 members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 150,
-                 refit_every: int = 1, top_k: int = 5, n_mutations: int = 20, n_random: int = 20) -> None:
+                 members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 100,
+                 refit_every: int = 1, refit_fraction: float = 0.05, top_k: int = 5, n_mutations: int = 20,
+                 n_random: int = 20) -> None:
         self.n_init = n_init
         self.encoding = encoding
         self.acquisition = acquisition
@@ -48,6 +51,7 @@ class Bananas(Strategy):
         self.hidden = hidden
         self.epochs = epochs
         self.refit_every = refit_every
+        self.refit_fraction = refit_fraction
         self.top_k = top_k
         self.n_mutations = n_mutations
         self.n_random = n_random
@@ -62,6 +66,8 @@ class Bananas(Strategy):
         self._data: list[tuple[Arch, float]] = []
         self._model: MLPEnsemble | None = None
         self._fitted_on = 0
+        self._neighbours: dict[str, list[Arch]] = {}
+        self._codes: dict[str, np.ndarray] = {}
 
     def _observe(self, arch: Arch, metrics: Metrics) -> None:
         value = score(metrics, self.objectives, self.constraints)
@@ -80,13 +86,14 @@ class Bananas(Strategy):
 
     # ---------------------------------------------------------------- internals
     def _fit(self) -> MLPEnsemble:
-        if self._model is None or len(self._data) - self._fitted_on >= self.refit_every:
+        grown = len(self._data) - self._fitted_on
+        if self._model is None or grown >= max(self.refit_every, self.refit_fraction * self._fitted_on):
             archs = [a for a, _ in self._data]
             values = np.array([v for _, v in self._data])
             ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
             target = norm.ppf((ranks + 0.5) / len(values))
             self._model = MLPEnsemble(self.members, self.hidden, self.epochs).fit(
-                self._encode(archs), target, self.rng)
+                self._encoded(archs), target, self.rng)
             self._fitted_on = len(self._data)
         return self._model
 
@@ -94,21 +101,44 @@ class Bananas(Strategy):
         best = sorted(self._data, key=lambda item: -item[1])[: self.top_k]
         pool: dict[str, Arch] = {}
         for arch, _ in best:
-            for other in self.space.neighbours(arch):
+            if arch.key not in self._neighbours:
+                self._neighbours[arch.key] = self.space.neighbours(arch)
+            for other in self._neighbours[arch.key]:
                 pool.setdefault(other.key, other)
             for _ in range(self.n_mutations):
-                other = self.space.mutate(self.space.mutate(arch, self.rng), self.rng)
-                pool.setdefault(other.key, other)
+                other = self._mutant(arch, 2)
+                if other is not None:
+                    pool.setdefault(other.key, other)
         for _ in range(self.n_random):
             other = self.space.sample(self.rng)
             pool.setdefault(other.key, other)
         return [a for key, a in pool.items() if key not in self.asked]
 
+    def _encoded(self, archs: list[Arch]) -> np.ndarray:
+        new = [a for a in dict.fromkeys(archs) if a.key not in self._codes]
+        for arch, code in zip(new, self._encode(new), strict=True):
+            self._codes[arch.key] = code
+        return np.stack([self._codes[a.key] for a in archs])
+
+    def _mutant(self, arch: Arch, edits: int) -> Arch | None:
+        """``arch`` with ``edits`` random decisions set to other options (None if illegal)."""
+        choices = self.space.choices
+        values = arch.to_dict()
+        for i in self.rng.choice(len(choices), size=min(edits, len(choices)), replace=False):
+            c = choices[int(i)]
+            if len(c) > 1:
+                j = int(self.rng.integers(len(c) - 1))
+                values[c.name] = c.options[j + (j >= c.index(values[c.name]))]
+        try:
+            return self.space.arch(values)
+        except ValueError:
+            return None
+
     def _acquire(self) -> Arch | None:
         candidates = self._candidates()
         if not candidates:
             return None
-        preds = self._fit().predict(self._encode(candidates))
+        preds = self._fit().predict(self._encoded(candidates))
         mean, spread = preds.mean(axis=0), preds.std(axis=0)
         if self.acquisition == "its":
             value = mean + spread * self.rng.standard_normal(len(candidates))

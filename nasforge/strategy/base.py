@@ -111,9 +111,4 @@ register_strategy = STRATEGIES.register
 
 def get_strategy(name: str, **settings: Any) -> Strategy:
     """A new strategy ``name`` with ``settings``; unknown settings are named in the error."""
-    cls = STRATEGIES.get(name)
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(settings) - set(valid))
-    if unknown:
-        raise ValueError(f"strategy {name!r} has no setting(s) {unknown}; settings: {valid}")
-    return cls(**settings)
+    return STRATEGIES.create(name, **settings)  # type: ignore[return-value]

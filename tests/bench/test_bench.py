@@ -1,0 +1,97 @@
+"""The benchmark protocol writes its files with the right columns, and its numbers add up."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nasforge.bench.protocol import Job, make_jobs, run_jobs, run_one
+from nasforge.bench.run import run_benchmark
+from nasforge.bench.summary import points_for
+from nasforge.cli import app
+from nasforge.estimate.tabular import MACRO_FILE, NB201_FILE
+from nasforge.paths import data_dir
+
+pytestmark = pytest.mark.skipif(
+    not ((data_dir() / NB201_FILE).is_file() and (data_dir() / MACRO_FILE).is_file()),
+    reason="tabular benchmark files not found (set NASFORGE_DATA)")
+
+SUMMARY = ["benchmark", "strategy", "queries", "mean_regret", "median_regret", "ci95", "relative_improvement"]
+
+
+def read(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_tiny_run_writes_summary_curves_and_plot(tmp_path):
+    result = run_benchmark(["nb201-cifar10", "macro"], ["random", "local"], 2, 12, tmp_path, workers=1)
+    assert {p.name for p in result.files} == {"summary.csv", "curves.csv", "runs.csv", "regret.png"}
+    with open(tmp_path / "summary.csv") as fh:
+        assert next(csv.reader(fh)) == SUMMARY
+    rows = read(tmp_path / "summary.csv")
+    assert len(rows) == 2 * 2 * 2  # benchmarks x strategies x query points (10 and 12)
+    assert {int(r["queries"]) for r in rows} == {10, 12}
+    for r in rows:
+        if r["strategy"] == "random":
+            assert float(r["relative_improvement"]) == 0.0
+        assert float(r["mean_regret"]) >= 0 and float(r["ci95"]) >= 0
+    curves = read(tmp_path / "curves.csv")
+    assert list(curves[0]) == ["benchmark", "strategy", "seed", "query", "best", "regret"]
+    assert len(curves) == 2 * 2 * 2 * 12
+    assert (tmp_path / "regret.png").stat().st_size > 1000
+
+
+def test_regret_is_optimum_minus_best_and_never_grows():
+    curve = run_one(Job("nb201-cifar10", "random", 0, 40))
+    assert np.all(np.diff(curve.regret) <= 0) and np.all(curve.regret >= 0)
+    np.testing.assert_allclose(curve.regret, 94.37333333333333 - curve.best)
+    again = run_one(Job("nb201-cifar10", "random", 0, 40))
+    np.testing.assert_array_equal(curve.regret, again.regret)
+
+
+def test_multi_objective_run_reports_hypervolume(tmp_path):
+    result = run_benchmark(["macro"], ["random", "nsga2"], 2, 25, tmp_path, objectives=["accuracy:max", "flops:min"],
+                           workers=1)
+    rows = read(tmp_path / "hypervolume.csv")
+    assert list(rows[0]) == ["benchmark", "strategy", "queries", "mean_hypervolume", "median_hypervolume", "ci95",
+                             "true_hypervolume", "mean_hv_regret"]
+    for curve in result.curves:
+        assert np.all(np.diff(curve.hypervolume) >= 0)
+        assert 0 < curve.hypervolume[-1] <= curve.true_hypervolume + 1e-9
+    assert "hypervolume" in read(tmp_path / "curves.csv")[0]
+    assert (tmp_path / "hypervolume.png").is_file()
+
+
+def test_worker_processes_give_the_same_curves_as_one_process():
+    jobs = make_jobs(["macro"], ["random", "evolution"], 2, 15)
+    serial = run_jobs(jobs, workers=1)
+    parallel = run_jobs(jobs, workers=2)
+    for a, b in zip(serial, parallel, strict=True):
+        assert (a.strategy, a.seed) == (b.strategy, b.seed)
+        np.testing.assert_array_equal(a.regret, b.regret)
+
+
+def test_points_follow_the_protocol():
+    assert points_for(300) == [10, 25, 50, 100, 200, 300]
+    assert points_for(60) == [10, 25, 50, 60]
+
+
+def test_cli_tiny_run_and_clear_errors(tmp_path, monkeypatch):
+    runner = CliRunner()
+    out = tmp_path / "run"
+    ok = runner.invoke(app, ["bench", "--benchmarks", "macro", "--strategies", "random,bananas", "--seeds", "2",
+                             "--queries", "12", "--out", str(out), "--workers", "1", "-S", "bananas.n_init=5"])
+    assert ok.exit_code == 0, ok.output
+    assert {r["strategy"] for r in read(out / "summary.csv")} == {"random", "bananas"}
+    bad = runner.invoke(app, ["bench", "--benchmarks", "nb999", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "nb201-cifar10" in bad.output
+    wrong = runner.invoke(app, ["bench", "--benchmarks", "nb201-cifar10", "--objectives", "accuracy:max,flops:min",
+                                "--out", str(tmp_path / "y")])
+    assert wrong.exit_code == 2 and "no metric 'flops'" in wrong.output
+    monkeypatch.setenv("NASFORGE_DATA", str(tmp_path))
+    missing = runner.invoke(app, ["bench", "--benchmarks", "macro", "--out", str(tmp_path / "z")])
+    assert missing.exit_code == 2 and "NASFORGE_DATA" in missing.output and MACRO_FILE in missing.output
