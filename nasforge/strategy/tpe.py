@@ -1,5 +1,7 @@
 """``tpe``: an adapter over Optuna's TPE sampler (Bergstra et al. 2011, "Algorithms for
 Hyper-Parameter Optimization"), so the most common alternative runs in the same harness.
+Settings left at ``None`` keep Optuna's own defaults (in Optuna 5, ``multivariate=None`` means
+the multivariate TPE of Falkner et al. 2018).
 
 Each decision is one Optuna categorical; results go back through ``study.tell`` (a failed or
 incomplete result as ``TrialState.FAIL``; constraint violations through TPE's
@@ -31,9 +33,8 @@ def _violations(trial: Any) -> list[float]:
 class TPE(Strategy):
     """Optuna's ``TPESampler`` through ``study.ask()`` / ``study.tell()``."""
 
-    def __init__(self, n_startup_trials: int = 10, n_ei_candidates: int = 24, multivariate: bool = False,
-                 max_repeats: int = 100, repeat_fail: bool = False) -> None:
-        self.repeat_fail = repeat_fail
+    def __init__(self, n_startup_trials: int = 10, n_ei_candidates: int = 24, multivariate: bool | None = None,
+                 max_repeats: int = 100) -> None:
         self.n_startup_trials = n_startup_trials
         self.n_ei_candidates = n_ei_candidates
         self.multivariate = multivariate
@@ -46,7 +47,7 @@ class TPE(Strategy):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # multivariate / constraints_func are "experimental"
+            warnings.simplefilter("ignore")  # some TPE options are flagged "experimental"
             sampler = optuna.samplers.TPESampler(
                 n_startup_trials=self.n_startup_trials, n_ei_candidates=self.n_ei_candidates,
                 multivariate=self.multivariate, seed=self.seed,
@@ -66,7 +67,7 @@ class TPE(Strategy):
                 self._finish(trial, None)
                 continue
             if arch.key in self._known:
-                self._finish(trial, None if self.repeat_fail else self._known[arch.key])
+                self._finish(trial, self._known[arch.key])
             elif arch.key in self.asked:  # outstanding: answer it when the result comes
                 self._pending[arch.key].append(trial)
             else:
