@@ -34,6 +34,8 @@ VARIANTS = {
     "spos-affine-off": ({"sampling": "uniform", "bn_affine": False}, ["recalibrate"]),
     "spos-lr0.2": ({"sampling": "uniform", "lr": 0.2}, ["recalibrate"]),
     "spos-2epochs": ({"sampling": "uniform", "epochs": 2}, ["recalibrate"]),
+    # sandwich runs 4 paths per step: SPOS with 4x the epochs has the same training compute
+    "spos-16epochs": ({"sampling": "uniform", "epochs": 16}, ["recalibrate"]),
 }
 
 
@@ -168,24 +170,25 @@ def report(root: Path) -> None:
               f"{statistics.mean(r['search_seconds'] for r in rs):.0f} | "
               f"{statistics.mean(r['free_edges'] for r in rs):.1f} |")
     print()
-    table: dict[tuple[str, str, str], list[float]] = {}
+    stats: dict[tuple[str, str], dict[str, list[float]]] = {}
     for path in sorted((root / "macro").glob("*/seed*/summary.json")):
         s = json.loads(path.read_text())
-        variant = path.parent.parent.name
         for row in s["correlations"]:
-            key = f"{row['predictor']} vs {row['target']} [{row['bn_mode']}]"
-            table.setdefault((variant, key, "kendall"), []).append(float(row["kendall"]))
-            table.setdefault((variant, key, "spearman"), []).append(float(row["spearman"]))
-        table.setdefault((variant, "train seconds", "seconds"), []).append(s["train_seconds"])
-    print("| variant | predictor | Kendall τ | Spearman ρ | seeds |\n|---|---|---|---|---|")
-    for (variant, predictor, metric), values in table.items():
-        if metric == "kendall":
-            rho = table[(variant, predictor, "spearman")]
-            print(f"| {variant} | {predictor} | {_mean_sd(values)} | {_mean_sd(rho)} | {len(values)} |")
-    for (variant, _, metric), values in table.items():
-        if metric == "seconds":
-            print(f"\n{variant}: supernet training {statistics.mean(values):.0f} s (mean of {len(values)})", end="")
-    print()
+            cell = stats.setdefault((path.parent.parent.name, row["bn_mode"]), {"train_s": []})
+            name = f"{row['predictor']}~{row['target']}"
+            cell.setdefault(f"{name}:k", []).append(float(row["kendall"]))
+            cell.setdefault(f"{name}:s", []).append(float(row["spearman"]))
+        for mode in s["rank_seconds"]:
+            stats[(path.parent.parent.name, mode)]["train_s"].append(s["train_seconds"])
+    flops = next(iter(stats.values()), {}).get("flops~true_accuracy:k", [float("nan")])[0]
+    print(f"FLOPs alone on the same archs: Kendall {flops:.3f}\n")
+    print("| variant | BN mode | seeds | supernet τ | supernet ρ | supernet+FLOPs τ | supernet+FLOPs ρ | "
+          "supernet vs FLOPs τ | train s |\n|---|---|---|---|---|---|---|---|---|")
+    for (variant, mode), c in stats.items():
+        print(f"| {variant} | {mode} | {len(c['train_s'])} | {_mean_sd(c['supernet~true_accuracy:k'])} | "
+              f"{_mean_sd(c['supernet~true_accuracy:s'])} | {_mean_sd(c['supernet+flops~true_accuracy:k'])} | "
+              f"{_mean_sd(c['supernet+flops~true_accuracy:s'])} | {_mean_sd(c['supernet~flops:k'])} | "
+              f"{statistics.mean(c['train_s']):.0f} |")
     memory = root / "memory.json"
     if memory.exists():
         print("\n| training step | batch | peak MiB |\n|---|---|---|")
