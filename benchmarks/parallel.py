@@ -10,7 +10,7 @@ second from the workers being up to the last result (``startup_seconds`` is repo
 the time per trial of the whole loop (ask, store, submit, wait, tell), minus the serial
 executor's, is the executor's scheduling overhead. A bare Ray actor round trip is given too.
 
-    python benchmarks/parallel.py throughput --trials 16 --epochs 2 --reps 3
+    python benchmarks/parallel.py throughput --trials 24 --epochs 3 --reps 3
     python benchmarks/parallel.py overhead --trials 300 --reps 3
 
 Prints markdown tables and the load average before each measurement; ``--json FILE`` keeps
@@ -169,11 +169,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=["throughput", "overhead"])
     parser.add_argument("--trials", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs per trial (throughput)")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs per trial (throughput)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    args.trials = args.trials or (16 if args.study == "throughput" else 300)
+    args.trials = args.trials or (24 if args.study == "throughput" else 300)
     print(f"{args.study}: {args.trials} trials x {args.reps} reps on {os.cpu_count()} cores; "
           f"load average now {os.getloadavg()}", flush=True)
     rows = (throughput if args.study == "throughput" else overhead)(args)
