@@ -55,8 +55,9 @@ def load(name: str, seed: int) -> Task:
                 t.num_classes, t.class_names)
 
 
-def run(task_name: str, seed: int, joint: bool, pool_size: int) -> tuple[dict, list[dict]]:
-    base_name, base_settings, epochs, bound, budgets, initial, batch, rounds = SETTINGS[task_name]
+def run(task_name: str, seed: int, joint: bool, pool_size: int, rounds: int | None = None) -> tuple[dict, list[dict]]:
+    base_name, base_settings, epochs, bound, budgets, initial, batch, default_rounds = SETTINGS[task_name]
+    rounds = default_rounds if rounds is None else rounds
     task = load(task_name, seed)
     space = JointSpace(get_space(base_name, **base_settings), recipe=RECIPE if joint else ())
     evaluator = TrainingEvaluator(space, task, Recipe(epochs=epochs, seed=seed, shift=-1), threads=1, seed=seed)
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tasks", default=",".join(SETTINGS))
     parser.add_argument("--pool-size", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=None, help="predictor-picked batches (default per task)")
     args = parser.parse_args()
     import torch
 
@@ -131,7 +133,7 @@ def main() -> None:
     for task in args.tasks.split(","):
         for seed in range(args.seeds):
             for joint in (False, True):
-                row, members = run(task, seed, joint, args.pool_size)
+                row, members = run(task, seed, joint, args.pool_size, args.rounds)
                 rows.append(row)
                 family += members
                 print(f"{task} seed {seed} {row['arm']}: test {row['test_accuracy']:.4f} "

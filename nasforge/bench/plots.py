@@ -39,6 +39,9 @@ def plot_curves(curves: Sequence[RunCurve], path: Path, what: str = "regret", un
             (line,) = ax.plot(x, mean, label=strategy, lw=1.4)
             low = np.maximum(mean - half, 0.0) if what == "regret" else mean - half
             ax.fill_between(x, low, mean + half, color=line.get_color(), alpha=0.18, lw=0)
+        true = [c.true_hypervolume for c in curves if c.benchmark == bench and c.true_hypervolume is not None]
+        if what == "hypervolume" and true:
+            ax.axhline(true[0], color="black", ls="--", lw=1, label="true Pareto front")
         ax.set_xscale("log")
         ax.set_title(bench)
         ax.set_xlabel("queries (unique architectures)")

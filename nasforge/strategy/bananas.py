@@ -42,7 +42,8 @@ class Bananas(Strategy):
     def __init__(self, n_init: int = 10, encoding: str = "auto", acquisition: str = "its", kappa: float = 1.0,
                  members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 100,
                  refit_every: int = 1, refit_fraction: float = 0.05, top_k: int = 5, n_mutations: int = 20,
-                 n_random: int = 20) -> None:
+                 n_random: int = 20, bootstrap: bool = False) -> None:
+        self.bootstrap = bootstrap
         self.n_init = n_init
         self.encoding = encoding
         self.acquisition = acquisition
@@ -92,7 +93,7 @@ class Bananas(Strategy):
             values = np.array([v for _, v in self._data])
             ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
             target = norm.ppf((ranks + 0.5) / len(values))
-            self._model = MLPEnsemble(self.members, self.hidden, self.epochs).fit(
+            self._model = MLPEnsemble(self.members, self.hidden, self.epochs, bootstrap=self.bootstrap).fit(
                 self._encoded(archs), target, self.rng)
             self._fitted_on = len(self._data)
         return self._model

@@ -34,6 +34,7 @@ class Reinforce(Strategy):
             raise ValueError(f"reinforce: baseline_decay must be in [0, 1), got {self.baseline_decay}")
         super().setup(*args, **kwargs)
         self.theta = [np.zeros(len(c)) for c in self.space.choices]
+        self._cdf = [np.cumsum(p) for p in self.probabilities()]
         self._baseline: float | None = None
         self._spread: float | None = None
 
@@ -46,8 +47,9 @@ class Reinforce(Strategy):
         return out
 
     def _propose(self) -> Arch:
-        values = {c.name: c.options[int(self.rng.choice(len(c), p=p))]
-                  for c, p in zip(self.space.choices, self.probabilities(), strict=True)}
+        draws = self.rng.random(len(self.theta))
+        values = {c.name: c.options[min(int(np.searchsorted(cdf, u, side="right")), len(c) - 1)]
+                  for c, cdf, u in zip(self.space.choices, self._cdf, draws, strict=True)}
         try:
             return self.space.arch(values)
         except ValueError:  # not a legal combination: a uniform sample instead
@@ -73,3 +75,4 @@ class Reinforce(Strategy):
             entropy_grad = -p * (np.log(p) + 1.0)
             entropy_grad -= p * entropy_grad.sum()
             t += step * grad + self.lr * self.entropy * entropy_grad
+        self._cdf = [np.cumsum(p) for p in self.probabilities()]

@@ -10,14 +10,30 @@ vector, so a refit on a few hundred points takes a few tens of milliseconds and 
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 import numpy as np
 
 
+def _one_blas_thread() -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 class MLPEnsemble:
-    """``members`` MLPs with ``hidden`` units per layer; :meth:`predict` returns all members."""
+    """``members`` MLPs with ``hidden`` units per layer; :meth:`predict` returns all members.
+
+    ``bootstrap``: each member weighs the points by a bootstrap resample's counts (bagging), which
+    makes the members disagree more where data are thin.
+    """
 
     def __init__(self, members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 100,
-                 lr: float = 0.02, weight_decay: float = 1e-4) -> None:
+                 lr: float = 0.02, weight_decay: float = 1e-4, bootstrap: bool = False) -> None:
+        self.bootstrap = bootstrap
         self.members = members
         self.hidden = tuple(hidden)
         self.epochs = epochs
@@ -54,16 +70,22 @@ class MLPEnsemble:
                 p[...] = rng.normal(0.0, np.sqrt(2.0 / p.shape[1]), size=p.shape)
         for i, p in enumerate(self._views(decay, d)):
             p[...] = self.weight_decay if i % 2 == 0 else 0.0
+        weights = np.ones((self.members, n, 1), dtype=np.float32)
+        if self.bootstrap:
+            picks = rng.integers(n, size=(self.members, n))
+            for member in range(self.members):
+                weights[member, :, 0] = np.bincount(picks[member], minlength=n)
         grad = np.zeros_like(theta)
         grads = self._views(grad, d)
         m, v = np.zeros_like(theta), np.zeros_like(theta)
         b1, b2 = 0.9, 0.999
-        for step in range(1, self.epochs + 1):
-            self._backward(params, grads, x, t)
-            g = grad + decay * theta
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g * g
-            theta -= (self.lr / (1 - b1**step)) * m / (np.sqrt(v / (1 - b2**step)) + 1e-8)
+        with _one_blas_thread():  # matrices this small only lose time to thread hand-offs
+            for step in range(1, self.epochs + 1):
+                self._backward(params, grads, x, t, weights)
+                g = grad + decay * theta
+                m = b1 * m + (1 - b1) * g
+                v = b2 * v + (1 - b2) * g * g
+                theta -= (self.lr / (1 - b1**step)) * m / (np.sqrt(v / (1 - b2**step)) + 1e-8)
         self._theta, self._d = theta, d
         return self
 
@@ -75,9 +97,10 @@ class MLPEnsemble:
             acts.append(h)
         return acts, h @ params[-2] + params[-1]
 
-    def _backward(self, params: list[np.ndarray], grads: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> None:
+    def _backward(self, params: list[np.ndarray], grads: list[np.ndarray], x: np.ndarray, t: np.ndarray,
+                  weights: np.ndarray) -> None:
         acts, out = self._forward(params, x)
-        delta = (2.0 / x.shape[0]) * (out - t)  # d(mean squared error)/d(out), per member
+        delta = (2.0 / x.shape[0]) * weights * (out - t)  # d(weighted mean squared error)/d(out)
         for layer in range(len(params) // 2 - 1, -1, -1):
             a = acts[layer]
             grads[2 * layer][...] = (a.T @ delta) if a.ndim == 2 else a.transpose(0, 2, 1) @ delta
