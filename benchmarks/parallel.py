@@ -10,7 +10,7 @@ second from the workers being up to the last result (``startup_seconds`` is repo
 the time per trial of the whole loop (ask, store, submit, wait, tell), minus the serial
 executor's, is the executor's scheduling overhead. A bare Ray actor round trip is given too.
 
-    python benchmarks/parallel.py throughput --trials 24 --epochs 3 --reps 3
+    python benchmarks/parallel.py throughput --trials 24 --epochs 12 --reps 2
     python benchmarks/parallel.py overhead --trials 300 --reps 3
 
 Prints markdown tables and the load average before each measurement; ``--json FILE`` keeps
@@ -169,7 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=["throughput", "overhead"])
     parser.add_argument("--trials", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs per trial (throughput)")
+    parser.add_argument("--epochs", type=int, default=12, help="training epochs per trial (throughput)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
