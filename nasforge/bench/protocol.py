@@ -54,6 +54,10 @@ class RunCurve:
     true_hypervolume: float | None
     seconds: float
     repeats: int
+    #: cumulative proxy evaluations and proxy seconds after each query (proxy-guided strategies:
+    #: their compute is real even when the benchmark's own queries are free); None otherwise
+    proxy_evaluations: np.ndarray | None = None
+    proxy_seconds: np.ndarray | None = None
 
 
 def run_one(job: Job) -> RunCurve:
@@ -73,6 +77,8 @@ def run_one(job: Job) -> RunCurve:
     first = objectives[0]
     seen: dict[str, dict[str, float] | None] = {}
     best_loss, best, hvs, repeats, in_a_row = np.inf, [], [], 0, 0
+    scores = getattr(strategy, "scores", None)  # a proxy-guided strategy's ScoreCache
+    proxy: list[tuple[float, float]] = []
     while len(seen) < job.queries:
         arch = strategy.ask()
         if arch is None:
@@ -93,6 +99,8 @@ def run_one(job: Job) -> RunCurve:
         best.append(best_loss)
         if hv is not None:
             hvs.append(hv.add(metrics))
+        if scores is not None:
+            proxy.append((float(scores.evaluations), float(scores.seconds)))
     losses = _pad(np.array(best, dtype=float), job.queries)
     opt_loss = first.loss(bench.optimum(first))
     return RunCurve(
@@ -101,7 +109,9 @@ def run_one(job: Job) -> RunCurve:
         regret=losses - opt_loss,
         hypervolume=None if hv is None else _pad(np.array(hvs, dtype=float), job.queries),
         true_hypervolume=None if hv is None else hv.true_value,
-        seconds=time.perf_counter() - start, repeats=repeats)
+        seconds=time.perf_counter() - start, repeats=repeats,
+        proxy_evaluations=_pad(np.array([e for e, _ in proxy]), job.queries) if proxy else None,
+        proxy_seconds=_pad(np.array([t for _, t in proxy]), job.queries) if proxy else None)
 
 
 def _pad(values: np.ndarray, n: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """``run_benchmark``: validate, run every (benchmark, strategy, seed), write the protocol's files.
 
-Files in ``out``: ``summary.csv``, ``curves.csv``, ``runs.csv`` (seconds per run), ``regret.png``
-and, with several objectives, ``hypervolume.csv`` and ``hypervolume.png``.
+Files in ``out``: ``summary.csv``, ``curves.csv``, ``runs.csv`` (seconds, repeats and proxy cost per
+run), ``regret.png``; with several objectives, ``hypervolume.csv`` and ``hypervolume.png``; with
+proxy-guided strategies, ``proxy_cost.csv`` (mean proxy evaluations and seconds by query count).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from nasforge.bench.plots import plot_curves
 from nasforge.bench.protocol import RunCurve, make_jobs, run_jobs
 from nasforge.bench.summary import (
     HypervolumeRow,
+    ProxyCostRow,
     SummaryRow,
     curve_rows,
     dataclass_rows,
     run_rows,
     summarize,
     summarize_hypervolume,
+    summarize_proxy_cost,
     write_csv,
 )
 from nasforge.experiment.objectives import Objective, check_objectives
@@ -34,6 +37,7 @@ class BenchResult:
     curves: list[RunCurve]
     summary: list[SummaryRow]
     hypervolume: list[HypervolumeRow]
+    proxy_cost: list[ProxyCostRow]
     files: list[Path]
 
 
@@ -92,4 +96,7 @@ def run_benchmark(
         hv = summarize_hypervolume(curves, queries)
         files += [write_csv(out / "hypervolume.csv", *dataclass_rows(hv, HypervolumeRow)),
                   plot_curves(curves, out / "hypervolume.png", "hypervolume")]
-    return BenchResult(out, curves, summary, hv, files)
+    cost = summarize_proxy_cost(curves, queries)
+    if cost:
+        files.append(write_csv(out / "proxy_cost.csv", *dataclass_rows(cost, ProxyCostRow)))
+    return BenchResult(out, curves, summary, hv, cost, files)

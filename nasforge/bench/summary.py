@@ -102,6 +102,26 @@ def summarize_hypervolume(curves: Sequence[RunCurve], queries: int) -> list[Hype
     return rows
 
 
+@dataclass(frozen=True)
+class ProxyCostRow:
+    benchmark: str
+    strategy: str
+    queries: int
+    mean_proxy_evaluations: float
+    mean_proxy_seconds: float
+
+
+def summarize_proxy_cost(curves: Sequence[RunCurve], queries: int) -> list[ProxyCostRow]:
+    """Mean proxy evaluations and seconds spent by each query count (proxy-guided runs only)."""
+    rows = []
+    for (bench, strategy), runs in groups(c for c in curves if c.proxy_seconds is not None).items():
+        evals = np.array([c.proxy_evaluations for c in runs])
+        secs = np.array([c.proxy_seconds for c in runs])
+        for q in points_for(queries):
+            rows.append(ProxyCostRow(bench, strategy, q, float(evals[:, q - 1].mean()), float(secs[:, q - 1].mean())))
+    return rows
+
+
 def curve_rows(curves: Sequence[RunCurve]) -> tuple[list[str], list[tuple]]:
     """``curves.csv``: one row per run and query."""
     multi = any(c.hypervolume is not None for c in curves)
@@ -117,9 +137,12 @@ def curve_rows(curves: Sequence[RunCurve]) -> tuple[list[str], list[tuple]]:
 
 
 def run_rows(curves: Sequence[RunCurve]) -> tuple[list[str], list[tuple]]:
-    """``runs.csv``: seconds and free repeats of each run."""
-    header = ["benchmark", "strategy", "seed", "seconds", "repeats"]
-    return header, [(c.benchmark, c.strategy, c.seed, round(c.seconds, 4), c.repeats) for c in curves]
+    """``runs.csv``: seconds, free repeats and proxy cost (evaluations, seconds) of each run."""
+    header = ["benchmark", "strategy", "seed", "seconds", "repeats", "proxy_evaluations", "proxy_seconds"]
+    return header, [(c.benchmark, c.strategy, c.seed, round(c.seconds, 4), c.repeats,
+                     int(c.proxy_evaluations[-1]) if c.proxy_evaluations is not None else 0,
+                     round(float(c.proxy_seconds[-1]), 4) if c.proxy_seconds is not None else 0.0)
+                    for c in curves]
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:

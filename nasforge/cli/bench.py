@@ -42,7 +42,8 @@ def bench(
         "--setting", "-S", help="strategy setting STRATEGY.NAME=VALUE (repeatable), e.g. bananas.n_init=10")] = None,
 ) -> None:
     """Run every (benchmark, strategy, seed) to the same number of queries; write summary.csv,
-    curves.csv, runs.csv and regret.png (and hypervolume.csv/.png for several objectives)."""
+    curves.csv, runs.csv and regret.png (hypervolume.csv/.png for several objectives, proxy_cost.csv
+    for proxy-guided strategies)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -80,6 +81,13 @@ def _print(console, result) -> None:
         for strategy in dict.fromkeys(r.strategy for r in rows):
             cells = {r.queries: r for r in rows if r.strategy == strategy}
             table.add_row(strategy, *(f"{cells[q].mean_regret:.3f} ± {cells[q].ci95:.3f}" for q in points))
+        console.print(table)
+    if result.proxy_cost:
+        table = Table("benchmark", "strategy", "queries", "proxy evaluations", "proxy seconds",
+                      title="proxy compute (mean over seeds)")
+        for r in result.proxy_cost:
+            table.add_row(r.benchmark, r.strategy, str(r.queries), f"{r.mean_proxy_evaluations:.0f}",
+                          f"{r.mean_proxy_seconds:.1f}")
         console.print(table)
     for path in result.files:
         console.print(f"wrote {path}")

@@ -41,8 +41,8 @@ class Bananas(Strategy):
 
     def __init__(self, n_init: int = 10, encoding: str = "auto", acquisition: str = "its", kappa: float = 1.0,
                  members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 100,
-                 refit_every: int = 1, refit_fraction: float = 0.05, top_k: int = 5, n_mutations: int = 20,
-                 n_random: int = 20, bootstrap: bool = False) -> None:
+                 refit_every: int = 1, refit_fraction: float = 0.05, top_k: int = 10, n_mutations: int = 20,
+                 n_random: int = 100, bootstrap: bool = False) -> None:
         self.bootstrap = bootstrap
         self.n_init = n_init
         self.encoding = encoding

@@ -95,3 +95,30 @@ def test_cli_tiny_run_and_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("NASFORGE_DATA", str(tmp_path))
     missing = runner.invoke(app, ["bench", "--benchmarks", "macro", "--out", str(tmp_path / "z")])
     assert missing.exit_code == 2 and "NASFORGE_DATA" in missing.output and MACRO_FILE in missing.output
+
+
+def test_proxy_guided_runs_report_their_proxy_compute(tmp_path):
+    """A proxy-guided strategy's proxy evaluations and seconds are counted per query and written."""
+    from nasforge.space import get_space
+
+    table = tmp_path / "table"
+    table.mkdir()
+    keys = [a.key for a in get_space("nb201").enumerate()]
+    with open(table / "proxies.csv", "w", newline="") as fh:  # a stand-in proxy: conv count
+        csv.writer(fh).writerows([["arch", "convs"], *([k, k.count("conv")] for k in keys)])
+    with open(table / "timings.csv", "w", newline="") as fh:  # each value "cost" 0.25 s
+        csv.writer(fh).writerows([["arch", "convs"], *([k, 0.25] for k in keys)])
+    settings = {"proxy-evolution": {"scorer": "table", "pool_size": 30, "candidates": 4,
+                                    "scorer_settings": {"path": str(table), "column": "convs"}}}
+    result = run_benchmark(["nb201-cifar10"], ["evolution", "proxy-evolution"], 2, 20, tmp_path / "out",
+                           workers=1, settings=settings)
+    guided = [c for c in result.curves if c.strategy == "proxy-evolution"]
+    assert all(c.proxy_seconds is None for c in result.curves if c.strategy == "evolution")
+    for c in guided:
+        assert c.proxy_evaluations[0] >= 30 and np.all(np.diff(c.proxy_evaluations) >= 0)
+        np.testing.assert_allclose(c.proxy_seconds, 0.25 * c.proxy_evaluations)
+    cost = read(tmp_path / "out" / "proxy_cost.csv")
+    assert {r["strategy"] for r in cost} == {"proxy-evolution"} and {int(r["queries"]) for r in cost} == {10, 20}
+    runs = read(tmp_path / "out" / "runs.csv")
+    assert {int(r["proxy_evaluations"]) > 0 for r in runs if r["strategy"] == "proxy-evolution"} == {True}
+    assert {float(r["proxy_seconds"]) for r in runs if r["strategy"] == "evolution"} == {0.0}
