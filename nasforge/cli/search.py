@@ -110,7 +110,13 @@ def show(
     table = Table(*header, title=str(run_dir))
     for row in rows:
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if records.proxy_cost:
+        counted = sum(t.counts_for_budget for t in records.trials)
+        console.print(f"{counted} trials counted; proxy compute: "
+                      f"{records.proxy_cost['proxy_evaluations']:.0f} architectures scored, "
+                      f"{records.proxy_cost['proxy_seconds']:.1f} s")
 
 
 @app.command()

@@ -30,6 +30,7 @@ from nasforge.experiment.trial import CACHED, COMPLETE, FAILED, INFEASIBLE, RUNN
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
 from nasforge.strategy.base import Strategy
+from nasforge.strategy.guided import ScoreCache
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ class Experiment:
         self._failures: dict[int, int] = {}  # trial number -> failed attempts so far
         self._queued: list[int] = []  # trials to (re)submit as slots free up
         self.strategy.setup(self.space, self.objectives, self.constraints, self.seed)
+        scores = getattr(self.strategy, "scores", None)
+        if isinstance(scores, ScoreCache):  # proxy scores live in the run: computed once, resumed
+            scores.attach(self.storage.score_store(scores.name))
         self._done: dict[str, Trial] = {}
         self._counted = 0
         self._elapsed_before = float(self.storage.get_meta("elapsed_seconds", 0.0))

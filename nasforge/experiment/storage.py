@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS attempts (
     finished REAL,
     PRIMARY KEY (number, attempt)
 );
+CREATE TABLE IF NOT EXISTS proxy_scores (
+    scorer TEXT NOT NULL,
+    arch_key TEXT NOT NULL,
+    value REAL,
+    error TEXT,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (scorer, arch_key)
+);
 """
 
 
@@ -76,6 +84,28 @@ class Storage:
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
+
+    # ------------------------------------------------------------- proxy scores
+    def proxy_scores(self, scorer: str | None = None) -> dict[str, tuple[float | None, str | None, float]]:
+        """Stored proxy scores of ``scorer`` (all scorers when None): key -> (value, error, seconds)."""
+        query = "SELECT arch_key, value, error, seconds FROM proxy_scores"
+        rows = self._conn.execute(query + " WHERE scorer = ?", (scorer,)) if scorer is not None \
+            else self._conn.execute(query)
+        return {key: (value, error, float(seconds)) for key, value, error, seconds in rows}
+
+    def save_proxy_score(self, scorer: str, key: str, value: float | None, error: str | None,
+                         seconds: float) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO proxy_scores VALUES (?, ?, ?, ?, ?)",
+                           (scorer, key, value, error, seconds))
+
+    def proxy_cost(self) -> dict[str, float]:
+        """Proxy evaluations and seconds spent by the run (all scorers)."""
+        n, seconds = self._conn.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM proxy_scores").fetchone()
+        return {"proxy_evaluations": float(n), "proxy_seconds": float(seconds)}
+
+    def score_store(self, scorer: str) -> StoredScores:
+        """The :class:`~nasforge.strategy.guided.ScoreStore` of ``scorer`` in this run."""
+        return StoredScores(self, scorer)
 
     # ------------------------------------------------------------------- trials
     def add_trial(self, arch: Arch, status: str = RUNNING, **fields: Any) -> int:
@@ -155,6 +185,19 @@ class _Tx:
 
     def __exit__(self, exc_type, *_: Any) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class StoredScores:
+    """One scorer's proxy scores in a run's storage (a ``ScoreStore``)."""
+
+    def __init__(self, storage: Storage, scorer: str) -> None:
+        self.storage, self.scorer = storage, scorer
+
+    def load(self) -> dict[str, tuple[float | None, str | None, float]]:
+        return self.storage.proxy_scores(self.scorer)
+
+    def save(self, key: str, value: float | None, error: str | None, seconds: float) -> None:
+        self.storage.save_proxy_score(self.scorer, key, value, error, seconds)
 
 
 def _trial(row: tuple, parse: Callable[[str], Arch] | None) -> Trial:

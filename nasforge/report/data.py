@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class RunRecords:
     objectives: list[Objective]
     constraints: list[Constraint]
     summary: dict[str, Any] | None
+    proxy_cost: dict[str, float] = field(default_factory=dict)  # evaluations, seconds (guided runs)
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,14 @@ def read_run(path: str | Path) -> RunRecords:
     storage = Storage(path / rd.DB)
     try:
         trials = storage.trials()
+        cost = storage.proxy_cost()
     finally:
         storage.close()
     summary_path = path / rd.BEST / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
     return RunRecords(path, config, trials, [Objective.parse(t) for t in config["objectives"]],
-                      [Constraint.parse(t) for t in config.get("constraints", [])], summary)
+                      [Constraint.parse(t) for t in config.get("constraints", [])], summary,
+                      cost if cost["proxy_evaluations"] else {})
 
 
 def history(records: RunRecords) -> History:

@@ -27,7 +27,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from nasforge.registry import Registry
 from nasforge.space.arch import Arch
@@ -40,6 +40,22 @@ Scorer = Callable[[Arch], float]
 SCORERS: Registry[Callable[..., Scorer]] = Registry(
     "scorer", modules=("nasforge.estimate.proxies.scorer",))
 register_scorer = SCORERS.register
+
+
+class ScoreStore(Protocol):
+    """Persistent proxy scores of one scorer: ``load()`` gives key -> (value, error, seconds)."""
+
+    def load(self) -> dict[str, tuple[float | None, str | None, float]]: ...
+
+    def save(self, key: str, value: float | None, error: str | None, seconds: float) -> None: ...
+
+
+def scorer_name(scorer: str | Scorer, settings: Mapping[str, Any] | None) -> str:
+    """A stable name for a scorer and its settings (a callable is named by its qualified name)."""
+    import json
+
+    base = scorer if isinstance(scorer, str) else getattr(scorer, "__qualname__", type(scorer).__qualname__)
+    return f"{base}:{json.dumps(dict(settings or {}), sort_keys=True, default=str)}"
 
 
 def resolve_scorer(scorer: str | Scorer, space: Space, settings: Mapping[str, Any] | None) -> Scorer:
@@ -56,11 +72,21 @@ class ScoreCache:
     the recorded time of a precomputed value) or else the measured time of the call.
     """
 
-    def __init__(self, scorer: Scorer) -> None:
+    def __init__(self, scorer: Scorer, name: str = "") -> None:
         self.scorer = scorer
+        self.name = name  # what the scores are (scorer and settings): the key of a persistent store
         self.values: dict[str, float | None] = {}
         self.errors: dict[str, str] = {}
         self.seconds = 0.0
+        self._store: ScoreStore | None = None
+        self._stored: dict[str, tuple[float | None, str | None, float]] = {}
+
+    def attach(self, store: ScoreStore) -> None:
+        """Back the cache by ``store`` (e.g. the run's storage): a score found there is not
+        recomputed (a resumed run replays its proxy decisions exactly and pays nothing twice,
+        though its cost still counts: this run spent it); a new score is saved there."""
+        self._store = store
+        self._stored = store.load()
 
     @property
     def evaluations(self) -> int:
@@ -69,6 +95,13 @@ class ScoreCache:
     def __call__(self, arch: Arch) -> float | None:
         if arch.key in self.values:
             return self.values[arch.key]
+        if arch.key in self._stored:
+            value, error, seconds = self._stored[arch.key]
+            if error is not None:
+                self.errors[arch.key] = error
+            self.seconds += seconds
+            self.values[arch.key] = value
+            return value
         start = time.perf_counter()
         value: float | None
         try:
@@ -82,8 +115,11 @@ class ScoreCache:
                 warnings.warn(f"scorer could not score {arch.key} ({self.errors[arch.key]}); "
                               "unscored architectures rank last", RuntimeWarning, stacklevel=3)
         report = getattr(self.scorer, "seconds", None)
-        self.seconds += float(report(arch)) if callable(report) else time.perf_counter() - start
+        seconds = float(report(arch)) if callable(report) else time.perf_counter() - start
+        self.seconds += seconds
         self.values[arch.key] = value
+        if self._store is not None:
+            self._store.save(arch.key, value, self.errors.get(arch.key), seconds)
         return value
 
     def best_first(self, archs: Sequence[Arch]) -> list[Arch]:
@@ -95,6 +131,11 @@ class ScoreCache:
     def stats(self) -> dict[str, float]:
         return {"proxy_evaluations": float(self.evaluations), "proxy_seconds": self.seconds,
                 "proxy_failures": float(len(self.errors))}
+
+
+def score_cache(scorer: str | Scorer, space: Space, settings: Mapping[str, Any] | None) -> ScoreCache:
+    """A fresh :class:`ScoreCache` of the resolved scorer, named by scorer and settings."""
+    return ScoreCache(resolve_scorer(scorer, space, settings), scorer_name(scorer, settings))
 
 
 def top_of_pool(space: Space, cache: ScoreCache, rng: Any, pool_size: int, top: int,

@@ -11,7 +11,7 @@ import numpy as np
 from nasforge.space.arch import Arch
 from nasforge.strategy.base import Metrics, Strategy, get_strategy, register_strategy
 from nasforge.strategy.evolution import RegularizedEvolution
-from nasforge.strategy.guided import ScoreCache, Scorer, resolve_scorer, top_of_pool
+from nasforge.strategy.guided import Scorer, score_cache, top_of_pool
 from nasforge.strategy.local_search import LocalSearch
 
 DEFAULT_SCORER = "synflow"
@@ -48,7 +48,7 @@ class ProxyWarmStart(Strategy):
         self.inner = get_strategy(self.strategy, **dict(self.strategy_settings or {}))
         inner_seed = int(np.random.default_rng([seed, 1]).integers(2**31))
         self.inner.setup(space, objectives, constraints, inner_seed)
-        self.scores = ScoreCache(resolve_scorer(self.scorer, space, self.scorer_settings))
+        self.scores = score_cache(self.scorer, space, self.scorer_settings)
         self._queue: list[Arch] | None = None
 
     def ask(self) -> Arch | None:
@@ -95,7 +95,7 @@ class ProxyGuidedEvolution(RegularizedEvolution):
         if self.candidates < 1:
             raise ValueError(f"proxy-evolution: candidates must be >= 1, got {self.candidates}")
         super().setup(space, objectives, constraints, seed)
-        self.scores = ScoreCache(resolve_scorer(self.scorer, space, self.scorer_settings))
+        self.scores = score_cache(self.scorer, space, self.scorer_settings)
         self._warm = warm
         self._queue: list[Arch] | None = None
 
@@ -141,7 +141,7 @@ class ProxyGuidedLocalSearch(LocalSearch):
     def setup(self, space: Any, objectives: Any, constraints: Any = (), seed: int = 0) -> None:
         _check_sizes("proxy-local", self.pool_size, min(self.n_init, self.pool_size))
         super().setup(space, objectives, constraints, seed)
-        self.scores = ScoreCache(resolve_scorer(self.scorer, space, self.scorer_settings))
+        self.scores = score_cache(self.scorer, space, self.scorer_settings)
         self._starts: list[Arch] = []
 
     def _random(self) -> Arch | None:

@@ -95,3 +95,37 @@ def test_resume_reruns_trials_left_running(tmp_path):
     assert len(trials) == 12 and all(t.status == COMPLETE for t in trials)
     rerun = [t for t in trials if t.arch.key == arch.key]
     assert len(rerun) == 1 and rerun[0].attempt == 2
+
+
+class CountingScorer:
+    """A proxy (the toy score, slightly off) that counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, arch):
+        from toys import toy_score
+
+        self.calls += 1
+        return toy_score(arch) + 0.1 * arch["x0"]
+
+
+def guided(tmp_path, scorer, trials, name="g.db"):
+    strategy = get_strategy("proxy-evolution", population_size=4, sample_size=2, scorer=scorer, pool_size=20,
+                            candidates=3)
+    return Experiment(toy_space(), strategy, ToyEvaluator(), Storage(tmp_path / name), [Objective("score")],
+                      Budget(trials=trials), seed=3)
+
+
+def test_proxy_scores_are_stored_in_the_run_and_not_recomputed_on_resume(tmp_path):
+    whole_scorer = CountingScorer()
+    whole = guided(tmp_path, whole_scorer, 30, "whole.db").run()
+    first_scorer = CountingScorer()
+    guided(tmp_path, first_scorer, 12).run()
+    again = CountingScorer()
+    resumed = guided(tmp_path, again, 30).run()
+    assert [t.arch.key for t in resumed] == [t.arch.key for t in whole]  # the same decisions
+    assert first_scorer.calls + again.calls == whole_scorer.calls  # nothing scored twice
+    stored = Storage(tmp_path / "g.db")
+    assert stored.proxy_cost()["proxy_evaluations"] == whole_scorer.calls
+    assert len(stored.proxy_scores()) == whole_scorer.calls
