@@ -5,7 +5,15 @@ Every weight (convolution, linear, BatchNorm scale) is set to one shared constan
 and the batch is passed forward (train mode, no gradients, no labels), once for each of two
 constants. Each output vector is min-max normalised over the whole batch; exact zeros are left
 out; the score is ``mean |y_1 - y_2| / mean(y_1, y_2)``: the dispersion between the two
-initialisations relative to their average magnitude. Works on a copy of the network.
+initialisations relative to their average magnitude. Works on a copy of the network, in double
+precision.
+
+The paper picks the widest pair ``10^a < 10^b`` in ``[1e-7, 1]`` for which under 10% of sampled
+networks give constant (underflowed) outputs, and scores only the networks that do not
+underflow. In float32 on NB201 that rule gives (1e-3, 1), and the networks it excludes are the
+hard cases: scored in float64 with (1e-7, 1) instead, nothing underflows and every network
+gets a score (on 60 NB201 archs, Spearman with CIFAR-10 accuracy 0.59 against 0.28 for
+float32 (1e-3, 1)), so that is the default.
 """
 
 from __future__ import annotations
@@ -16,15 +24,13 @@ from torch import nn
 from nasforge.estimate.proxies import register_proxy
 from nasforge.estimate.proxies.base import Proxy, ProxyBatch, ProxyError, copy_of
 
-#: The two shared weight values. The paper picks the widest pair 10^a < 10^b in [1e-7, 1] for
-#: which under 10% of sampled networks give constant (all-underflow) outputs; on nb201 in float32
-#: that is (1e-3, 1): smaller values underflow to zero in about half the networks.
-WEIGHTS = (1e-3, 1.0)
+#: The two shared weight values: the paper's widest window, usable in float64.
+WEIGHTS = (1e-7, 1.0)
 
 
 def constant_outputs(model: nn.Module, x: torch.Tensor, value: float) -> torch.Tensor:
     """Flattened outputs of a copy of ``model`` whose weights all equal ``value``."""
-    net = copy_of(model)
+    net = copy_of(model).double()
     with torch.no_grad():
         for m in net.modules():
             weight = getattr(m, "weight", None)
@@ -33,7 +39,7 @@ def constant_outputs(model: nn.Module, x: torch.Tensor, value: float) -> torch.T
             bias = getattr(m, "bias", None)
             if isinstance(bias, torch.Tensor):
                 bias.zero_()
-        return net(x).reshape(-1).double()
+        return net(x.double()).reshape(-1)
 
 
 def _normalise(y: torch.Tensor) -> torch.Tensor:
