@@ -156,6 +156,7 @@ def report(root: Path) -> None:
           "param-free prob. epoch 1 -> last |\n|---|---|---|---|---|---|---|")
     for path in sorted((root / "nb201").glob("*/seed*/result.json")):
         r = json.loads(path.read_text())
+        r["method"] = path.parent.parent.name  # the run folder: method plus any --tag
         runs.setdefault(r["method"], []).append(r)
         ops = [part.split("~")[0] for part in r["arch"].split(":", 1)[1].replace("+", "").split("|") if part]
         r["free_edges"] = sum(op in free for op in ops)
