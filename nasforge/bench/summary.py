@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -153,7 +154,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> Pa
     return path
 
 
-def dataclass_rows(rows: Sequence[SummaryRow] | Sequence[HypervolumeRow], cls: type) -> tuple[list[str], list]:
+def dataclass_rows(rows: Sequence[Any], cls: type) -> tuple[list[str], list]:
     """Header and value rows of a list of dataclass records (floats rounded for reading)."""
     header = [f.name for f in fields(cls)]
     return header, [tuple(_num(v) if isinstance(v, float) else v for v in astuple(r)) for r in rows]

@@ -23,6 +23,7 @@ behaves as its unguided version.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
@@ -52,8 +53,6 @@ class ScoreStore(Protocol):
 
 def scorer_name(scorer: str | Scorer, settings: Mapping[str, Any] | None) -> str:
     """A stable name for a scorer and its settings (a callable is named by its qualified name)."""
-    import json
-
     base = scorer if isinstance(scorer, str) else getattr(scorer, "__qualname__", type(scorer).__qualname__)
     return f"{base}:{json.dumps(dict(settings or {}), sort_keys=True, default=str)}"
 

@@ -10,18 +10,8 @@ vector, so a refit on a few hundred points takes a few tens of milliseconds and 
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
-
 import numpy as np
-
-
-def _one_blas_thread() -> Any:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
+from threadpoolctl import threadpool_limits  # a requirement of scikit-learn
 
 
 class MLPEnsemble:
@@ -79,7 +69,7 @@ class MLPEnsemble:
         grads = self._views(grad, d)
         m, v = np.zeros_like(theta), np.zeros_like(theta)
         b1, b2 = 0.9, 0.999
-        with _one_blas_thread():  # matrices this small only lose time to thread hand-offs
+        with threadpool_limits(1):  # matrices this small only lose time to thread hand-offs
             for step in range(1, self.epochs + 1):
                 self._backward(params, grads, x, t, weights)
                 g = grad + decay * theta
