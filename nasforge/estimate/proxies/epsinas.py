@@ -28,9 +28,10 @@ from nasforge.estimate.proxies.base import Proxy, ProxyBatch, ProxyError, copy_o
 WEIGHTS = (1e-7, 1.0)
 
 
-def constant_outputs(model: nn.Module, x: torch.Tensor, value: float) -> torch.Tensor:
-    """Flattened outputs of a copy of ``model`` whose weights all equal ``value``."""
-    net = copy_of(model).double()
+def constant_outputs(model: nn.Module, x: torch.Tensor, value: float,
+                     dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Flattened outputs (in ``dtype``) of a copy of ``model`` whose weights all equal ``value``."""
+    net = copy_of(model).to(dtype)
     with torch.no_grad():
         for m in net.modules():
             weight = getattr(m, "weight", None)
@@ -39,7 +40,7 @@ def constant_outputs(model: nn.Module, x: torch.Tensor, value: float) -> torch.T
             bias = getattr(m, "bias", None)
             if isinstance(bias, torch.Tensor):
                 bias.zero_()
-        return net(x.double()).reshape(-1)
+        return net(x.to(dtype)).reshape(-1).double()
 
 
 def _normalise(y: torch.Tensor) -> torch.Tensor:
@@ -58,11 +59,12 @@ class Epsinas(Proxy):
     data = "batch"
     paper = "Gracheva 2023"
 
-    def __init__(self, weights: tuple[float, float] = WEIGHTS) -> None:
+    def __init__(self, weights: tuple[float, float] = WEIGHTS, dtype: torch.dtype = torch.float64) -> None:
         self.weights = weights
+        self.dtype = dtype
 
     def score(self, model: nn.Module, batch: ProxyBatch) -> float:
-        y1, y2 = (_normalise(constant_outputs(model, batch.x, w)) for w in self.weights)
+        y1, y2 = (_normalise(constant_outputs(model, batch.x, w, self.dtype)) for w in self.weights)
         both = torch.stack([y1, y2])
         both = torch.where(both == 0, torch.nan, both)
         value = torch.nanmean((both[0] - both[1]).abs()) / torch.nanmean(both)
