@@ -136,6 +136,17 @@ def test_epsinas_is_zero_when_outputs_scale_with_the_weight():
     assert get_proxy("epsinas").score(nn.Linear(4, 3), b) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_epsinas_precision_changes_only_rounding_when_nothing_underflows():
+    from nasforge.estimate.proxies.epsinas import Epsinas
+
+    b = linear_batch()
+    b.x = b.x.float()
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.Tanh())
+    double = Epsinas((0.1, 1.0), torch.float64).score(net, b)
+    single = Epsinas((0.1, 1.0), torch.float32).score(net, b)
+    assert double > 0.01 and single == pytest.approx(double, rel=1e-4)
+
+
 def test_gradsign_matches_hand_per_sample_signs():
     model, b = linear(), linear_batch()
     w, x = model.weight.detach().numpy(), b.x.numpy()
