@@ -105,3 +105,13 @@ def test_study_writes_the_table(tmp_path):
         assert reader.fieldnames == ["predictor", "train_size", "kendall", "spearman", "seconds"]
         assert len(list(reader)) == 6
     assert paths["plot"].stat().st_size > 0
+
+
+@needs_data
+def test_reference_predictors_can_be_asked_for_by_name():
+    from nasforge.estimate.predictors.study import run_seed, variants
+
+    assert variants(["constant", "free_stat", "mlp"]) == ["constant", "free_stat", "mlp", "mlp+pretrain"]
+    rows = run_seed("macro", 0, [10], ["constant", "free_stat"], test_size=60, pool_size=100)
+    assert [r.predictor for r in rows] == ["constant", "free_stat"]
+    assert rows[1].kendall > 0.2  # FLOPs rank macro archs well; the constant cannot rank at all

@@ -24,7 +24,8 @@ from nasforge.estimate.predictors.base import get_predictor, rank_correlations
 
 PRETRAIN_SUFFIX = "+pretrain"
 DEFAULT_PREDICTORS = ("gbdt", "rf", "gp", "mlp")
-BASELINES = ("free_stat",)
+BASELINES = ("free_stat",)  # always reported beside the predictors
+REFERENCE = ("constant", "free_stat")  # no seed, nothing to pretrain, features with free statistics
 FEATURES = ("onehot+stats", "onehot")
 
 
@@ -41,13 +42,14 @@ class StudyRow:
 
 
 def variants(predictors: Sequence[str], pretrain: bool = True) -> list[str]:
-    """Each predictor, then its pretrained variant, then the free-statistic baseline."""
+    """Each predictor, then its pretrained variant (reference predictors have none), then the
+    free-statistic baseline unless it was asked for already."""
     out = []
     for name in predictors:
         out.append(name)
-        if pretrain:
+        if pretrain and name not in REFERENCE:
             out.append(name + PRETRAIN_SUFFIX)
-    return out + list(BASELINES)
+    return out + [b for b in BASELINES if b not in out]
 
 
 def run_seed(benchmark: str, seed: int, train_sizes: Sequence[int], predictors: Sequence[str],
@@ -91,10 +93,10 @@ def run_seed(benchmark: str, seed: int, train_sizes: Sequence[int], predictors: 
     rows = []
     for variant in variants(predictors, pretrain):
         name, pre = variant.removesuffix(PRETRAIN_SUFFIX), variant.endswith(PRETRAIN_SUFFIX)
-        settings = {"seed": seed} if name not in BASELINES else {}
+        settings = {"seed": seed} if name not in REFERENCE else {}
         if pre:
             settings["pretrained"] = True
-        x_pool, x_train, x_test = data[with_stats if name in BASELINES else plain]
+        x_pool, x_train, x_test = data[with_stats if name in REFERENCE else plain]
         template = get_predictor(name, **settings)
         start = time.perf_counter()
         template.pretrain(x_pool, s_pool)
