@@ -13,11 +13,16 @@ from nasforge.experiment.pareto import loss_matrix, non_dominated
 from nasforge.experiment.trial import COMPLETE, Trial
 
 
+def full_fidelity(trial: Trial) -> bool:
+    """Whether ``trial`` ran at full fidelity (no ``fidelity`` metric counts as full)."""
+    return trial.metrics.get("fidelity", 1.0) >= 1.0
+
+
 def feasible_trials(trials: Sequence[Trial], objectives: Sequence[Objective],
                     constraints: Sequence[Constraint] = ()) -> list[Trial]:
     """Complete full-fidelity trials that report every objective and meet every constraint."""
     return [t for t in trials
-            if t.status == COMPLETE and t.metrics.get("fidelity", 1.0) >= 1.0
+            if t.status == COMPLETE and full_fidelity(t)
             and all(o.metric in t.metrics for o in objectives)
             and all(c.satisfied(t.metrics) for c in constraints)]
 

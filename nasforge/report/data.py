@@ -12,7 +12,7 @@ import yaml
 
 from nasforge.experiment import run_dir as rd
 from nasforge.experiment.objectives import Constraint, Objective
-from nasforge.experiment.selection import feasible_trials, pareto_trials
+from nasforge.experiment.selection import feasible_trials, full_fidelity, pareto_trials
 from nasforge.experiment.storage import Storage
 from nasforge.experiment.trial import COMPLETE, Trial
 
@@ -69,13 +69,14 @@ def read_run(path: str | Path) -> RunRecords:
 
 
 def history(records: RunRecords) -> History:
-    """Best-so-far of the first objective over counted trials (failed ones keep the best)."""
+    """Best-so-far of the first objective over counted trials (failed ones and lower-fidelity
+    rungs keep the best: a rung's accuracy is not comparable with a fully trained one's)."""
     obj = records.objectives[0]
     index, values, best = [], [], []
     current: float | None = None
     counted = [t for t in records.trials if t.counts_for_budget]
     for i, t in enumerate(counted, start=1):
-        if t.status != COMPLETE or obj.metric not in t.metrics:
+        if t.status != COMPLETE or obj.metric not in t.metrics or not full_fidelity(t):
             continue
         if not all(c.satisfied(t.metrics) for c in records.constraints):
             continue
