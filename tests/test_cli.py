@@ -168,3 +168,17 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path):
     keys = [row[1] for row in after]
     assert len(set(keys)) == budget, "no architecture evaluated twice"
     assert (run / "best/summary.json").is_file()
+
+
+def test_early_stopping_from_the_command_line_keeps_the_files_settings(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("strategy: random\nevaluator: {epochs: 4, early_stopping: {probability: 0.2}}\n"
+                      "final_retrain: false\n")
+    result = runner.invoke(app, ["search", "--config", str(config), "--trials", "3", "--early-stopping",
+                                 "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((tmp_path / "r/config.yaml").read_text())
+    assert saved["evaluator"]["early_stopping"] == {"probability": 0.2, "min_fraction": 0.3, "min_epochs": 3}
+    assert saved["evaluator"]["epochs"] == 4
+    rows = _counted(tmp_path / "r/trials.db")
+    assert len(rows) == 3 and all("fidelity" in json.loads(r[3]) for r in rows)  # the stopper was wired in

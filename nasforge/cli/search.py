@@ -34,6 +34,8 @@ def search(
     lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="weight decay")] = None,
     optimizer: Annotated[str | None, typer.Option(help="adamw or sgd")] = None,
+    early_stopping: Annotated[bool, typer.Option(
+        "--early-stopping", help="stop trials whose extrapolated learning curve cannot beat the best so far")] = False,
     executor: Annotated[str | None, typer.Option(help="serial (default), processes or ray")] = None,
     workers: Annotated[int | None, typer.Option(help="concurrent trials (processes or ray executor)")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray)")] = None,
@@ -53,6 +55,8 @@ def search(
     try:
         evaluator = {k: v for k, v in dict(epochs=epochs, final_epochs=final_epochs, batch_size=batch_size, lr=lr,
                                              weight_decay=weight_decay, optimizer=optimizer).items() if v is not None}
+        if early_stopping:
+            evaluator["early_stopping"] = {}  # the defaults (a config file's settings are kept)
         budget = {k: v for k, v in dict(trials=trials, minutes=minutes).items() if v is not None}
         if trials is not None and minutes is None:
             budget["minutes"] = None  # a trial budget given alone is the whole budget

@@ -43,6 +43,15 @@ class LatencyConfig(_Strict):
     clock: Literal["wall", "cpu"] = "wall"
 
 
+class EarlyStoppingConfig(_Strict):
+    """Learning-curve early stopping (:class:`nasforge.estimate.curves.CurveStopper`): stop a trial
+    once its extrapolated final accuracy beats the incumbent with probability < ``probability``."""
+
+    probability: float = Field(0.05, gt=0, lt=1)
+    min_fraction: float = Field(0.3, ge=0, lt=1, description="never stop before this fraction of the epochs")
+    min_epochs: int = Field(3, ge=2, description="never stop before this many epochs")
+
+
 class EvaluatorConfig(_Strict):
     """Training evaluator settings (``epochs`` is the search fidelity)."""
 
@@ -57,6 +66,7 @@ class EvaluatorConfig(_Strict):
     shift: int = Field(-1, ge=-1, le=1000, description="random-shift augmentation in steps; -1: the task's default")
     threads: int | None = Field(1, ge=1, description="torch threads per evaluation (null: all cores)")
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    early_stopping: EarlyStoppingConfig | None = Field(None, description="learning-curve early stopping (null: off)")
 
 
 class BudgetConfig(_Strict):
@@ -243,14 +253,16 @@ def load_config(path: str | Path | None = None, context: dict[str, Any] | None =
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of fields, got {type(loaded).__name__}")
         data = loaded or {}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
+    data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
     return validate_config(data, context)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` applied; nested mappings merge at every depth."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def validate_config(data: dict[str, Any], context: dict[str, Any] | None = None) -> SearchConfig:

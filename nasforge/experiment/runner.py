@@ -47,12 +47,15 @@ def build_experiment(config: SearchConfig, storage: Storage, space: Space | None
     recipe = Recipe(epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr, weight_decay=ev.weight_decay,
                     optimizer=ev.optimizer, label_smoothing=ev.label_smoothing, shift=ev.shift,
                     seed=config.seed)
+    from nasforge.estimate.curves import CurveStopper
     from nasforge.hardware.latency import LatencySettings
 
     evaluator = TrainingEvaluator(space, task if task is not None else config.task, recipe,
                                   config.parsed_constraints(), threads=ev.threads, seed=config.seed,
                                   hardware=config.hardware_metrics(),
-                                  latency=LatencySettings(**ev.latency.model_dump()))
+                                  latency=LatencySettings(**ev.latency.model_dump()),
+                                  early_stopping=CurveStopper(**ev.early_stopping.model_dump())
+                                  if ev.early_stopping is not None else None)
     executor = executor_from_settings(
         config.executor, workers=config.workers, threads_per_worker=config.threads_per_worker,
         trial_timeout=config.trial_timeout, gpus_per_trial=config.gpus_per_trial, ray_address=config.ray_address)
