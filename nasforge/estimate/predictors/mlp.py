@@ -15,7 +15,7 @@ from nasforge.estimate.predictors.pretrain import StatsEncoder, make_trunk
 
 @register_predictor("mlp")
 class MLPEnsemble(Predictor):
-    """``members`` MLPs (``layers`` x ``hidden`` ReLU) trained with Adam on standardised targets;
+    """``members`` MLPs (``layers`` x ``hidden`` ReLU) trained with AdamW on standardised targets;
     the prediction is their mean. With ``pretrained=True`` every member's trunk starts from one
     :class:`StatsEncoder` fitted by :meth:`pretrain` and is fine-tuned with all weights."""
 
