@@ -24,8 +24,14 @@ def fbnetv3(
     epochs: Annotated[int, typer.Option(min=1, help="training epochs per trial")] = 8,
     initial: Annotated[int, typer.Option(min=2, help="Sobol trials before the predictor")] = 12,
     batch: Annotated[int, typer.Option(min=1, help="trials per predictor-picked batch")] = 6,
-    rounds: Annotated[int, typer.Option(min=0, help="predictor-picked batches")] = 2,
+    rounds: Annotated[int | None, typer.Option(min=0, help="predictor-picked batches (default 2; with "
+                                                            "--train-seconds: as many as the budget allows)")] = None,
+    train_seconds: Annotated[float | None, typer.Option(help="stop starting trials once they have used this "
+                                                             "many seconds of evaluation (build, train, validate): "
+                                                             "an equal-compute budget")] = None,
     pool_size: Annotated[int, typer.Option(min=10, help="Sobol candidates (pretraining pool)")] = 500,
+    neighbours: Annotated[int, typer.Option(min=0, help="one-edit neighbours of each of the 4 best trials' "
+                                                        "architectures ranked with the pool each round")] = 24,
     predictor: Annotated[str, typer.Option(help="mlp (default), gbdt, rf, gp")] = "mlp",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     out: Annotated[Path | None, typer.Option(help="write trials.csv and family.json here")] = None,
@@ -50,13 +56,15 @@ def fbnetv3(
         data = load_task(task, seed=seed)
         evaluator = TrainingEvaluator(joint, data, Recipe(epochs=epochs, seed=seed, shift=-1), threads=1, seed=seed)
         search = FBNetV3Search(joint, evaluator, FreeStats(joint, data.input_shape, data.num_classes), bounds[-1],
-                               resource, initial=initial, batch=batch, rounds=rounds, pool_size=pool_size,
+                               resource, initial=initial, batch=batch, pool_size=pool_size,
+                               rounds=2 if rounds is None and train_seconds is None else rounds,
+                               train_seconds=train_seconds, neighbours=neighbours,
                                predictor=predictor, seed=seed,
                                on_trial=lambda m: typer.echo(f"{m.arch.key}  val "
                                                              f"{(m.metrics or {}).get('val_accuracy', 'failed')}",
                                                              err=True))
         result = search.run(bounds)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"search: {len(result.measured)} trials in {result.search_seconds:.0f} s; "

@@ -53,3 +53,54 @@ def test_cli_writes_the_family(tmp_path):
     assert result.exit_code == 0, result.output
     family = json.loads((out / "family.json").read_text())
     assert len(family) == 1 and family[0]["params"] <= 3000 and "#lr=" in family[0]["arch"]
+
+
+class Timed(Fake):
+    """Fake with a recorded training time: the highest learning rate takes four times as long."""
+
+    def _evaluate(self, arch):
+        from nasforge.estimate.base import EvalResult
+
+        return EvalResult(metrics=super()._evaluate(arch), cost_seconds=4.0 if arch["lr"] == 0.03 else 1.0)
+
+
+def test_training_seconds_budget_counts_each_recipes_cost():
+    space = JointSpace("conv1d", recipe=["lr"])
+    stats = FreeStats(space, (1, 40), 10)
+    search = FBNetV3Search(space, Timed(), stats, max_cost=20000, initial=8, batch=4, rounds=None, pool_size=60,
+                           predictor="gbdt", population=12, generations=2, seed=0, train_seconds=30)
+    result = search.run()
+    spent = [m.seconds for m in result.measured]
+    assert sum(spent[:-1]) < 30 <= sum(spent)  # stops starting trials once the budget is used
+    assert 4.0 in spent and len(spent) < 30  # slow recipes leave room for fewer trials
+    capped = FBNetV3Search(space, Timed(), stats, max_cost=20000, initial=8, batch=4, rounds=1, pool_size=60,
+                           predictor="gbdt", seed=0, train_seconds=1000).run()
+    assert len(capped.measured) == 12  # rounds still caps the batches
+
+
+def test_a_search_that_cannot_stop_is_refused():
+    import pytest
+
+    space = JointSpace("conv1d", recipe=["lr"])
+    with pytest.raises(ValueError, match="rounds, train_seconds"):
+        FBNetV3Search(space, Fake(), FreeStats(space, (1, 40), 10), 20000, rounds=None)
+    with pytest.raises(ValueError, match="train_seconds must be > 0"):
+        FBNetV3Search(space, Fake(), FreeStats(space, (1, 40), 10), 20000, train_seconds=0)
+
+
+def test_neighbourhood_pairs_good_architectures_with_good_recipes():
+    from nasforge.estimate.predictors.fbnetv3 import Measured
+
+    space = JointSpace("conv1d", recipe=["lr", "ema"])
+    stats = FreeStats(space, (1, 40), 10)
+    search = FBNetV3Search(space, Fake(), stats, max_cost=1e7, pool_size=20, parents=2, neighbours=5, seed=0)
+    a, b = sobol_archs(space.base, 2, seed=0)
+    trials = [space.join(a, lr=0.03, ema=0.0), space.join(a, lr=0.01, ema=0.0), space.join(b, lr=0.001, ema=0.99)]
+    search.measured = [Measured(t, {"val_accuracy": v}, search.cost(t), 1.0) for t, v in zip(trials, (0.9, 0.8, 0.7), strict=True)]
+    seen = {t.key for t in trials}
+    local = search._neighbourhood(np.random.default_rng(0), seen)
+    keys = {c.key for c in local}
+    assert space.join(b, lr=0.03, ema=0.0).key in keys  # the second architecture with the best recipe
+    assert space.join(a, lr=0.001, ema=0.99).key in keys
+    assert not keys & seen
+    assert len(local) == 2 * 5 + 2  # 5 neighbours of each distinct architecture's best trial, 2 transplants

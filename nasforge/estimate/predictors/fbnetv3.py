@@ -6,7 +6,12 @@ Search using Predictor Pretraining"), on any space, typically a
    (quasi-random: the decisions' combinations are covered evenly), and pretrain the predictor on
    their free statistics (params, FLOPs) — no training needed.
 2. Train a first Sobol batch, fit the predictor on the measured accuracies (fine-tuning it),
-   pick the next batch as the pool's top predicted candidates, train them, refit; repeat.
+   pick the next batch as the top predicted candidates among the pool and the neighbourhood of
+   the best trials (one-edit neighbours and, on a joint space, recipe swaps between the best
+   architectures: a fixed pool rarely holds a good architecture with a good recipe), train
+   them, refit; repeat for
+   ``rounds`` batches, or until the trials' training seconds reach ``train_seconds`` (an
+   equal-compute budget: candidates whose recipe trains longer leave room for fewer trials).
 3. With the final predictor, run a predictor-scored evolutionary search for each resource budget
    (e.g. params <= 2k, 5k, 20k): the *constraint family*, one (architecture, recipe) per budget,
    produced in seconds because nothing is trained; then each member is trained and checked.
@@ -99,17 +104,23 @@ class FBNetV3Search:
 
     def __init__(self, space: Space, evaluator: Evaluator, stats: FreeStats, max_cost: float,
                  resource: str = "params", metric: str = "val_accuracy", initial: int = 16, batch: int = 8,
-                 rounds: int = 2, pool_size: int = 1000, predictor: str = "mlp", pretrained: bool = True,
+                 rounds: int | None = 2, pool_size: int = 1000, predictor: str = "mlp", pretrained: bool = True,
                  population: int = 32, generations: int = 10, seed: int = 0,
-                 on_trial: Callable[[Measured], None] | None = None) -> None:
+                 on_trial: Callable[[Measured], None] | None = None, train_seconds: float | None = None,
+                 parents: int = 4, neighbours: int = 24) -> None:
         if resource not in ("params", "flops"):
             raise ValueError(f"resource must be 'params' or 'flops', got {resource!r}")
+        if train_seconds is not None and not train_seconds > 0:
+            raise ValueError(f"train_seconds must be > 0 (or None for no time budget), got {train_seconds}")
+        if rounds is None and train_seconds is None:
+            raise ValueError("give rounds, train_seconds or both: with neither the search would not stop")
         self.space, self.evaluator, self.stats = space, evaluator, stats
         self.max_cost, self.resource, self.metric = max_cost, resource, metric
         self.initial, self.batch, self.rounds, self.pool_size = initial, batch, rounds, pool_size
         self.predictor_name, self.pretrained = predictor, pretrained
         self.population, self.generations, self.seed = population, generations, seed
-        self.on_trial = on_trial
+        self.on_trial, self.train_seconds = on_trial, train_seconds
+        self.parents, self.neighbours = parents, neighbours
         self.featurizer = Featurizer(space, stats)
         self.measured: list[Measured] = []
 
@@ -128,20 +139,66 @@ class FBNetV3Search:
         template = get_predictor(self.predictor_name, seed=self.seed, pretrained=self.pretrained)
         template.pretrain(x_pool, self.featurizer.free_stats(pool))
         self._train(first)
-        predictor = template
-        for _ in range(self.rounds):
+        done_rounds = 0
+        while (self.rounds is None or done_rounds < self.rounds) and not self.spent():
             predictor = self._fit(template)
             seen = {m.arch.key for m in self.measured}
-            order = np.argsort(-predictor.predict(x_pool), kind="stable")
-            self._train([pool[i] for i in order if pool[i].key not in seen][:self.batch])
+            local = self._neighbourhood(np.random.default_rng([self.seed, done_rounds]), seen)
+            candidates = pool + local
+            scores = predictor.predict(np.concatenate([x_pool, self.featurizer.transform(local)]) if local else x_pool)
+            order = np.argsort(-scores, kind="stable")
+            picks = [candidates[i] for i in order if candidates[i].key not in seen][:self.batch]
+            if not picks:
+                break  # every pool candidate has been trained
+            self._train(picks)
+            done_rounds += 1
         predictor = self._fit(template)
         search_seconds = time.perf_counter() - start
         start = time.perf_counter()
         family = self.constraint_family(predictor, budgets or [self.max_cost], pool)
         return FBNetV3Result(self.measured, family, time.perf_counter() - start, search_seconds, predictor)
 
+    def _neighbourhood(self, rng: np.random.Generator, seen: set[str]) -> list[Arch]:
+        """Candidates near the best trials, for the predictor to rank with the pool.
+
+        A pool of fixed (architecture, recipe) pairs cannot pair a good architecture with a
+        better recipe; these can. The parents are the ``parents`` best measured trials with
+        distinct architectures (on a :class:`~nasforge.space.joint.JointSpace`, distinct
+        architecture parts, so the neighbourhood does not collapse onto recipe tweaks of one
+        network). Candidates: up to ``neighbours`` random one-edit neighbours of each parent and,
+        on a JointSpace, each parent's architecture with every other parent's recipe.
+        """
+        if self.neighbours <= 0:
+            return []
+        base_arch = getattr(self.space, "base_arch", None)
+        done = sorted((m for m in self.measured if m.metrics is not None),
+                      key=lambda m: (-m.metrics[self.metric], m.arch.key))  # type: ignore[index]
+        parents: dict[str, Arch] = {}
+        for m in done:
+            parents.setdefault(base_arch(m.arch).key if base_arch else m.arch.key, m.arch)
+            if len(parents) == self.parents:
+                break
+        candidates: list[Arch] = []
+        for arch in parents.values():
+            options = self.space.neighbours(arch)
+            candidates += [options[i] for i in rng.permutation(len(options))[:self.neighbours]]
+            if base_arch is not None:
+                candidates += [self.space.join(base_arch(arch), **self.space.recipe_overrides(other))  # type: ignore[attr-defined]
+                               for other in parents.values() if other is not arch]
+        out: dict[str, Arch] = {}
+        for arch in candidates:
+            if arch.key not in seen and arch.key not in out and self.cost(arch) <= self.max_cost:
+                out[arch.key] = arch
+        return list(out.values())
+
+    def spent(self) -> bool:
+        """Whether the trials so far have used the ``train_seconds`` budget (never without one)."""
+        return self.train_seconds is not None and sum(m.seconds for m in self.measured) >= self.train_seconds
+
     def _train(self, archs: Sequence[Arch]) -> None:
         for arch in archs:
+            if self.spent():
+                return
             result = self.evaluator.evaluate(arch)
             ok = result.ok and self.metric in result.metrics
             m = Measured(arch, dict(result.metrics) if ok else None, self.cost(arch), result.cost_seconds)
@@ -192,8 +249,11 @@ class FBNetV3Search:
         return sorted(zip(preds.tolist(), archs, strict=True), key=lambda sa: (-sa[0], sa[1].key))
 
 
-def holdout_accuracy(evaluator: Any, arch: Arch, epochs: int | None = None) -> dict[str, float]:
-    """Retrain ``arch`` (with its own recipe) on train+val and score it on the test split."""
+def holdout_accuracy(evaluator: Any, arch: Arch, epochs: int | None = None, seed: int | None = None) -> dict[str, float]:
+    """Retrain ``arch`` (with its own recipe) on train+val and score it on the test split
+    (``seed``: the retraining's seed, default the evaluator recipe's)."""
+    from dataclasses import replace
+
     import torch
 
     from nasforge.estimate.trainer import accuracy, as_tensors, fit
@@ -202,6 +262,7 @@ def holdout_accuracy(evaluator: Any, arch: Arch, epochs: int | None = None) -> d
     if evaluator.threads:
         torch.set_num_threads(evaluator.threads)
     recipe = evaluator.effective_recipe(task, epochs=epochs, arch=arch)
+    recipe = recipe if seed is None else replace(recipe, seed=seed)
     torch.manual_seed(recipe.seed)
     model = evaluator.space.build(arch, task)
     x = np.concatenate([task.x_train, task.x_val])
