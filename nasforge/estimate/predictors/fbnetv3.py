@@ -9,9 +9,9 @@ Search using Predictor Pretraining"), on any space, typically a
    pick the next batch as the top predicted candidates among the pool and the neighbourhood of
    the best trials (one-edit neighbours and, on a joint space, recipe swaps between the best
    architectures: a fixed pool rarely holds a good architecture with a good recipe), train
-   them, refit; repeat for
-   ``rounds`` batches, or until the trials' training seconds reach ``train_seconds`` (an
-   equal-compute budget: candidates whose recipe trains longer leave room for fewer trials).
+   them, refit; repeat for ``rounds`` batches, or until the trials' evaluation seconds reach
+   ``train_seconds`` (an equal-compute budget: candidates whose recipe trains longer leave room
+   for fewer trials).
 3. With the final predictor, run a predictor-scored evolutionary search for each resource budget
    (e.g. params <= 2k, 5k, 20k): the *constraint family*, one (architecture, recipe) per budget,
    produced in seconds because nothing is trained; then each member is trained and checked.
@@ -112,6 +112,8 @@ class FBNetV3Search:
             raise ValueError(f"resource must be 'params' or 'flops', got {resource!r}")
         if train_seconds is not None and not train_seconds > 0:
             raise ValueError(f"train_seconds must be > 0 (or None for no time budget), got {train_seconds}")
+        if parents < 1 or neighbours < 0:
+            raise ValueError(f"need parents >= 1 and neighbours >= 0, got {parents} and {neighbours}")
         if rounds is None and train_seconds is None:
             raise ValueError("give rounds, train_seconds or both: with neither the search would not stop")
         self.space, self.evaluator, self.stats = space, evaluator, stats
@@ -149,7 +151,7 @@ class FBNetV3Search:
             order = np.argsort(-scores, kind="stable")
             picks = [candidates[i] for i in order if candidates[i].key not in seen][:self.batch]
             if not picks:
-                break  # every pool candidate has been trained
+                break  # no untrained candidate is left
             self._train(picks)
             done_rounds += 1
         predictor = self._fit(template)
