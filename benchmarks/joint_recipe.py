@@ -24,7 +24,8 @@ trained candidate) and ``OUT/summary.md``.
     python benchmarks/joint_recipe.py --tasks cifar10-subset-16px --seeds 3 --out bench-out/joint-cifar
 
 Run one task per core (the two commands side by side): the budget is in wall-clock seconds,
-so a loaded machine gives both arms fewer trials.
+so a loaded machine gives both arms fewer trials; ``--clock cpu`` counts this process's CPU
+seconds instead (the recorded runs used wall-clock on a quiet machine).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def load(name: str, seed: int) -> Task:
 
 def run(task_name: str, seed: int, joint: bool, pool_size: int, train_seconds: float | None = None,
         neighbours: int = 0, trials: list[dict] | None = None,
-        recipe: tuple[str, ...] = RECIPE) -> tuple[dict, list[dict]]:
+        recipe: tuple[str, ...] = RECIPE, clock: str = "wall") -> tuple[dict, list[dict]]:
     base_name, base_settings, epochs, bound, budgets, initial, batch, default_seconds = SETTINGS[task_name]
     task = load(task_name, seed)
     space = JointSpace(get_space(base_name, **base_settings), recipe={n: GRID[n] for n in recipe} if joint else ())
@@ -87,7 +88,7 @@ def run(task_name: str, seed: int, joint: bool, pool_size: int, train_seconds: f
     stats = FreeStats(space, task.input_shape, task.num_classes)
     search = FBNetV3Search(space, evaluator, stats, bound, initial=initial, batch=batch, rounds=None,
                            train_seconds=train_seconds or default_seconds, pool_size=pool_size, predictor="mlp",
-                           pretrained=True, seed=seed, neighbours=neighbours,
+                           pretrained=True, seed=seed, neighbours=neighbours, clock=clock,
                            on_trial=None if trials is None else lambda m: trials.append({
                                "task": task_name, "arm": "joint" if joint else "arch-only", "seed": seed,
                                "arch": m.arch.key, "params": m.cost, "seconds": round(m.seconds, 2),
@@ -167,6 +168,8 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(SETTINGS))
     parser.add_argument("--pool-size", type=int, default=500)
     parser.add_argument("--recipe", default=",".join(RECIPE), help=f"the joint arm's decisions, of {list(GRID)}")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="what the budget counts (cpu: this process's CPU time, immune to other load)")
     parser.add_argument("--neighbours", type=int, default=24,
                         help="predictor-scored one-edit neighbours of the best trials added to each round's pool")
     parser.add_argument("--train-seconds", type=float, default=None, help="each arm's training budget (default per task)")
@@ -182,7 +185,7 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for joint in (False, True):
                 row, members = run(task, seed, joint, args.pool_size, args.train_seconds, args.neighbours, trials,
-                                   tuple(r for r in args.recipe.split(",") if r))
+                                   tuple(r for r in args.recipe.split(",") if r), args.clock)
                 rows.append(row)
                 family += members
                 print(f"{task} seed {seed} {row['arm']}: test {row['test_accuracy']:.4f} "

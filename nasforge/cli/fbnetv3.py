@@ -29,6 +29,8 @@ def fbnetv3(
     train_seconds: Annotated[float | None, typer.Option(help="stop starting trials once they have used this "
                                                              "many seconds of evaluation (build, train, validate): "
                                                              "an equal-compute budget")] = None,
+    clock: Annotated[str, typer.Option(help="what --train-seconds counts: wall (default) or cpu (this "
+                                            "process's CPU time, unaffected by other load)")] = "wall",
     pool_size: Annotated[int, typer.Option(min=10, help="Sobol candidates (pretraining pool)")] = 500,
     neighbours: Annotated[int, typer.Option(min=0, help="one-edit neighbours of each of the 4 best trials' "
                                                         "architectures ranked with the pool each round")] = 24,
@@ -58,7 +60,7 @@ def fbnetv3(
         search = FBNetV3Search(joint, evaluator, FreeStats(joint, data.input_shape, data.num_classes), bounds[-1],
                                resource, initial=initial, batch=batch, pool_size=pool_size,
                                rounds=2 if rounds is None and train_seconds is None else rounds,
-                               train_seconds=train_seconds, neighbours=neighbours,
+                               train_seconds=train_seconds, neighbours=neighbours, clock=clock,
                                predictor=predictor, seed=seed,
                                on_trial=lambda m: typer.echo(f"{m.arch.key}  val "
                                                              f"{(m.metrics or {}).get('val_accuracy', 'failed')}",

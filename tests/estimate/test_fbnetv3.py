@@ -104,3 +104,25 @@ def test_neighbourhood_pairs_good_architectures_with_good_recipes():
     assert space.join(a, lr=0.001, ema=0.99).key in keys
     assert not keys & seen
     assert len(local) == 2 * 5 + 2  # 5 neighbours of each distinct architecture's best trial, 2 transplants
+
+
+class Busy(Fake):
+    """Fake that spends CPU time but reports a recorded cost of zero seconds."""
+
+    def _evaluate(self, arch):
+        from nasforge.estimate.base import EvalResult
+
+        total = 0
+        for i in range(200_000):
+            total += i
+        return EvalResult(metrics=super()._evaluate(arch), cost_seconds=1e-9)
+
+
+def test_cpu_clock_counts_the_process_time():
+    space = JointSpace("conv1d", recipe=["lr"])
+    stats = FreeStats(space, (1, 40), 10)
+    kwargs = dict(max_cost=20000, initial=4, batch=2, rounds=1, pool_size=30, predictor="gbdt", seed=0, neighbours=0)
+    wall = FBNetV3Search(space, Busy(), stats, **kwargs).run()
+    cpu = FBNetV3Search(space, Busy(), stats, clock="cpu", **kwargs).run()
+    assert all(m.seconds == 1e-9 for m in wall.measured)  # the evaluator's recorded cost
+    assert all(m.seconds > 1e-4 for m in cpu.measured)  # the work actually done

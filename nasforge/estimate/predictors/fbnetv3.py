@@ -11,7 +11,8 @@ Search using Predictor Pretraining"), on any space, typically a
    architectures: a fixed pool rarely holds a good architecture with a good recipe), train
    them, refit; repeat for ``rounds`` batches, or until the trials' evaluation seconds reach
    ``train_seconds`` (an equal-compute budget: candidates whose recipe trains longer leave room
-   for fewer trials).
+   for fewer trials). ``clock="cpu"`` counts the process's CPU seconds instead of wall-clock
+   (the evaluator's ``cost_seconds``), so a loaded machine does not shrink the budget.
 3. With the final predictor, run a predictor-scored evolutionary search for each resource budget
    (e.g. params <= 2k, 5k, 20k): the *constraint family*, one (architecture, recipe) per budget,
    produced in seconds because nothing is trained; then each member is trained and checked.
@@ -107,11 +108,13 @@ class FBNetV3Search:
                  rounds: int | None = 2, pool_size: int = 1000, predictor: str = "mlp", pretrained: bool = True,
                  population: int = 32, generations: int = 10, seed: int = 0,
                  on_trial: Callable[[Measured], None] | None = None, train_seconds: float | None = None,
-                 parents: int = 4, neighbours: int = 24) -> None:
+                 parents: int = 4, neighbours: int = 24, clock: str = "wall") -> None:
         if resource not in ("params", "flops"):
             raise ValueError(f"resource must be 'params' or 'flops', got {resource!r}")
         if train_seconds is not None and not train_seconds > 0:
             raise ValueError(f"train_seconds must be > 0 (or None for no time budget), got {train_seconds}")
+        if clock not in ("wall", "cpu"):
+            raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
         if parents < 1 or neighbours < 0:
             raise ValueError(f"need parents >= 1 and neighbours >= 0, got {parents} and {neighbours}")
         if rounds is None and train_seconds is None:
@@ -122,7 +125,7 @@ class FBNetV3Search:
         self.predictor_name, self.pretrained = predictor, pretrained
         self.population, self.generations, self.seed = population, generations, seed
         self.on_trial, self.train_seconds = on_trial, train_seconds
-        self.parents, self.neighbours = parents, neighbours
+        self.parents, self.neighbours, self.clock = parents, neighbours, clock
         self.featurizer = Featurizer(space, stats)
         self.measured: list[Measured] = []
 
@@ -201,9 +204,11 @@ class FBNetV3Search:
         for arch in archs:
             if self.spent():
                 return
+            cpu = time.process_time()
             result = self.evaluator.evaluate(arch)
+            seconds = time.process_time() - cpu if self.clock == "cpu" else result.cost_seconds
             ok = result.ok and self.metric in result.metrics
-            m = Measured(arch, dict(result.metrics) if ok else None, self.cost(arch), result.cost_seconds)
+            m = Measured(arch, dict(result.metrics) if ok else None, self.cost(arch), seconds)
             self.measured.append(m)
             if self.on_trial is not None:
                 self.on_trial(m)
