@@ -50,7 +50,8 @@ class JointSpace(Space):
     ``recipe``: names from :data:`RECIPE_CHOICES` (their default options), a mapping name ->
     options, or ``()`` for none; default: all of them. ``fidelity``: ``None`` or a one-item
     mapping ``{"epochs": [1, 3, 9]}`` / ``{"data_fraction": [0.25, 0.5, 1.0]}`` with increasing
-    options; the last is full fidelity (a default recipe then leaves out that decision).
+    options; the last is full fidelity (1.0 for ``data_fraction``; a default recipe then leaves out
+    that decision).
     """
 
     def __init__(self, base: Space | str = "conv1d", recipe: Sequence[str] | Mapping[str, Sequence[Any]] | None = None,
@@ -73,8 +74,8 @@ class JointSpace(Space):
             options = tuple(options)
             if len(options) < 1 or list(options) != sorted(set(options)) or not all(o > 0 for o in options):
                 raise ValueError(f"fidelity {fid!r}: options must be positive and increasing, got {list(options)}")
-            if fid == "data_fraction" and options[-1] > 1:
-                raise ValueError(f"fidelity 'data_fraction': options must be <= 1, got {list(options)}")
+            if fid == "data_fraction" and options[-1] != 1:  # the top rung is what the final retrain uses
+                raise ValueError(f"fidelity 'data_fraction': the last option must be 1.0 (full data), got {list(options)}")
             extras.append(Choice(fid, options))
             self.fidelity = fid
         clash = {c.name for c in extras} & {c.name for c in self.base.choices}

@@ -42,6 +42,8 @@ def test_bad_settings_are_refused():
         JointSpace("conv1d", recipe=["lr", "epochs"], fidelity={"epochs": [1, 2]})
     with pytest.raises(ValueError, match="increasing"):
         JointSpace("conv1d", recipe=(), fidelity={"epochs": [3, 1]})
+    with pytest.raises(ValueError, match="last option must be 1.0"):
+        JointSpace("conv1d", recipe=(), fidelity={"data_fraction": [0.25, 0.5]})
     with pytest.raises(ValueError, match="not an architecture key"):
         JointSpace("conv1d").parse("conv1d+joint:c8k3s1|plain|batch|relu#lr=5")
 
