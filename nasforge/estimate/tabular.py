@@ -45,6 +45,9 @@ NB201_COLUMNS = {
     "nb201-cifar100": "CIFAR100TestAccuracy200Epochs",
     "nb201-imagenet16": "ImageNetTestAccuracy200Epochs",
 }
+#: Each NB201 dataset's input shape and classes (ImageNet16-120: 16x16 images, 120 classes).
+NB201_DATASETS = {"nb201-cifar10": ((3, 32, 32), 10), "nb201-cifar100": ((3, 32, 32), 100),
+                  "nb201-imagenet16": ((3, 16, 16), 120)}
 
 _TABLES: dict[tuple[str, str], Table] = {}  # (benchmark, resolved path) -> table, per process
 
@@ -81,6 +84,8 @@ class TabularBenchmark:
     reader: Callable[[Path], Table] = field(repr=False)
     description: str = ""
     default_objectives: tuple[str, ...] = ("accuracy:max",)
+    input_shape: tuple[int, ...] = (3, 32, 32)  # of the networks the table measured (for free stats)
+    num_classes: int = 10
 
     def path(self) -> Path:
         """The table file (a MissingDataError naming NASFORGE_DATA if it is not there)."""
@@ -164,7 +169,8 @@ class TabularEvaluator(Evaluator):
 for _name, _column in NB201_COLUMNS.items():
     register_benchmark(_name)(partial(
         TabularBenchmark, _name, "nb201", NB201_FILE, ("accuracy",), partial(read_nb201, column=_column),
-        f"NAS-Bench-201 test accuracy ({_column})"))
+        f"NAS-Bench-201 test accuracy ({_column})", input_shape=NB201_DATASETS[_name][0],
+        num_classes=NB201_DATASETS[_name][1]))
 
 register_benchmark("macro")(partial(
     TabularBenchmark, "macro", "macro", MACRO_FILE, ("accuracy", "params", "flops"), read_macro,

@@ -69,6 +69,17 @@ def test_macro_stats_come_from_the_table():
     assert stats([space.parse("22212220")]).shape == (1, 2)
 
 
+def test_nb201_stats_count_each_datasets_network():
+    space = get_space("nb201")
+    arch = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    (c10,), (c100,), (im16,) = (free_stats_for(space, b)([arch]) for b in
+                                ("nb201-cifar10", "nb201-cifar100", "nb201-imagenet16"))
+    head = 64 + 1  # the classifier's weights and bias per class (64 channels at the end)
+    assert c100[0] - c10[0] == pytest.approx(90 * head)
+    assert im16[0] - c10[0] == pytest.approx(110 * head)
+    assert im16[1] < c10[1]  # 16x16 inputs: fewer FLOPs
+
+
 def test_pretraining_learns_the_statistics_and_fine_tunes():
     space = get_space("nb201", channels=4, cells=1)
     stats = FreeStats(space, (3, 16, 16), 10)

@@ -124,12 +124,15 @@ class FreeStats:
 
 def free_stats_for(space: Space, benchmark: str | None = None, input_shape: Sequence[int] = (3, 32, 32),
                    num_classes: int = 10) -> FreeStats:
-    """:class:`FreeStats` for ``space``, from the benchmark's table when it records them."""
+    """:class:`FreeStats` for ``space``: with a ``benchmark``, from its table when it records them,
+    else counted on networks of the benchmark's input shape and classes (the arguments are then
+    not used)."""
     table = None
     if benchmark is not None:
         from nasforge.bench.registry import get_benchmark
 
         bench = get_benchmark(benchmark)
+        input_shape, num_classes = bench.input_shape, bench.num_classes
         if {"params", "flops"} <= set(bench.metrics):
             table = bench.table()
     return FreeStats(space, input_shape, num_classes, table=table)
