@@ -80,8 +80,10 @@ def load(name: str, seed: int) -> Task:
 
 def run(task_name: str, seed: int, joint: bool, pool_size: int, train_seconds: float | None = None,
         neighbours: int = 0, trials: list[dict] | None = None,
-        recipe: tuple[str, ...] = RECIPE, clock: str = "wall") -> tuple[dict, list[dict]]:
-    base_name, base_settings, epochs, bound, budgets, initial, batch, default_seconds = SETTINGS[task_name]
+        recipe: tuple[str, ...] = RECIPE, clock: str = "wall", bound: int | None = None) -> tuple[dict, list[dict]]:
+    base_name, base_settings, epochs, default_bound, budgets, initial, batch, default_seconds = SETTINGS[task_name]
+    bound = bound or default_bound
+    budgets = sorted({b for b in budgets if b < bound} | {bound})
     task = load(task_name, seed)
     space = JointSpace(get_space(base_name, **base_settings), recipe={n: GRID[n] for n in recipe} if joint else ())
     evaluator = TrainingEvaluator(space, task, Recipe(epochs=epochs, seed=seed, shift=-1), threads=1, seed=seed)
@@ -100,7 +102,8 @@ def run(task_name: str, seed: int, joint: bool, pool_size: int, train_seconds: f
     test = retrained(evaluator, best.arch, seed)
     pick = next(m for m in result.family if m.budget == bound)  # the predictor's choice at the bound
     pick_test = test if pick.arch.key == best.arch.key else retrained(evaluator, pick.arch, seed)
-    row = {"task": task_name, "arm": "joint" if joint else "arch-only", "seed": seed, "trials": len(result.measured),
+    row = {"task": task_name, "bound": bound, "arm": "joint" if joint else "arch-only", "seed": seed,
+           "trials": len(result.measured),
            "train_seconds": round(sum(m.seconds for m in result.measured), 1), "best_arch": best.arch.key,
            "best_val": best.metrics["val_accuracy"], "params": test["params"],  # type: ignore[index]
            "test_accuracy": test["test_accuracy"], "retrain_seconds": round(test["retrain_seconds"], 1),
@@ -134,16 +137,16 @@ def write(path: Path, rows: list[dict]) -> None:
 
 
 def summary(rows: list[dict], family: list[dict]) -> list[str]:
-    lines = ["| task | arm | seeds | trials (mean) | train s (mean) | best val acc (mean) | retrain s (mean) | "
+    lines = ["| task | params bound | arm | seeds | trials (mean) | train s (mean) | best val acc (mean) | retrain s (mean) | "
              "test acc, best-val trial (mean ± sd) | test acc, predictor's pick (mean ± sd) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for task in dict.fromkeys(r["task"] for r in rows):
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for task, bound in dict.fromkeys((r["task"], r["bound"]) for r in rows):
         for arm in ("arch-only", "joint"):
-            mine = [r for r in rows if r["task"] == task and r["arm"] == arm]
+            mine = [r for r in rows if (r["task"], r["bound"], r["arm"]) == (task, bound, arm)]
             if mine:
                 acc = np.array([r["test_accuracy"] for r in mine])
                 pick = np.array([r["pick_test_accuracy"] for r in mine])
-                lines.append(f"| {task} | {arm} | {len(mine)} | {np.mean([r['trials'] for r in mine]):.1f} | "
+                lines.append(f"| {task} | {bound:g} | {arm} | {len(mine)} | {np.mean([r['trials'] for r in mine]):.1f} | "
                              f"{np.mean([r['train_seconds'] for r in mine]):.0f} | "
                              f"{np.mean([r['best_val'] for r in mine]):.4f} | "
                              f"{np.mean([r['retrain_seconds'] for r in mine]):.1f} | "
@@ -173,6 +176,8 @@ def main() -> None:
     parser.add_argument("--neighbours", type=int, default=24,
                         help="predictor-scored one-edit neighbours of the best trials added to each round's pool")
     parser.add_argument("--train-seconds", type=float, default=None, help="each arm's training budget (default per task)")
+    parser.add_argument("--bound", type=int, default=None,
+                        help="the params bound both arms search under (default per task; the family keeps smaller budgets)")
     args = parser.parse_args()
     import torch
 
@@ -185,7 +190,7 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for joint in (False, True):
                 row, members = run(task, seed, joint, args.pool_size, args.train_seconds, args.neighbours, trials,
-                                   tuple(r for r in args.recipe.split(",") if r), args.clock)
+                                   tuple(r for r in args.recipe.split(",") if r), args.clock, args.bound)
                 rows.append(row)
                 family += members
                 print(f"{task} seed {seed} {row['arm']}: test {row['test_accuracy']:.4f} "
