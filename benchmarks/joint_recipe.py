@@ -25,7 +25,8 @@ trained candidate) and ``OUT/summary.md``.
 
 Run one task per core (the two commands side by side): the budget is in wall-clock seconds,
 so a loaded machine gives both arms fewer trials; ``--clock cpu`` counts this process's CPU
-seconds instead (the recorded runs used wall-clock on a quiet machine).
+seconds instead (the first recorded runs used wall-clock on a quiet machine; the 300 s MNIST-1D
+runs, ``--train-seconds 300 --clock cpu``). ``--bound`` changes the params bound.
 """
 
 from __future__ import annotations
