@@ -20,7 +20,10 @@ def fbnetv3(
         "lr,weight_decay,label_smoothing,mixup,dropout,ema"),
     budgets: Annotated[str, typer.Option(help="comma-separated bounds on the resource, e.g. 2000,5000,20000")] = (
         "2000,5000,20000"),
-    resource: Annotated[str, typer.Option(help="params or flops")] = "params",
+    resource: Annotated[str, typer.Option(help="params, flops or latency_ms (CPU inference latency, from a "
+                                               "latency predictor fitted on measured architectures)")] = "params",
+    latency_samples: Annotated[int, typer.Option(min=2, help="with --resource latency_ms: architectures measured "
+                                                             "to fit the latency predictor")] = 100,
     epochs: Annotated[int, typer.Option(min=1, help="training epochs per trial")] = 8,
     initial: Annotated[int, typer.Option(min=2, help="Sobol trials before the predictor")] = 12,
     batch: Annotated[int, typer.Option(min=1, help="trials per predictor-picked batch")] = 6,
@@ -57,11 +60,27 @@ def fbnetv3(
         joint = JointSpace(space, recipe=[r.strip() for r in recipe.split(",") if r.strip()])
         data = load_task(task, seed=seed)
         evaluator = TrainingEvaluator(joint, data, Recipe(epochs=epochs, seed=seed, shift=-1), threads=1, seed=seed)
+        if resource not in ("params", "flops", "latency_ms"):
+            raise ValueError(f"--resource must be params, flops or latency_ms, got {resource!r}")
+        cost_model, measure = None, None
+        if resource == "latency_ms":
+            from nasforge.hardware.cost import MeasuredLatency
+            from nasforge.hardware.predictor import fit_latency_predictor
+
+            typer.echo(f"measuring {latency_samples} architectures to fit the latency predictor", err=True)
+            latency = fit_latency_predictor(joint.base, data.input_shape, data.num_classes, latency_samples, seed=seed)
+            measured = MeasuredLatency().setup(joint.base, data.input_shape, data.num_classes)
+
+            def cost_model(arch):  # type: ignore[no-untyped-def]
+                return latency.predict(joint.base_arch(arch))
+
+            def measure(arch):  # type: ignore[no-untyped-def]
+                return measured.predict(joint.base_arch(arch))
         search = FBNetV3Search(joint, evaluator, FreeStats(joint, data.input_shape, data.num_classes), bounds[-1],
                                resource, initial=initial, batch=batch, pool_size=pool_size,
                                rounds=2 if rounds is None and train_seconds is None else rounds,
                                train_seconds=train_seconds, neighbours=neighbours, clock=clock,
-                               predictor=predictor, seed=seed,
+                               predictor=predictor, seed=seed, cost_model=cost_model,
                                on_trial=lambda m: typer.echo(f"{m.arch.key}  val "
                                                              f"{(m.metrics or {}).get('val_accuracy', 'failed')}",
                                                              err=True))
@@ -74,9 +93,12 @@ def fbnetv3(
     family = []
     for member in result.family:
         check = holdout_accuracy(evaluator, member.arch)
+        if measure is not None:  # the predictor's latency, checked against a measurement
+            check["measured_latency_ms"] = measure(member.arch)
         family.append({"budget": member.budget, "arch": member.arch.key, "predicted_val": member.predicted,
                        resource: member.cost, **check})
-        typer.echo(f"{resource} <= {member.budget:g}: {member.arch.key}  ({resource} {member.cost:g}, "
+        checked = f", measured {check['measured_latency_ms']:.3g} ms" if measure is not None else ""
+        typer.echo(f"{resource} <= {member.budget:g}: {member.arch.key}  ({resource} {member.cost:g}{checked}, "
                    f"predicted val {member.predicted:.4f}, test {check['test_accuracy']:.4f})")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

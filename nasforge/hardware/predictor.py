@@ -88,3 +88,18 @@ class LatencyPredictor(CostModel):
             raise RuntimeError("LatencyPredictor: call fit(archs, latencies_ms) before predict")
         log_ratio = float(self.model_.predict(self.features(arch)[None, :])[0])
         return self._base(arch) * float(np.exp(log_ratio))
+
+
+def fit_latency_predictor(space: Any, input_shape: tuple[int, ...], num_classes: int, samples: int = 100,
+                          settings: LatencySettings | None = None, seed: int = 0) -> LatencyPredictor:
+    """A :class:`LatencyPredictor` fitted on the measured latencies of ``samples`` distinct
+    architectures of ``space`` drawn uniformly: a cost model for searches that bound latency."""
+    from nasforge.hardware.cost import MeasuredLatency
+
+    if samples < 2:
+        raise ValueError(f"samples must be >= 2 to fit a latency predictor, got {samples}")
+    measured = MeasuredLatency(settings).setup(space, input_shape, num_classes)
+    archs = space.sample_distinct(samples, seed)
+    latencies = [measured.predict(a) for a in archs]
+    predictor = LatencyPredictor(settings, seed=seed).setup(space, input_shape, num_classes)
+    return predictor.fit(archs, latencies)

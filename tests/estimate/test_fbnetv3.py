@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from nasforge.estimate.base import Evaluator
 from nasforge.estimate.predictors.fbnetv3 import FBNetV3Search, sobol_archs
@@ -126,3 +127,36 @@ def test_cpu_clock_counts_the_process_time():
     cpu = FBNetV3Search(space, Busy(), stats, clock="cpu", **kwargs).run()
     assert all(m.seconds == 1e-9 for m in wall.measured)  # the evaluator's recorded cost
     assert all(m.seconds > 1e-4 for m in cpu.measured)  # the work actually done
+
+
+def test_a_cost_model_bounds_another_resource():
+    space = JointSpace("conv1d", recipe=["lr"])
+    stats = FreeStats(space, (1, 40), 10)
+
+    def depth_cost(arch):  # a stand-in for a latency predictor: one "ms" per layer
+        return float(arch["depth"])
+
+    search = FBNetV3Search(space, Fake(), stats, max_cost=3, resource="latency_ms", cost_model=depth_cost,
+                           initial=6, batch=3, rounds=1, pool_size=40, predictor="gbdt", population=8,
+                           generations=2, seed=0)
+    result = search.run(budgets=[2, 3])
+    assert all(m.cost == m.arch["depth"] <= 3 for m in result.measured)
+    assert [m.cost <= m.budget for m in result.family] == [True, True]
+    with pytest.raises(ValueError, match="cost_model"):
+        FBNetV3Search(space, Fake(), stats, 3, resource="latency_ms")
+
+
+def test_cli_bounds_measured_latency(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    out = tmp_path / "fb"
+    result = CliRunner().invoke(app, ["fbnetv3", "--epochs", "1", "--initial", "3", "--batch", "1", "--rounds", "1",
+                                      "--pool-size", "12", "--budgets", "5", "--recipe", "lr", "--resource",
+                                      "latency_ms", "--latency-samples", "8", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (member,) = json.loads((out / "family.json").read_text())
+    assert 0 < member["latency_ms"] <= 5 and member["measured_latency_ms"] > 0

@@ -101,16 +101,19 @@ def sobol_archs(space: Space, n: int, seed: int, accept: Callable[[Arch], bool] 
 
 class FBNetV3Search:
     """See the module docstring. ``stats`` gives (params, flops); ``resource`` names which one the
-    budgets bound; ``metric`` is maximised."""
+    budgets bound; ``metric`` is maximised. ``cost_model`` (any ``arch -> float``, e.g. a fitted
+    latency predictor's ``predict``) bounds another resource instead, named by ``resource``
+    (e.g. ``"latency_ms"``); its values are cached per architecture."""
 
     def __init__(self, space: Space, evaluator: Evaluator, stats: FreeStats, max_cost: float,
                  resource: str = "params", metric: str = "val_accuracy", initial: int = 16, batch: int = 8,
                  rounds: int | None = 2, pool_size: int = 1000, predictor: str = "mlp", pretrained: bool = True,
                  population: int = 32, generations: int = 10, seed: int = 0,
                  on_trial: Callable[[Measured], None] | None = None, train_seconds: float | None = None,
-                 parents: int = 4, neighbours: int = 24, clock: str = "wall") -> None:
-        if resource not in ("params", "flops"):
-            raise ValueError(f"resource must be 'params' or 'flops', got {resource!r}")
+                 parents: int = 4, neighbours: int = 24, clock: str = "wall",
+                 cost_model: Callable[[Arch], float] | None = None) -> None:
+        if cost_model is None and resource not in ("params", "flops"):
+            raise ValueError(f"resource must be 'params' or 'flops' (or give a cost_model for {resource!r})")
         if train_seconds is not None and not train_seconds > 0:
             raise ValueError(f"train_seconds must be > 0 (or None for no time budget), got {train_seconds}")
         if clock not in ("wall", "cpu"):
@@ -128,9 +131,16 @@ class FBNetV3Search:
         self.parents, self.neighbours, self.clock = parents, neighbours, clock
         self.featurizer = Featurizer(space, stats)
         self.measured: list[Measured] = []
+        self.cost_model = cost_model
+        self._costs: dict[str, float] = {}
 
     def cost(self, arch: Arch) -> float:
-        return float(self.stats.one(arch)[0 if self.resource == "params" else 1])
+        """``arch``'s resource: params or FLOPs from the free statistics, else the cost model's."""
+        if self.cost_model is None:
+            return float(self.stats.one(arch)[0 if self.resource == "params" else 1])
+        if arch.key not in self._costs:
+            self._costs[arch.key] = float(self.cost_model(arch))
+        return self._costs[arch.key]
 
     # -------------------------------------------------------------------- search
     def run(self, budgets: Sequence[float] = ()) -> FBNetV3Result:
