@@ -49,6 +49,7 @@ def fbnetv3(
     from nasforge.estimate.predictors.stats import FreeStats
     from nasforge.estimate.train import TrainingEvaluator
     from nasforge.estimate.trainer import Recipe
+    from nasforge.space.arch import Arch
     from nasforge.space.joint import JointSpace
     from nasforge.task import load_task
 
@@ -71,10 +72,10 @@ def fbnetv3(
             latency = fit_latency_predictor(joint.base, data.input_shape, data.num_classes, latency_samples, seed=seed)
             measured = MeasuredLatency().setup(joint.base, data.input_shape, data.num_classes)
 
-            def cost_model(arch):  # type: ignore[no-untyped-def]
+            def cost_model(arch: Arch) -> float:  # the recipe does not change the network
                 return latency.predict(joint.base_arch(arch))
 
-            def measure(arch):  # type: ignore[no-untyped-def]
+            def measure(arch: Arch) -> float:
                 return measured.predict(joint.base_arch(arch))
         search = FBNetV3Search(joint, evaluator, FreeStats(joint, data.input_shape, data.num_classes), bounds[-1],
                                resource, initial=initial, batch=batch, pool_size=pool_size,
