@@ -55,14 +55,14 @@ def fbnetv3(
 
     torch.set_num_threads(1)
     try:
+        if resource not in ("params", "flops", "latency_ms"):
+            raise ValueError(f"--resource must be params, flops or latency_ms, got {resource!r}")
         bounds = sorted(float(b) for b in budgets.split(",") if b.strip())
         if not bounds:
             raise ValueError("--budgets needs at least one bound")
         joint = JointSpace(space, recipe=[r.strip() for r in recipe.split(",") if r.strip()])
         data = load_task(task, seed=seed)
         evaluator = TrainingEvaluator(joint, data, Recipe(epochs=epochs, seed=seed, shift=-1), threads=1, seed=seed)
-        if resource not in ("params", "flops", "latency_ms"):
-            raise ValueError(f"--resource must be params, flops or latency_ms, got {resource!r}")
         cost_model, measure = None, None
         if resource == "latency_ms":
             from nasforge.hardware.cost import MeasuredLatency

@@ -80,8 +80,6 @@ def test_training_seconds_budget_counts_each_recipes_cost():
 
 
 def test_a_search_that_cannot_stop_is_refused():
-    import pytest
-
     space = JointSpace("conv1d", recipe=["lr"])
     with pytest.raises(ValueError, match="rounds, train_seconds"):
         FBNetV3Search(space, Fake(), FreeStats(space, (1, 40), 10), 20000, rounds=None)
@@ -160,3 +158,5 @@ def test_cli_bounds_measured_latency(tmp_path):
     assert result.exit_code == 0, result.output
     (member,) = json.loads((out / "family.json").read_text())
     assert 0 < member["latency_ms"] <= 5 and member["measured_latency_ms"] > 0
+    unknown = CliRunner().invoke(app, ["fbnetv3", "--resource", "watts"])
+    assert unknown.exit_code == 2 and "--resource must be params, flops or latency_ms" in unknown.output
