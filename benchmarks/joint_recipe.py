@@ -27,6 +27,10 @@ Run one task per core (the two commands side by side): the budget is in wall-clo
 so a loaded machine gives both arms fewer trials; ``--clock cpu`` counts this process's CPU
 seconds instead (the first recorded runs used wall-clock on a quiet machine; the 300 s MNIST-1D
 runs, ``--train-seconds 300 --clock cpu``). ``--bound`` changes the params bound.
+``--summarize DIR [DIR ...]`` prints the tables of several earlier runs together, with the
+seed-by-seed comparison of the two arms (paired t-test, Wilcoxon and sign test, one-sided).
+
+    python benchmarks/joint_recipe.py --summarize bench-out/joint-mnist1d-300 bench-out/joint-mnist1d-300-s3
 """
 
 from __future__ import annotations
@@ -161,7 +165,54 @@ def summary(rows: list[dict], family: list[dict]) -> list[str]:
                          f"{sum(f['within_budget'] for f in mine)}/{len(mine)} | "
                          f"{np.mean([f['test_accuracy'] for f in mine]):.4f} | "
                          f"{np.mean([f['family_seconds'] for f in mine]):.1f} |")
+    return lines + [""] + paired(rows)
+
+
+def paired(rows: list[dict]) -> list[str]:
+    """Joint minus arch-only test accuracy, seed by seed, with one-sided tests that joint is better."""
+    from scipy import stats
+
+    lines = ["| task | params bound | answer | seeds | joint - arch-only (mean) | joint ahead | "
+             "paired t-test p | Wilcoxon p | sign test p |", "|---|---|---|---|---|---|---|---|---|"]
+    for task, bound in dict.fromkeys((r["task"], r["bound"]) for r in rows):
+        arms = {(r["arm"], r["seed"]): r for r in rows if (r["task"], r["bound"]) == (task, bound)}
+        seeds = [s for arm, s in arms if arm == "joint" and ("arch-only", s) in arms]
+        if len(seeds) < 2:
+            continue
+        for answer, key in (("best-val trial", "test_accuracy"), ("predictor's pick", "pick_test_accuracy")):
+            joint = np.array([arms["joint", s][key] for s in seeds])
+            alone = np.array([arms["arch-only", s][key] for s in seeds])
+            diff = joint - alone
+            ahead, ties = int((diff > 0).sum()), int((diff == 0).sum())
+            t = stats.ttest_rel(joint, alone, alternative="greater").pvalue
+            w = stats.wilcoxon(joint, alone, alternative="greater").pvalue if ties < len(seeds) else float("nan")
+            sign = stats.binomtest(ahead, len(seeds) - ties, alternative="greater").pvalue if ties < len(seeds) else 1.0
+            lines.append(f"| {task} | {bound:g} | {answer} | {len(seeds)} | {diff.mean():+.4f} | {ahead}/{len(seeds)} | "
+                         f"{t:.3f} | {w:.3f} | {sign:.3f} |")
     return lines
+
+
+def read_runs(dirs: list[Path]) -> tuple[list[dict], list[dict]]:
+    """``runs.csv`` and ``family.csv`` of earlier runs, with their numbers as numbers."""
+    def number(value: str) -> float | str:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+    rows: list[dict] = []
+    family: list[dict] = []
+    for d in dirs:
+        for name, into in (("runs.csv", rows), ("family.csv", family)):
+            if (d / name).is_file():
+                with (d / name).open(newline="") as fh:
+                    into += [{k: v if k in ("task", "arm", "seed") else number(v) for k, v in r.items()}
+                             for r in csv.DictReader(fh)]
+    for r in rows:
+        r.setdefault("bound", float(SETTINGS[r["task"]][3]))  # runs.csv from before --bound
+    for f in family:
+        f["within_budget"] = int(f["within_budget"])
+    return rows, family
 
 
 def main() -> None:
@@ -179,7 +230,12 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=None, help="each arm's training budget (default per task)")
     parser.add_argument("--bound", type=int, default=None,
                         help="the params bound both arms search under (default per task; the family keeps smaller budgets)")
+    parser.add_argument("--summarize", type=Path, nargs="+", default=None,
+                        help="run nothing: the summary of these earlier --out directories together")
     args = parser.parse_args()
+    if args.summarize:
+        print("\n".join(summary(*read_runs(args.summarize))))
+        return
     import torch
 
     torch.set_num_threads(1)

@@ -62,8 +62,9 @@ def summary(rows: list[dict]) -> list[str]:
              "| lr | batch size | test acc. (mean over archs) | minus default (mean) | archs better than default |",
              "|---|---|---|---|---|"]
     for (lr, batch), accs in sorted(per.items(), key=lambda kv: -kv[1].mean()):
-        diff = "" if default is None else f"{(accs - default).mean():+.4f} | {int((accs > default).sum())}/{len(archs)}"
-        lines.append(f"| {lr:g} | {batch} | {accs.mean():.4f} | {diff or ' | '} |")
+        gain, better = ("", "") if default is None else (f"{(accs - default).mean():+.4f}",
+                                                         f"{int((accs > default).sum())}/{len(archs)}")
+        lines.append(f"| {lr:g} | {batch} | {accs.mean():.4f} | {gain} | {better} |")
     return lines
 
 
