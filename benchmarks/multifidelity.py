@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from nasforge.core.objectives import Objective
 from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.trainer import Recipe
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
 from nasforge.experiment.storage import Storage
 from nasforge.space import get_space
 from nasforge.space.joint import JointSpace

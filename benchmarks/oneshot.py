@@ -57,7 +57,7 @@ def _task(seed: int):
 def run_nb201(methods: list[str], seeds: list[int], root: Path, overrides: dict | None = None,
               tag: str = "") -> None:
     from nasforge.oneshot.base import OneShotSettings
-    from nasforge.oneshot.runs import method_run
+    from nasforge.run.oneshot import method_run
     from nasforge.space.registry import get_space
 
     for seed in seeds:
@@ -73,7 +73,7 @@ def run_nb201(methods: list[str], seeds: list[int], root: Path, overrides: dict 
 
 def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int) -> None:
     from nasforge.oneshot.base import OneShotSettings
-    from nasforge.oneshot.runs import supernet_ranking
+    from nasforge.run.oneshot import supernet_ranking
     from nasforge.space.registry import get_space
 
     for seed in seeds:

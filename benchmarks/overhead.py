@@ -23,10 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from nasforge.bench.registry import get_benchmark
+from nasforge.core.objectives import Objective
+from nasforge.estimate.benchmarks import get_benchmark
+from nasforge.estimate.tabular import TabularEvaluator
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
 from nasforge.experiment.storage import Storage
 from nasforge.strategy.base import get_strategy
 
@@ -36,7 +37,7 @@ BENCHMARK = "nb201-cifar10"
 def nasforge_rate(trials: int, folder: Path, seed: int) -> float:
     bench = get_benchmark(BENCHMARK)
     storage = Storage(folder / f"nasforge-{seed}.db")
-    exp = Experiment(bench.space(), get_strategy("random"), bench.evaluator(), storage,
+    exp = Experiment(bench.space(), get_strategy("random"), TabularEvaluator(bench.name), storage,
                      [Objective("accuracy", "max")], Budget(trials=trials), seed=seed)
     start = time.perf_counter()
     done = exp.run()

@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nasforge.core.objectives import Objective
 from nasforge.estimate.base import Evaluator
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.executors import get_executor
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
 from nasforge.experiment.storage import Storage
 from nasforge.space import Space
 from nasforge.strategy.base import get_strategy

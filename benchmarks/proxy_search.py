@@ -46,8 +46,9 @@ def run(job: tuple[str, str, int, int, dict[str, Any]]) -> dict[str, Any]:
     """One run: regret, proxy evaluations and proxy seconds after each query."""
     import torch
 
-    from nasforge.bench.registry import get_benchmark
-    from nasforge.experiment.objectives import Objective
+    from nasforge.core.objectives import Objective
+    from nasforge.estimate.benchmarks import get_benchmark
+    from nasforge.estimate.tabular import TabularEvaluator
     from nasforge.strategy.base import get_strategy
 
     torch.set_num_threads(1)
@@ -56,7 +57,7 @@ def run(job: tuple[str, str, int, int, dict[str, Any]]) -> dict[str, Any]:
     objective = Objective.parse("accuracy:max")
     strategy = get_strategy(name, **settings)
     strategy.setup(bench.space(), [objective], (), seed)
-    evaluator = bench.evaluator()
+    evaluator = TabularEvaluator(bench.name)
     seen: dict[str, Any] = {}
     best, regret, evals, secs = -np.inf, [], [], []
     optimum = bench.optimum(objective)

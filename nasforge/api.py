@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nasforge.experiment.config import load_config
-from nasforge.experiment.runner import SearchResult, start_search
+from nasforge.run.config import load_config
+from nasforge.run.runner import SearchResult, start_search
 from nasforge.space.space import Space
 from nasforge.task.task import Task
 
@@ -44,7 +44,7 @@ def search(
         strategy=strategy, objectives=objectives, constraints=constraints, budget=budget, seed=seed, **settings)
     if not progress:
         return start_search(cfg, run_dir, space=space_obj, task=task_obj)
-    from nasforge.experiment.progress import SearchProgress
+    from nasforge.run.progress import SearchProgress
 
     with SearchProgress(cfg.budget.trials, cfg.budget.minutes, cfg.objectives[0]) as bar:
         return start_search(cfg, run_dir, space=space_obj, task=task_obj, callbacks=[bar.callback])

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from toys import toy_score, toy_space
 
+from nasforge.core.objectives import Objective
 from nasforge.estimate.base import Evaluator
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
 from nasforge.experiment.storage import Storage
 from nasforge.strategy.base import get_strategy
 

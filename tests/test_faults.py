@@ -16,15 +16,15 @@ from toys import toy_space
 from typer.testing import CliRunner
 
 from nasforge.cli import app
+from nasforge.core.objectives import Objective
+from nasforge.core.records import COMPLETE, FAILED, RUNNING
 from nasforge.experiment import run_dir as rd
 from nasforge.experiment.budget import Budget
-from nasforge.experiment.config import load_config
 from nasforge.experiment.executors import ProcessExecutor, SerialExecutor
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
-from nasforge.experiment.runner import build_experiment
 from nasforge.experiment.storage import Storage
-from nasforge.experiment.trial import COMPLETE, FAILED, RUNNING
+from nasforge.run.config import load_config
+from nasforge.run.runner import build_experiment
 from nasforge.strategy.base import get_strategy
 from nasforge.task import task_from_arrays
 
@@ -185,7 +185,7 @@ def test_executor_that_cannot_start_leaves_no_run_directory(tmp_path, monkeypatc
 
     monkeypatch.setattr(SerialExecutor, "start", broken)
     cfg = load_config(budget={"trials": 1}, evaluator={"epochs": 1}, final_retrain=False)
-    from nasforge.experiment.runner import start_search
+    from nasforge.run.runner import start_search
 
     rng = np.random.default_rng(0)
     task = task_from_arrays(rng.standard_normal((100, 1, 40)).astype(np.float32), rng.integers(0, 3, 100))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nasforge.core.services import Services
 from nasforge.estimate.base import Evaluator
 from nasforge.space import Space
 
@@ -29,3 +30,12 @@ class ToyEvaluator(Evaluator):
         if self.fail_every and self.calls % self.fail_every == 0:
             raise RuntimeError("deliberate failure")
         return {"score": toy_score(arch), "size": float(sum(int(v) for v in arch.values()))}
+
+
+def _toy_scorer(name, settings):
+    """Every named scorer is the toy objective itself (a perfect proxy)."""
+    return toy_score
+
+
+#: What a run lends its strategies, for the toy space: proxy scorers score with ``toy_score``.
+TOY_SERVICES = Services(scorer=_toy_scorer)

@@ -6,9 +6,9 @@ the Experiment loop). Each run records, after every query, the best value of the
 objective and, for several objectives, the hypervolume of what it has found (objectives
 normalised to [0, 1] by the table's own range, reference point 1.1 in every objective).
 
-Runs are independent, so they go to a pool of worker processes; a run drives its strategy
-through exactly the ``setup`` / ``ask`` / ``tell`` calls of the Experiment loop, without the
-storage (Yang et al. 2020, "NAS evaluation is frustratingly hard": many seeds, the same
+Runs are independent, so they go to a pool of worker processes; each run is an ordinary
+:class:`~nasforge.experiment.experiment.Experiment` (serial executor, in-memory storage, the
+services of the benchmark's dataset for proxy scorers) (Yang et al. 2020, "NAS evaluation is frustratingly hard": many seeds, the same
 budget, random search beside every method).
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.experiment.objectives import Objective
+from nasforge.core.objectives import Objective
 
 HV_REFERENCE = 1.1
 _MAX_REPEATS = 10_000  # consecutive free repeats before a run is declared stuck
@@ -61,46 +61,49 @@ class RunCurve:
 
 
 def run_one(job: Job) -> RunCurve:
-    """Run ``job`` to ``job.queries`` unique architectures (or until the space is exhausted)."""
-    from nasforge.bench.registry import get_benchmark
+    """Run ``job`` to ``job.queries`` unique architectures (or until the space is exhausted),
+    through the :class:`~nasforge.experiment.experiment.Experiment` loop with in-memory storage."""
+    from nasforge.core.records import CACHED
+    from nasforge.estimate.benchmarks import get_benchmark
+    from nasforge.estimate.tabular import TabularEvaluator
+    from nasforge.experiment.budget import Budget
+    from nasforge.experiment.experiment import Experiment
+    from nasforge.experiment.services import run_services
+    from nasforge.experiment.storage import Storage
     from nasforge.strategy.base import get_strategy
 
     start = time.perf_counter()
     bench = get_benchmark(job.benchmark)
     objectives = [Objective.parse(o) for o in job.objectives]
     bench.check_objectives(objectives)
-    space, evaluator = bench.space(), bench.evaluator()
+    space = bench.space()
     strategy = get_strategy(job.strategy, **dict(job.settings))
-    strategy.setup(space, objectives, (), job.seed)
     hv = _Hypervolume(bench, objectives) if len(objectives) > 1 else None
-
     first = objectives[0]
-    seen: dict[str, dict[str, float] | None] = {}
-    best_loss, best, hvs, repeats, in_a_row = np.inf, [], [], 0, 0
-    scores = getattr(strategy, "scores", None)  # a proxy-guided strategy's ScoreCache
+    best_loss, best, hvs = np.inf, [], []
     proxy: list[tuple[float, float]] = []
-    while len(seen) < job.queries:
-        arch = strategy.ask()
-        if arch is None:
-            break
-        if arch.key in seen:
-            repeats, in_a_row = repeats + 1, in_a_row + 1
-            if in_a_row > _MAX_REPEATS:
-                break
-            strategy.tell(arch, seen[arch.key])
-            continue
-        in_a_row = 0
-        result = evaluator.evaluate(arch)
-        metrics = dict(result.metrics) if result.ok else None
-        seen[arch.key] = metrics
-        strategy.tell(arch, metrics)
+
+    def record(experiment: Experiment, trial: Any) -> None:
+        nonlocal best_loss
+        metrics = trial.strategy_view()
         if metrics is not None and first.metric in metrics:
             best_loss = min(best_loss, first.loss(metrics[first.metric]))
         best.append(best_loss)
         if hv is not None:
             hvs.append(hv.add(metrics))
+        scores = getattr(strategy, "scores", None)  # a proxy-guided strategy's ScoreCache
         if scores is not None:
             proxy.append((float(scores.evaluations), float(scores.seconds)))
+
+    storage = Storage(":memory:")
+    try:
+        experiment = Experiment(space, strategy, TabularEvaluator(bench.name), storage, objectives,
+                                Budget(trials=job.queries), seed=job.seed, callbacks=[record],
+                                services=run_services(space, bench.task, job.seed), max_repeats=_MAX_REPEATS)
+        trials = experiment.run()
+    finally:
+        storage.close()
+    repeats = sum(t.status == CACHED for t in trials)
     losses = _pad(np.array(best, dtype=float), job.queries)
     opt_loss = first.loss(bench.optimum(first))
     return RunCurve(
@@ -126,7 +129,7 @@ class _Hypervolume:
     """Running hypervolume of the results so far, normalised by the table's range."""
 
     def __init__(self, bench: Any, objectives: Sequence[Objective]) -> None:
-        from nasforge.experiment.pareto import hypervolume
+        from nasforge.core.pareto import hypervolume
 
         self._hv = hypervolume
         self.objectives = list(objectives)

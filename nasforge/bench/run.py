@@ -26,7 +26,7 @@ from nasforge.bench.summary import (
     summarize_proxy_cost,
     write_csv,
 )
-from nasforge.experiment.objectives import Objective, check_objectives
+from nasforge.core.objectives import Objective, check_objectives
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class BenchResult:
 def validate(benchmarks: Sequence[str], strategies: Sequence[str], objectives: Sequence[str],
              settings: Mapping[str, Mapping[str, Any]]) -> None:
     """Fail before any run: unknown names, bad objectives or settings, missing data files."""
-    from nasforge.bench.registry import get_benchmark
+    from nasforge.estimate.benchmarks import get_benchmark
     from nasforge.strategy.base import get_strategy
 
     if not benchmarks or not strategies:

@@ -48,7 +48,7 @@ def bench(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nasforge.bench.run import run_benchmark, validate
-    from nasforge.registry import UnknownNameError
+    from nasforge.core.registry import UnknownNameError
 
     bench_names, strategy_names, objective_list = _names(benchmarks), _names(strategies), _names(objectives)
     settings = _settings(setting)

@@ -59,9 +59,9 @@ def cost(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """How big and how fast is one architecture: params, FLOPs, memory, model size, latency."""
+    from nasforge.core.registry import UnknownNameError
     from nasforge.hardware.cost import CostModel
     from nasforge.hardware.metrics import hardware_metrics
-    from nasforge.registry import UnknownNameError
     from nasforge.space import get_space
 
     settings = _settings(backend=backend, device=device, threads=threads, batch_size=batch_size,
@@ -119,8 +119,8 @@ def latency(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
 
+    from nasforge.core.registry import UnknownNameError
     from nasforge.hardware.study import latency_study, write_study
-    from nasforge.registry import UnknownNameError
     from nasforge.space import get_space
 
     settings = _settings(backend=backend, device=device, threads=threads, batch_size=batch_size,

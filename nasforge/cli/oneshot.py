@@ -70,7 +70,7 @@ def supernet(
     """Train a supernet, score archs with inherited weights, write ranking.csv and correlations.csv."""
     if method not in _SUPERNET_METHODS:
         _fail(ValueError(f"--method must be one of {_SUPERNET_METHODS}, got {method!r}"))
-    from nasforge.oneshot.runs import supernet_ranking
+    from nasforge.run.oneshot import supernet_ranking
 
     try:
         space_obj, task_obj, settings = _setup(space, space_setting, task, seed, setting, epochs=epochs,
@@ -102,7 +102,7 @@ def oneshot(
 ) -> None:
     """Run a one-shot / differentiable method; write result.json and trajectory.csv."""
     from nasforge.oneshot.base import METHODS
-    from nasforge.oneshot.runs import method_run
+    from nasforge.run.oneshot import method_run
 
     try:
         METHODS.get(method)

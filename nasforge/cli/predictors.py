@@ -27,8 +27,8 @@ def predictors(
 ) -> None:
     """Kendall tau / Spearman rho of predictors vs training size, with and without pretraining
     (White et al. 2021's table; FBNetV3's pretraining on free statistics)."""
+    from nasforge.core.registry import UnknownNameError
     from nasforge.estimate.predictors.study import FEATURES, run_study, summarise, write_study
-    from nasforge.registry import UnknownNameError
 
     try:
         sizes = [int(s) for s in train_sizes.split(",") if s.strip()]
@@ -41,7 +41,7 @@ def predictors(
 
         for name in names:
             PREDICTORS.get(name)
-        from nasforge.bench.registry import get_benchmark
+        from nasforge.estimate.benchmarks import get_benchmark
 
         get_benchmark(benchmark).path()
         rows = run_study(benchmark, sizes, seeds, names, test_size, pool_size, not no_pretrain, features, workers,

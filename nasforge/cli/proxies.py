@@ -42,9 +42,7 @@ def proxies(
     )
     from rich.table import Table
 
-    from nasforge.estimate.proxies import parse_proxies
-    from nasforge.estimate.proxies.files import RowWriter, read_rows, write_correlations
-    from nasforge.estimate.proxies.study import (
+    from nasforge.bench.proxy_study import (
         benchmark_truths,
         compute,
         correlations,
@@ -53,7 +51,9 @@ def proxies(
         run_truths,
         sample_archs,
     )
-    from nasforge.registry import UnknownNameError
+    from nasforge.core.registry import UnknownNameError
+    from nasforge.estimate.proxies import parse_proxies
+    from nasforge.estimate.proxies.files import RowWriter, read_rows, write_correlations
     from nasforge.space import get_space
 
     try:

@@ -50,7 +50,7 @@ def search(
     run_dir: Annotated[Path | None, typer.Option(help="where to write the run (default nasforge-runs/<time>)")] = None,
 ) -> None:
     """Search architectures (default: 1-D CNNs on MNIST-1D, accuracy vs parameters)."""
-    from nasforge.experiment.config import ConfigError, load_config
+    from nasforge.run.config import ConfigError, load_config
 
     try:
         evaluator = {k: v for k, v in dict(epochs=epochs, final_epochs=final_epochs, batch_size=batch_size, lr=lr,
@@ -75,9 +75,9 @@ def search(
 @app.command()
 def resume(run_dir: Annotated[Path, typer.Argument(help="run directory to continue")]) -> None:
     """Continue an interrupted run to its budget, without re-running finished trials."""
-    from nasforge.experiment.config import load_config
     from nasforge.experiment.run_dir import CONFIG, RunDirError, check_existing
-    from nasforge.experiment.runner import resume_search
+    from nasforge.run.config import load_config
+    from nasforge.run.runner import resume_search
 
     try:
         check_existing(run_dir)
@@ -149,7 +149,7 @@ def _settings(items: list[str]) -> dict[str, object]:
 
 
 def _start(cfg, run_dir, callbacks):
-    from nasforge.experiment.runner import start_search
+    from nasforge.run.runner import start_search
 
     return start_search(cfg, run_dir, callbacks=callbacks)
 
@@ -162,8 +162,8 @@ def _run(start, cfg) -> None:
     from rich.logging import RichHandler
 
     from nasforge.experiment.executors import ExecutorError
-    from nasforge.experiment.progress import SearchProgress
     from nasforge.experiment.run_dir import RunDirError
+    from nasforge.run.progress import SearchProgress
     from nasforge.task.task import TaskDataError
 
     console = Console()

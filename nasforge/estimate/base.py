@@ -12,34 +12,10 @@ import math
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
-from nasforge.registry import Registry
+from nasforge.core.records import COMPLETE, FAILED, EvalResult
+from nasforge.core.registry import Registry
 from nasforge.space.arch import Arch
-
-COMPLETE = "complete"
-FAILED = "failed"
-INFEASIBLE = "infeasible"
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    """Metrics of one evaluation.
-
-    ``cost_seconds`` is what the evaluation cost: real seconds for training, the benchmark's
-    recorded (simulated) time for a tabular lookup, so budgets in minutes mean the same thing.
-    """
-
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    status: str = COMPLETE
-    error: str | None = None
-    cost_seconds: float = 0.0
-    info: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == COMPLETE
 
 
 class NonFiniteMetricError(ValueError):

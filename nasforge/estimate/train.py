@@ -22,9 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from nasforge.estimate.base import INFEASIBLE, EvalResult, Evaluator, register_evaluator
+from nasforge.core.objectives import Constraint
+from nasforge.core.records import INFEASIBLE, EvalResult
+from nasforge.estimate.base import Evaluator, register_evaluator
 from nasforge.estimate.trainer import Recipe
-from nasforge.experiment.objectives import Constraint
 from nasforge.hardware.metrics import METRICS as HARDWARE_METRICS
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space

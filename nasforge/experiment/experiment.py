@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from nasforge.estimate.base import EvalResult, Evaluator
+from nasforge.core.objectives import Constraint, Objective, check_objectives
+from nasforge.core.records import CACHED, COMPLETE, FAILED, INFEASIBLE, RUNNING, EvalResult, Trial
+from nasforge.core.services import Services
+from nasforge.estimate.base import Evaluator
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.executors import Executor, SerialExecutor, failure_reason
-from nasforge.experiment.objectives import Constraint, Objective, check_objectives
 from nasforge.experiment.storage import Storage, iter_events
-from nasforge.experiment.trial import CACHED, COMPLETE, FAILED, INFEASIBLE, RUNNING, Trial
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
 from nasforge.strategy.base import Strategy
@@ -54,6 +55,9 @@ class Experiment:
     executor: Executor = field(default_factory=SerialExecutor)
     callbacks: list[Callback] = field(default_factory=list)
     retries: int = 0
+    services: Services | None = None
+    #: consecutive repeated proposals (answered free) before the loop stops a stuck strategy
+    max_repeats: int = _MAX_REPEATS
 
     def __post_init__(self) -> None:
         check_objectives(self.objectives)
@@ -61,7 +65,7 @@ class Experiment:
             raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
         self._failures: dict[int, int] = {}  # trial number -> failed attempts so far
         self._queued: list[int] = []  # trials to (re)submit as slots free up
-        self.strategy.setup(self.space, self.objectives, self.constraints, self.seed)
+        self.strategy.setup(self.space, self.objectives, self.constraints, self.seed, self.services)
         scores = getattr(self.strategy, "scores", None)
         if isinstance(scores, ScoreCache):  # proxy scores live in the run: computed once, resumed
             scores.attach(self.storage.score_store(scores.name))
@@ -127,7 +131,7 @@ class Experiment:
             earlier = self._done.get(arch.key)
             if earlier is not None or arch.key in {a.key for a in archs.values()}:
                 repeats += 1
-                if repeats > _MAX_REPEATS:
+                if repeats > self.max_repeats:
                     self.exhausted = True
                     return
                 self._answer_repeat(arch, earlier)

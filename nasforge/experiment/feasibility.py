@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.experiment.objectives import Constraint, total_violation
+from nasforge.core.objectives import Constraint, total_violation
 
 log = logging.getLogger(__name__)
 

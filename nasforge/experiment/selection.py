@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nasforge.experiment.objectives import Constraint, Objective
-from nasforge.experiment.pareto import loss_matrix, non_dominated
-from nasforge.experiment.trial import COMPLETE, Trial
+from nasforge.core.objectives import Constraint, Objective
+from nasforge.core.pareto import loss_matrix, non_dominated
+from nasforge.core.records import COMPLETE, Trial
 
 
 def full_fidelity(trial: Trial) -> bool:

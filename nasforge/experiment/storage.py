@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nasforge.experiment.trial import RUNNING, Trial
+from nasforge.core.records import RUNNING, Trial
 from nasforge.space.arch import Arch
 
 _SCHEMA = """

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from nasforge.core.registry import Registry
 from nasforge.hardware.metrics import METRICS, TaskShape, hardware_metrics
-from nasforge.registry import Registry
 
 if TYPE_CHECKING:
     from torch import nn

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from nasforge.registry import Registry
+from nasforge.core.registry import Registry
 from nasforge.space.arch import Arch
 
 if TYPE_CHECKING:
@@ -161,7 +161,10 @@ class OneShotMethod:
     #: Spaces the method supports (names).
     spaces: tuple[str, ...] = ()
 
-    def train(self, space: Space, task: Task, settings: OneShotSettings | None = None) -> OneShotResult:
+    def train(self, space: Space, task: Task, settings: OneShotSettings | None = None,
+              search: Any = None) -> OneShotResult:
+        """Search ``space`` on ``task``; ``search`` is the inherited-weight search of
+        weight-sharing methods (see :mod:`nasforge.oneshot.spos`), ignored by the others."""
         raise NotImplementedError
 
     def _check_space(self, space: Space) -> None:

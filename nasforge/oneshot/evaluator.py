@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nasforge.estimate.base import EvalResult, Evaluator, register_evaluator
+from nasforge.core.records import EvalResult
+from nasforge.estimate.base import Evaluator, register_evaluator
 from nasforge.space.arch import Arch
 
 

@@ -91,7 +91,8 @@ class GradientMethod(OneShotMethod):
         """Called once before training (e.g. to profile latencies)."""
 
     # --------------------------------------------------------------------- loop
-    def train(self, space: Any, task: Any, settings: OneShotSettings | None = None) -> OneShotResult:
+    def train(self, space: Any, task: Any, settings: OneShotSettings | None = None,
+              search: Any = None) -> OneShotResult:
         settings = settings or OneShotSettings()
         if self.force_order:
             settings = replace(settings, order=self.force_order)

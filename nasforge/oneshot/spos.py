@@ -11,14 +11,15 @@ Training (:func:`train_supernet`), one SGD step per batch:
 
 Search: the trained supernet becomes a :class:`~nasforge.oneshot.evaluator.SupernetEvaluator`
 and any ask/tell strategy (``search_strategy``) runs ``search_trials`` trials over it through the
-ordinary :class:`~nasforge.experiment.experiment.Experiment` loop (in-memory storage). The
-methods: ``spos`` (uniform + evolution), ``sandwich`` (sandwich + evolution) and ``random-ws``
+ordinary experiment loop; the loop lives above this layer, so the caller passes it in as
+``search`` (:func:`nasforge.run.oneshot.search_supernet`). The methods: ``spos`` (uniform + evolution), ``sandwich`` (sandwich + evolution) and ``random-ws``
 (uniform + random search: Li & Talwalkar 2019's random search with weight sharing).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -41,6 +42,10 @@ from nasforge.oneshot.data import (
     weight_optimizer,
 )
 from nasforge.oneshot.supernet import Supernet, build_supernet
+
+#: ``search(supernet, task, settings, strategy) -> (best arch, trials)``: a search over the
+#: trained supernet with inherited weights (strategy ``None``: ``settings.search_strategy``).
+SupernetSearch = Callable[[Supernet, Any, OneShotSettings, "str | None"], "tuple[Any, list[Any]]"]
 
 
 def _step_paths(supernet: Supernet, settings: OneShotSettings, rng: np.random.Generator) -> list[Any]:
@@ -82,34 +87,6 @@ def train_supernet(supernet: Supernet, data: SplitTensors, settings: OneShotSett
     return records
 
 
-def search_supernet(supernet: Supernet, task: Any, settings: OneShotSettings,
-                    strategy: str | None = None) -> tuple[Any, list[Any]]:
-    """Run ``strategy`` over the supernet evaluator; returns (best arch, trials)."""
-    from nasforge.experiment.budget import Budget
-    from nasforge.experiment.experiment import Experiment
-    from nasforge.experiment.objectives import Objective
-    from nasforge.experiment.storage import Storage
-    from nasforge.oneshot.evaluator import SupernetEvaluator
-    from nasforge.strategy.base import get_strategy
-
-    evaluator = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
-                                  max(settings.batch_size, 64), settings.eval_images, settings.seed)
-    storage = Storage(":memory:")
-    try:
-        experiment = Experiment(space=supernet.space, strategy=get_strategy(strategy or settings.search_strategy),
-                                evaluator=evaluator, storage=storage, objectives=[Objective("val_accuracy")],
-                                budget=Budget(trials=settings.search_trials), seed=settings.seed)
-        trials = experiment.run()
-    finally:
-        storage.close()
-    done = [t for t in trials if t.status == "complete"]
-    if not done:
-        raise RuntimeError("no architecture could be evaluated on the supernet: "
-                           + "; ".join(str(t.error) for t in trials[:3]))
-    best = max(done, key=lambda t: (t.metrics["val_accuracy"], -t.number))
-    return best.arch, trials
-
-
 class WeightSharingMethod(OneShotMethod):
     """Train a supernet by path sampling, then search over it with inherited weights."""
 
@@ -121,7 +98,11 @@ class WeightSharingMethod(OneShotMethod):
     def __init__(self) -> None:
         pass
 
-    def train(self, space: Any, task: Any, settings: OneShotSettings | None = None) -> OneShotResult:
+    def train(self, space: Any, task: Any, settings: OneShotSettings | None = None,
+              search: SupernetSearch | None = None) -> OneShotResult:
+        if search is None:
+            raise ValueError(f"one-shot method {self.name!r} searches its trained supernet through the experiment "
+                             "loop: run it with nasforge.run.oneshot.train_method (or pass search=...)")
         settings = settings or OneShotSettings()
         if self.sampling:
             settings = replace(settings, sampling=self.sampling)
@@ -133,7 +114,7 @@ class WeightSharingMethod(OneShotMethod):
         start = time.perf_counter()
         records = train_supernet(supernet, SplitTensors.of(task), settings, gen, rng)
         train_seconds = time.perf_counter() - start
-        best, trials = search_supernet(supernet, task, settings, self.strategy)
+        best, trials = search(supernet, task, settings, self.strategy)
         info = {"train_seconds": train_seconds, "search_seconds": time.perf_counter() - start - train_seconds,
                 "best_supernet_accuracy": max(t.metrics.get("val_accuracy", 0.0) for t in trials),
                 "trials": len(trials)}

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nasforge.registry import Registry
+from nasforge.core.registry import Registry
 from nasforge.space.arch import Arch
 from nasforge.space.blocks import BlockSpace
 

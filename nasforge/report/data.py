@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
+from nasforge.core.objectives import Constraint, Objective
+from nasforge.core.records import COMPLETE, Trial
 from nasforge.experiment import run_dir as rd
-from nasforge.experiment.objectives import Constraint, Objective
 from nasforge.experiment.selection import feasible_trials, full_fidelity, pareto_trials
 from nasforge.experiment.storage import Storage
-from nasforge.experiment.trial import COMPLETE, Trial
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasforge.registry import Registry
+from nasforge.core.registry import Registry
 from nasforge.space.space import Space
 
 SPACES: Registry[type[Space]] = Registry(

@@ -27,8 +27,8 @@ import numpy as np
 from scipy.stats import norm
 
 from nasforge.space.arch import Arch
+from nasforge.space.encodings import encoder_for
 from nasforge.strategy.base import Metrics, Strategy, register_strategy
-from nasforge.strategy.encodings import encoder_for
 from nasforge.strategy.scoring import score
 from nasforge.strategy.surrogates import MLPEnsemble
 

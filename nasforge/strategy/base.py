@@ -4,8 +4,10 @@ Lifecycle (the whole contract; implementations document only what differs):
 
 1. ``s = SomeStrategy(**settings)`` stores its keyword arguments and nothing else
    (``get_params()`` returns them; ``type(s)(**s.get_params())`` is an equal strategy).
-2. ``s.setup(space, objectives, constraints, seed)`` once, before anything else. All randomness
-   flows from ``self.rng``, a ``numpy.random.Generator`` seeded here.
+2. ``s.setup(space, objectives, constraints, seed, services)`` once, before anything else. All
+   randomness flows from ``self.rng``, a ``numpy.random.Generator`` seeded here. ``services``
+   (:class:`~nasforge.core.services.Services`) lends what needs torch or data: proxy scorers,
+   performance predictors, cost models; a strategy that needs one and lacks it says so.
 3. Any interleaving of ``arch = s.ask()`` and ``s.tell(arch, metrics)``: several asks may be
    outstanding (asynchronous parallel workers); results may come back in any order.
    ``metrics`` is the evaluation's metrics, or ``None`` for a failed evaluation. ``ask`` returns
@@ -25,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.experiment.objectives import Constraint, Objective
-from nasforge.experiment.pareto import rank_order
-from nasforge.registry import Registry
+from nasforge.core.objectives import Constraint, Objective
+from nasforge.core.pareto import rank_order
+from nasforge.core.registry import Registry
+from nasforge.core.services import NO_SERVICES, Services
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
 
@@ -51,8 +54,10 @@ class Strategy:
         objectives: Sequence[Objective],
         constraints: Sequence[Constraint] = (),
         seed: int = 0,
+        services: Services | None = None,
     ) -> None:
-        """Bind the space, objectives and constraints; seed the generator."""
+        """Bind the space, objectives, constraints and services; seed the generator."""
+        self.services = services or NO_SERVICES
         self.space = space
         self.objectives = tuple(objectives)
         self.constraints = tuple(constraints)

@@ -1,9 +1,10 @@
 """Proxy-guided search: zero-cost proxies steer which architectures are worth evaluating.
 
 A strategy never imports torch, so the proxy reaches it as a plain callable ``score(arch) ->
-float`` (higher = predicted better), or by name: ``scorer="synflow"`` is looked up in
-:data:`SCORERS` at ``setup`` (lazily; the factory, not this module, imports torch) with
-``scorer_settings``. Every strategy keeps a per-run :class:`ScoreCache`, so an architecture is
+float`` (higher = predicted better), or by name: ``scorer="synflow"`` is resolved at ``setup``
+by the run's :class:`~nasforge.core.services.Services` (``scorer(name, settings)``), which
+computes the proxy on the run's own task and seed (registry:
+:data:`nasforge.estimate.proxies.scorer.SCORERS`). Every strategy keeps a per-run :class:`ScoreCache`, so an architecture is
 scored once per run, and its ``evaluations`` and ``seconds`` are the proxy compute that run
 spent (reported beside the query count; on a tabular benchmark this is the real cost).
 
@@ -27,20 +28,12 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from nasforge.registry import Registry
+from nasforge.core.services import NO_SERVICES, Scorer, Services
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
-
-Scorer = Callable[[Arch], float]
-
-#: Factories ``factory(space, **settings) -> score(arch)``; built-ins are every zero-cost proxy
-#: (``nasforge.estimate.proxies.scorer``) and ``table`` (precomputed proxies.csv).
-SCORERS: Registry[Callable[..., Scorer]] = Registry(
-    "scorer", modules=("nasforge.estimate.proxies.scorer",))
-register_scorer = SCORERS.register
 
 
 class ScoreStore(Protocol):
@@ -57,11 +50,12 @@ def scorer_name(scorer: str | Scorer, settings: Mapping[str, Any] | None) -> str
     return f"{base}:{json.dumps(dict(settings or {}), sort_keys=True, default=str)}"
 
 
-def resolve_scorer(scorer: str | Scorer, space: Space, settings: Mapping[str, Any] | None) -> Scorer:
-    """A callable from a name in :data:`SCORERS` (with ``settings``) or a callable itself."""
+def resolve_scorer(scorer: str | Scorer, settings: Mapping[str, Any] | None, services: Services,
+                   who: str = "a proxy-guided strategy") -> Scorer:
+    """A callable itself, or a registered scorer's name resolved by the run's ``services``."""
     if callable(scorer):
         return scorer
-    return SCORERS.get(scorer)(space, **dict(settings or {}))
+    return services.need("scorer", who)(scorer, dict(settings or {}))
 
 
 class ScoreCache:
@@ -132,9 +126,10 @@ class ScoreCache:
                 "proxy_failures": float(len(self.errors))}
 
 
-def score_cache(scorer: str | Scorer, space: Space, settings: Mapping[str, Any] | None) -> ScoreCache:
+def score_cache(scorer: str | Scorer, settings: Mapping[str, Any] | None, services: Services = NO_SERVICES,
+                who: str = "a proxy-guided strategy") -> ScoreCache:
     """A fresh :class:`ScoreCache` of the resolved scorer, named by scorer and settings."""
-    return ScoreCache(resolve_scorer(scorer, space, settings), scorer_name(scorer, settings))
+    return ScoreCache(resolve_scorer(scorer, settings, services, who), scorer_name(scorer, settings))
 
 
 def top_of_pool(space: Space, cache: ScoreCache, rng: Any, pool_size: int, top: int,

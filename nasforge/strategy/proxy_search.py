@@ -42,13 +42,14 @@ class ProxyWarmStart(Strategy):
         self.pool_size = pool_size
         self.warm_start = warm_start
 
-    def setup(self, space: Any, objectives: Any, constraints: Any = (), seed: int = 0) -> None:
+    def setup(self, space: Any, objectives: Any, constraints: Any = (), seed: int = 0,
+              services: Any = None) -> None:
         _check_sizes("proxy-warmstart", self.pool_size, self.warm_start)
-        super().setup(space, objectives, constraints, seed)
+        super().setup(space, objectives, constraints, seed, services)
         self.inner = get_strategy(self.strategy, **dict(self.strategy_settings or {}))
         inner_seed = int(np.random.default_rng([seed, 1]).integers(2**31))
-        self.inner.setup(space, objectives, constraints, inner_seed)
-        self.scores = score_cache(self.scorer, space, self.scorer_settings)
+        self.inner.setup(space, objectives, constraints, inner_seed, services)
+        self.scores = score_cache(self.scorer, self.scorer_settings, self.services, "strategy proxy-warmstart")
         self._queue: list[Arch] | None = None
 
     def ask(self) -> Arch | None:
@@ -89,13 +90,14 @@ class ProxyGuidedEvolution(RegularizedEvolution):
         self.warm_start = warm_start
         self.candidates = candidates
 
-    def setup(self, space: Any, objectives: Any, constraints: Any = (), seed: int = 0) -> None:
+    def setup(self, space: Any, objectives: Any, constraints: Any = (), seed: int = 0,
+              services: Any = None) -> None:
         warm = self.population_size if self.warm_start is None else self.warm_start
         _check_sizes("proxy-evolution", self.pool_size, warm)
         if self.candidates < 1:
             raise ValueError(f"proxy-evolution: candidates must be >= 1, got {self.candidates}")
-        super().setup(space, objectives, constraints, seed)
-        self.scores = score_cache(self.scorer, space, self.scorer_settings)
+        super().setup(space, objectives, constraints, seed, services)
+        self.scores = score_cache(self.scorer, self.scorer_settings, self.services, "strategy proxy-evolution")
         self._warm = warm
         self._queue: list[Arch] | None = None
 
@@ -138,10 +140,11 @@ class ProxyGuidedLocalSearch(LocalSearch):
         self.scorer_settings = scorer_settings
         self.pool_size = pool_size
 
-    def setup(self, space: Any, objectives: Any, constraints: Any = (), seed: int = 0) -> None:
+    def setup(self, space: Any, objectives: Any, constraints: Any = (), seed: int = 0,
+              services: Any = None) -> None:
         _check_sizes("proxy-local", self.pool_size, min(self.n_init, self.pool_size))
-        super().setup(space, objectives, constraints, seed)
-        self.scores = score_cache(self.scorer, space, self.scorer_settings)
+        super().setup(space, objectives, constraints, seed, services)
+        self.scores = score_cache(self.scorer, self.scorer_settings, self.services, "strategy proxy-local")
         self._starts: list[Arch] = []
 
     def _random(self) -> Arch | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from nasforge.experiment.objectives import Constraint, Objective, total_violation
+from nasforge.core.objectives import Constraint, Objective, total_violation
 
 
 def score(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasforge.paths import MissingDataError, data_file
+from nasforge.core.paths import MissingDataError, data_file
 from nasforge.task.arrays import task_from_arrays
 from nasforge.task.normalize import Normalization
 from nasforge.task.registry import no_argument, register_task

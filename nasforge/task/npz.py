@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasforge.paths import MissingDataError
+from nasforge.core.paths import MissingDataError
 from nasforge.task.arrays import task_from_arrays
 from nasforge.task.registry import register_task
 from nasforge.task.task import Task, TaskDataError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from nasforge.registry import Registry
+from nasforge.core.registry import Registry
 from nasforge.task.task import Task
 
 

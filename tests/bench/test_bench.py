@@ -12,8 +12,8 @@ from nasforge.bench.protocol import Job, make_jobs, run_jobs, run_one
 from nasforge.bench.run import run_benchmark
 from nasforge.bench.summary import points_for
 from nasforge.cli import app
-from nasforge.estimate.tabular import MACRO_FILE, NB201_FILE
-from nasforge.paths import data_dir
+from nasforge.core.paths import data_dir
+from nasforge.estimate.benchmarks import MACRO_FILE, NB201_FILE
 
 pytestmark = pytest.mark.skipif(
     not ((data_dir() / NB201_FILE).is_file() and (data_dir() / MACRO_FILE).is_file()),

@@ -60,7 +60,7 @@ class Timed(Fake):
     """Fake with a recorded training time: the highest learning rate takes four times as long."""
 
     def _evaluate(self, arch):
-        from nasforge.estimate.base import EvalResult
+        from nasforge.core.records import EvalResult
 
         return EvalResult(metrics=super()._evaluate(arch), cost_seconds=4.0 if arch["lr"] == 0.03 else 1.0)
 
@@ -109,7 +109,7 @@ class Busy(Fake):
     """Fake that spends CPU time but reports a recorded cost of zero seconds."""
 
     def _evaluate(self, arch):
-        from nasforge.estimate.base import EvalResult
+        from nasforge.core.records import EvalResult
 
         total = 0
         for i in range(200_000):

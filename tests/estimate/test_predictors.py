@@ -8,11 +8,11 @@ import csv
 import numpy as np
 import pytest
 
+from nasforge.core.paths import data_dir
 from nasforge.estimate.predictors import PREDICTORS, get_predictor, rank_correlations
 from nasforge.estimate.predictors.base import NormalScores
 from nasforge.estimate.predictors.features import Featurizer
 from nasforge.estimate.predictors.stats import FreeStats, count_stats, free_stats_for
-from nasforge.paths import data_dir
 from nasforge.space import get_space
 
 needs_data = pytest.mark.skipif(not (data_dir() / "nb201-tss-accuracy.csv").is_file(), reason="no NB201 table")
@@ -22,7 +22,7 @@ FAST = {"mlp": {"members": 2, "epochs": 150}, "gp": {"restarts": 0}, "gbdt": {"n
 
 @pytest.fixture(scope="module")
 def nb201_sample():
-    from nasforge.bench.registry import get_benchmark
+    from nasforge.estimate.benchmarks import get_benchmark
 
     bench = get_benchmark("nb201-cifar10")
     table, space = bench.table(), bench.space()

@@ -63,8 +63,8 @@ def test_unknown_proxy_is_a_clear_error(tmp_path):
 
 
 def test_run_dir_truth_is_the_trained_objective(tmp_path):
-    from nasforge.experiment.config import SearchConfig
     from nasforge.experiment.storage import Storage
+    from nasforge.run.config import SearchConfig
     from nasforge.space import get_space
 
     run = tmp_path / "run"

@@ -8,11 +8,11 @@ import pickle
 import numpy as np
 import pytest
 
-from nasforge.bench.registry import BENCHMARKS, get_benchmark
+from nasforge.core.objectives import Objective
+from nasforge.core.paths import MissingDataError, data_dir
 from nasforge.estimate.base import EVALUATORS
-from nasforge.estimate.tabular import MACRO_FILE, NB201_FILE
-from nasforge.experiment.objectives import Objective
-from nasforge.paths import MissingDataError, data_dir
+from nasforge.estimate.benchmarks import BENCHMARKS, MACRO_FILE, NB201_FILE, get_benchmark
+from nasforge.estimate.tabular import TabularEvaluator
 from nasforge.space import get_space
 
 needs_data = pytest.mark.skipif(
@@ -42,9 +42,9 @@ def test_nb201_key_lookup():
     space = get_space("nb201")
     arch = space.parse(BEST_NB201)
     assert arch.body == BEST_NB201
-    result = bench.evaluator().evaluate(arch)
+    result = TabularEvaluator(bench.name).evaluate(arch)
     assert result.ok and result.metrics == {"accuracy": pytest.approx(73.5133, abs=1e-3)}
-    other = get_benchmark("nb201-cifar10").evaluator().evaluate(arch)
+    other = TabularEvaluator("nb201-cifar10").evaluate(arch)
     assert other.metrics["accuracy"] == pytest.approx(94.363, abs=1e-3)
     # Every arch of the space has a row, and every row is an arch of the space.
     assert {a.body for a in space.enumerate()} == set(bench.table())
@@ -63,7 +63,7 @@ def test_macro_key_lookup_has_accuracy_params_flops():
 
 @needs_data
 def test_wrong_space_and_metric_fail_clearly():
-    result = get_benchmark("macro").evaluator().evaluate(get_space("nb201").parse(BEST_NB201))
+    result = TabularEvaluator("macro").evaluate(get_space("nb201").parse(BEST_NB201))
     assert result.status == "failed" and "scores space 'macro'" in result.error
     with pytest.raises(ValueError, match="has no metric 'flops'"):
         get_benchmark("nb201-cifar10").check_objectives([Objective("flops", "min")])
@@ -81,7 +81,7 @@ def test_true_pareto_front_is_non_dominated():
 
 @needs_data
 def test_evaluator_pickles_without_its_table_and_simulates_time():
-    evaluator = get_benchmark("nb201-cifar10").evaluator(simulated_seconds=12.5)
+    evaluator = TabularEvaluator("nb201-cifar10", simulated_seconds=12.5)
     arch = get_space("nb201").parse(BEST_NB201)
     assert evaluator.evaluate(arch).cost_seconds == 12.5
     clone = pickle.loads(pickle.dumps(evaluator))
@@ -94,7 +94,7 @@ def test_missing_data_names_the_file_and_the_variable(tmp_path, monkeypatch):
         get_benchmark("macro").table()
     message = str(info.value)
     assert MACRO_FILE in message and "NASFORGE_DATA" in message and str(tmp_path) in message
-    result = get_benchmark("nb201-cifar10").evaluator().evaluate(get_space("nb201").parse(BEST_NB201))
+    result = TabularEvaluator("nb201-cifar10").evaluate(get_space("nb201").parse(BEST_NB201))
     assert result.status == "failed" and NB201_FILE in result.error and "NASFORGE_DATA" in result.error
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from nasforge.core.objectives import Constraint
 from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.trainer import Recipe
-from nasforge.experiment.objectives import Constraint
 from nasforge.space import Space, get_space
 from nasforge.task import task_from_arrays
 

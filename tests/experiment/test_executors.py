@@ -17,6 +17,7 @@ from faulty import (
     search,
 )
 
+from nasforge.core.records import COMPLETE, FAILED
 from nasforge.experiment.executors import (
     EXECUTORS,
     ExecutorError,
@@ -24,7 +25,6 @@ from nasforge.experiment.executors import (
     executor_from_settings,
     get_executor,
 )
-from nasforge.experiment.trial import COMPLETE, FAILED
 
 
 def test_two_workers_run_trials_side_by_side(tmp_path):
@@ -87,7 +87,7 @@ def test_a_worker_that_cannot_start_is_a_clear_error(tmp_path):
 
 
 def test_importing_nasforge_does_not_import_ray():
-    code = ("import sys, nasforge, nasforge.cli, nasforge.experiment.runner, nasforge.experiment.executors; "
+    code = ("import sys, nasforge, nasforge.cli, nasforge.run.runner, nasforge.experiment.executors; "
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from faulty import FaultyEvaluator, Unloadable, kill_victim_when_ready, overlapping, search
 
+from nasforge.core.records import COMPLETE, FAILED
 from nasforge.experiment.executors import get_executor
-from nasforge.experiment.trial import COMPLETE, FAILED
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'nasforge[ray]')")
 
@@ -81,11 +81,11 @@ def test_training_evaluator_runs_in_ray_actors(tmp_path):
     """Real training through Ray: the evaluator and its Task pickle into the object store and back."""
     import numpy as np
 
+    from nasforge.core.objectives import Objective
     from nasforge.estimate.train import TrainingEvaluator
     from nasforge.estimate.trainer import Recipe
     from nasforge.experiment.budget import Budget
     from nasforge.experiment.experiment import Experiment
-    from nasforge.experiment.objectives import Objective
     from nasforge.experiment.storage import Storage
     from nasforge.space import get_space
     from nasforge.strategy.base import get_strategy

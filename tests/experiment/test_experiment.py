@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 from toys import ToyEvaluator, toy_space
 
+from nasforge.core.objectives import Objective
+from nasforge.core.records import CACHED, COMPLETE, FAILED
 from nasforge.estimate.base import Evaluator
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
 from nasforge.experiment.storage import Storage
-from nasforge.experiment.trial import CACHED, COMPLETE, FAILED
 from nasforge.strategy.base import Strategy, get_strategy
 
 

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from nasforge.experiment.objectives import Constraint, Objective, check_objectives
-from nasforge.experiment.pareto import hypervolume, non_dominated, rank_order
+from nasforge.core.objectives import Constraint, Objective, check_objectives
+from nasforge.core.pareto import hypervolume, non_dominated, rank_order
 
 
 def test_parse_objectives_and_constraints():

@@ -17,6 +17,7 @@ from nasforge.oneshot.io import load_supernet, save_supernet
 from nasforge.oneshot.memory import peak_step_bytes
 from nasforge.oneshot.ranking import Ranked, correlations
 from nasforge.oneshot.supernet import build_supernet
+from nasforge.run.oneshot import train_method
 
 TINY = OneShotSettings(epochs=2, batch_size=12, search_trials=3, calib_batches=1, pt_tune_steps=1,
                        latency_weight=0.1, eval_images=8)
@@ -32,7 +33,7 @@ def _cases():
 
 @pytest.mark.parametrize("method,space", list(_cases()))
 def test_every_method_runs_on_cpu(method, space):
-    result = get_method(method).train(tiny_spaces()[space], tiny_task(), TINY)
+    result = train_method(method, tiny_spaces()[space], tiny_task(), TINY)
     assert result.arch.space == space
     assert len(result.trajectory) >= TINY.epochs
     json.dumps(result.to_dict())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nasforge.experiment.objectives import Objective
-from nasforge.experiment.trial import COMPLETE, Trial
+from nasforge.core.objectives import Objective
+from nasforge.core.records import COMPLETE, Trial
 from nasforge.report.data import RunRecords, history
 from nasforge.space import get_space
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from nasforge.core.paths import MissingDataError, data_file
 from nasforge.hardware.metrics import TaskShape, count_flops, count_params
-from nasforge.paths import MissingDataError, data_file
 from nasforge.space import get_space
 
 CIFAR10 = TaskShape((3, 32, 32), 10)

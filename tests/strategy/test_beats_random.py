@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from nasforge.bench.protocol import Job, run_one
-from nasforge.estimate.tabular import NB201_FILE
-from nasforge.paths import data_dir
+from nasforge.core.paths import data_dir
+from nasforge.estimate.benchmarks import NB201_FILE
 
 pytestmark = pytest.mark.skipif(not (data_dir() / NB201_FILE).is_file(), reason="no NB201 table (NASFORGE_DATA)")
 

@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from toys import ToyEvaluator, toy_score, toy_space
+from toys import TOY_SERVICES, ToyEvaluator, toy_score, toy_space
 
+from nasforge.core.objectives import Objective
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
 from nasforge.experiment.storage import Storage
 from nasforge.strategy.base import STRATEGIES, get_strategy
 
@@ -41,7 +41,7 @@ def xfail(name: str, check: str) -> None:
 def drive(strategy, n: int, seed: int = 0, fail: set[int] = frozenset(), name: str = "random"):
     """Ask/tell ``n`` times on the toy space; returns the asked keys."""
     space = toy_space()
-    strategy.setup(space, objectives_for(name), (), seed)
+    strategy.setup(space, objectives_for(name), (), seed, TOY_SERVICES)
     keys = []
     for i in range(n):
         arch = strategy.ask()
@@ -95,7 +95,7 @@ def test_finite_space_ends_cleanly(name):
     xfail(name, "finite")
     strategy = get_strategy(name)
     space = toy_space(options=2, decisions=3)  # 8 architectures
-    strategy.setup(space, objectives_for(name), (), 0)
+    strategy.setup(space, objectives_for(name), (), 0, TOY_SERVICES)
     seen = []
     for _ in range(20):
         arch = strategy.ask()
@@ -114,7 +114,7 @@ def test_replay_equals_live_run(name, tmp_path):
 
     def experiment(path, trials):
         return Experiment(toy_space(), get_strategy(name), ToyEvaluator(), Storage(path), objectives_for(name),
-                          Budget(trials=trials), seed=7)
+                          Budget(trials=trials), seed=7, services=TOY_SERVICES)
 
     live = [t.arch.key for t in experiment(tmp_path / "live.db", 30).run()]
     experiment(tmp_path / "split.db", 11).run()

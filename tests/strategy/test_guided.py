@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 from toys import toy_score, toy_space
 
-from nasforge.experiment.objectives import Objective
+from nasforge.core.objectives import Objective
+from nasforge.core.services import ServiceMissingError, Services
+from nasforge.estimate.proxies.scorer import SCORERS
+from nasforge.experiment.services import run_services
 from nasforge.strategy.base import get_strategy
-from nasforge.strategy.guided import SCORERS, ScoreCache, resolve_scorer
+from nasforge.strategy.guided import ScoreCache, resolve_scorer
 
 OBJ = [Objective("score", "max")]
 
@@ -98,7 +101,7 @@ def test_named_scorers_and_table(tmp_path):
         csv.writer(f).writerows([["arch", "synflow"], *([a.key, i] for i, a in enumerate(archs))])
     with open(tmp_path / "timings.csv", "w", newline="") as f:
         csv.writer(f).writerows([["arch", "build", "synflow", "errors"], *([a.key, 0.1, 0.5, ""] for a in archs)])
-    score = resolve_scorer("table", space, {"path": str(tmp_path)})
+    score = resolve_scorer("table", {"path": str(tmp_path)}, run_services(space, "cifar10"))
     assert [score(a) for a in archs] == [0.0, 1.0, 2.0] and score.seconds(archs[0]) == 0.5
     cache = ScoreCache(score)
     for a in archs:
@@ -109,7 +112,7 @@ def test_named_scorers_and_table(tmp_path):
 def test_strategies_with_a_callable_scorer_never_import_torch():
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
             "from toys import toy_score, toy_space\n"
-            "from nasforge.experiment.objectives import Objective\n"
+            "from nasforge.core.objectives import Objective\n"
             "from nasforge.strategy.base import get_strategy\n"
             "s = get_strategy('proxy-evolution', scorer=toy_score, pool_size=16)\n"
             "s.setup(toy_space(), [Objective('score', 'max')], (), 0)\n"
@@ -128,3 +131,20 @@ def test_proxy_local_starts_from_the_pool_top_and_tries_best_scored_neighbours_f
     current = s._current[0]
     ranked = sorted(s.space.neighbours(current), key=lambda a: -toy_score(a))
     assert nxt.key == next(a.key for a in ranked if a.key not in {b.key for b in asked})
+
+
+def test_a_named_scorer_needs_the_runs_services():
+    s = get_strategy("proxy-evolution", scorer="synflow", pool_size=8, warm_start=4)
+    with pytest.raises(ServiceMissingError, match="proxy-evolution needs a scorer service"):
+        s.setup(toy_space(), OBJ, (), 0)
+    seen = {}
+
+    def factory(name, settings):
+        seen.update(name=name, settings=settings)
+        return toy_score
+
+    s = get_strategy("proxy-evolution", scorer="synflow", scorer_settings={"batch_size": 8}, pool_size=8,
+                     warm_start=4)
+    s.setup(toy_space(), OBJ, (), 0, Services(scorer=factory))
+    s.ask()
+    assert seen == {"name": "synflow", "settings": {"batch_size": 8}}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from toys import toy_score, toy_space
 
+from nasforge.core.objectives import Objective
 from nasforge.estimate.base import Evaluator
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.objectives import Objective
 from nasforge.experiment.selection import select_best
 from nasforge.experiment.storage import Storage
 from nasforge.space.joint import JointSpace

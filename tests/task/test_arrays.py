@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nasforge.paths import MissingDataError
+from nasforge.core.paths import MissingDataError
 from nasforge.task import Normalization, TaskDataError, load_task, task_from_arrays
 
 

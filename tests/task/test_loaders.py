@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasforge.paths import MissingDataError, data_file
-from nasforge.registry import UnknownNameError
+from nasforge.core.paths import MissingDataError, data_file
+from nasforge.core.registry import UnknownNameError
 from nasforge.task import TASKS, Task, load_task, parse_task_spec
 from nasforge.task.cifar10 import CIFAR10_CLASSES
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.registry import Registry
+from nasforge.core.registry import Registry
 
 
 class Predictor:

@@ -50,7 +50,7 @@ class Featurizer:
             enc = np.stack([self.space.encode(a) for a in archs]).astype(np.float32)
         else:
             if self._encode is None:
-                from nasforge.strategy.encodings import encoder_for
+                from nasforge.space.encodings import encoder_for
 
                 self._encode = encoder_for(self.space, self.encoding)
             enc = np.asarray(self._encode(list(archs)), dtype=np.float32)

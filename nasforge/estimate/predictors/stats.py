@@ -129,7 +129,7 @@ def free_stats_for(space: Space, benchmark: str | None = None, input_shape: Sequ
     not used)."""
     table = None
     if benchmark is not None:
-        from nasforge.bench.registry import get_benchmark
+        from nasforge.estimate.benchmarks import get_benchmark
 
         bench = get_benchmark(benchmark)
         input_shape, num_classes = bench.input_shape, bench.num_classes

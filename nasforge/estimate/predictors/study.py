@@ -62,7 +62,7 @@ def run_seed(benchmark: str, seed: int, train_sizes: Sequence[int], predictors: 
     """
     if features not in FEATURES:
         raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
-    from nasforge.bench.registry import get_benchmark
+    from nasforge.estimate.benchmarks import get_benchmark
     from nasforge.estimate.predictors.features import Featurizer
     from nasforge.estimate.predictors.stats import free_stats_for
 

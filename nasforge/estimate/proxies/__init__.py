@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasforge.registry import Registry
+from nasforge.core.registry import Registry
 
 PROXIES: Registry[type[Any]] = Registry(
     "proxy",

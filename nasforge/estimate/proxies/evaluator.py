@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.estimate.base import EvalResult, Evaluator, register_evaluator
+from nasforge.core.records import EvalResult
+from nasforge.estimate.base import Evaluator, register_evaluator
 from nasforge.estimate.proxies import DEFAULT_PROXIES, PROXIES
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from nasforge.estimate.proxies.study import Row, Truth
+from nasforge.bench.proxy_study import Row, Truth
 
 PROXIES_CSV = "proxies.csv"
 TIMINGS_CSV = "timings.csv"

@@ -1,6 +1,7 @@
 """Scorers for the proxy-guided strategies: ``score(arch) -> float`` from a zero-cost proxy.
 
-Registered in :data:`nasforge.strategy.guided.SCORERS`: one scorer per proxy (``"synflow"``,
+Registered in :data:`SCORERS` (factories ``factory(space, **settings) -> score(arch)``): one
+scorer per proxy (``"synflow"``,
 ``"nwot"``, ...) computing it on demand, and ``"table"`` reading a ``proxies.csv`` written by
 ``nasforge proxies``. Importing this module does not import torch; scoring does.
 
@@ -17,10 +18,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from nasforge.core.registry import Registry
 from nasforge.estimate.proxies import DEFAULT_PROXIES, PROXIES
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
-from nasforge.strategy.guided import register_scorer
+
+#: Factories ``factory(space, **settings) -> score(arch)``; built-ins are every zero-cost proxy
+#: and ``table`` (a precomputed proxies.csv). A run resolves them with its own task and seed
+#: (:class:`~nasforge.core.services.Services`).
+SCORERS: Registry[Any] = Registry("scorer")
+register_scorer = SCORERS.register
 
 _CACHE: dict[tuple[Any, ...], tuple[float, float]] = {}  # per process: (value, seconds)
 
@@ -28,7 +35,7 @@ _CACHE: dict[tuple[Any, ...], tuple[float, float]] = {}  # per process: (value, 
 class ProxyScorer:
     """One proxy of each arch's network, computed by a :class:`ProxyEvaluator`."""
 
-    def __init__(self, space: Space, proxy: str, task: str = "cifar10", batch_size: int = 64,
+    def __init__(self, space: Space, proxy: str, task: Any = "cifar10", batch_size: int = 64,
                  seed: int = 0, threads: int | None = 1, clock: str = "wall") -> None:
         PROXIES.get(proxy)
         self.clock = clock
@@ -41,7 +48,8 @@ class ProxyScorer:
         self._evaluator: Any = None
 
     def _key(self, arch: Arch) -> tuple[Any, ...]:
-        return (self.proxy, self.task, self.batch_size, self.seed, arch.key)
+        task = self.task if isinstance(self.task, str) else getattr(self.task, "name", id(self.task))
+        return (self.proxy, task, self.batch_size, self.seed, arch.key)
 
     def __call__(self, arch: Arch) -> float:
         key = self._key(arch)

@@ -18,8 +18,9 @@ import math
 import signal
 from typing import Any
 
-from nasforge.estimate.base import FAILED, EvalResult, Evaluator
-from nasforge.registry import Registry
+from nasforge.core.records import FAILED, EvalResult
+from nasforge.core.registry import Registry
+from nasforge.estimate.base import Evaluator
 from nasforge.space.arch import Arch
 
 TIMEOUT = "timeout"

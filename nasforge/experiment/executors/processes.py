@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from nasforge.estimate.base import FAILED, EvalResult, Evaluator
+from nasforge.core.records import FAILED, EvalResult
+from nasforge.estimate.base import Evaluator
 from nasforge.experiment.executors.base import (
     EXECUTORS,
     Executor,

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-from nasforge.estimate.base import EvalResult
+from nasforge.core.records import EvalResult
 from nasforge.experiment.executors.base import EXECUTORS, Executor, check_timeout, timeout_result
 from nasforge.space.arch import Arch
 

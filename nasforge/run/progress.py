@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from nasforge.core.records import COMPLETE, Trial
 from nasforge.experiment.experiment import Experiment
-from nasforge.experiment.trial import COMPLETE, Trial
 
 
 class SearchProgress:

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nasforge.core.records import Trial
 from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.trainer import Recipe
 from nasforge.experiment import run_dir as rd
 from nasforge.experiment.budget import Budget
-from nasforge.experiment.config import SearchConfig, load_config
 from nasforge.experiment.executors import ExecutorError, executor_from_settings
 from nasforge.experiment.experiment import Callback, Experiment
 from nasforge.experiment.selection import pareto_trials, select_best
 from nasforge.experiment.storage import Storage
-from nasforge.experiment.trial import Trial
+from nasforge.run.config import SearchConfig, load_config
 from nasforge.space.registry import get_space
 from nasforge.space.space import Space
 from nasforge.strategy.base import get_strategy
@@ -138,7 +138,7 @@ def finish_run(path: Path, config: SearchConfig, experiment: Experiment, trials:
     if best is None:
         log.warning("no feasible complete trial: nothing to retrain")
     elif config.final_retrain:
-        from nasforge.experiment.finalize import retrain_and_export
+        from nasforge.run.finalize import retrain_and_export
 
         assert isinstance(experiment.evaluator, TrainingEvaluator)
         summary = retrain_and_export(best, experiment.evaluator, config.evaluator.final_epochs, path / rd.BEST)

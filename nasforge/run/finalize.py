@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from nasforge.core.records import Trial
 from nasforge.estimate.train import TrainingEvaluator
-from nasforge.experiment.trial import Trial
 
 
 def retrain_and_export(trial: Trial, evaluator: TrainingEvaluator, epochs: int, out_dir: Path) -> dict[str, Any]:
@@ -23,8 +23,8 @@ def retrain_and_export(trial: Trial, evaluator: TrainingEvaluator, epochs: int, 
     import torch
 
     from nasforge.estimate.trainer import accuracy, as_tensors, fit
-    from nasforge.experiment.export import export_onnx, save_state_dict
     from nasforge.hardware.metrics import count_flops, count_params
+    from nasforge.run.export import export_onnx, save_state_dict
 
     out_dir.mkdir(parents=True, exist_ok=True)
     task = evaluator.loaded_task()

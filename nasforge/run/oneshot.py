@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.oneshot.base import OneShotSettings, get_method
+from nasforge.oneshot.base import OneShotResult, OneShotSettings, get_method
 
 
 def supernet_ranking(space: Any, task: Any, settings: OneShotSettings, n_archs: int, out: str | Path,
@@ -70,13 +70,46 @@ def supernet_ranking(space: Any, task: Any, settings: OneShotSettings, n_archs: 
     return summary
 
 
+def search_supernet(supernet: Any, task: Any, settings: OneShotSettings,
+                    strategy: str | None = None) -> tuple[Any, list[Any]]:
+    """Run ``strategy`` over the supernet evaluator; returns (best arch, trials)."""
+    from nasforge.core.objectives import Objective
+    from nasforge.experiment.budget import Budget
+    from nasforge.experiment.experiment import Experiment
+    from nasforge.experiment.storage import Storage
+    from nasforge.oneshot.evaluator import SupernetEvaluator
+    from nasforge.strategy.base import get_strategy
+
+    evaluator = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
+                                  max(settings.batch_size, 64), settings.eval_images, settings.seed)
+    storage = Storage(":memory:")
+    try:
+        experiment = Experiment(space=supernet.space, strategy=get_strategy(strategy or settings.search_strategy),
+                                evaluator=evaluator, storage=storage, objectives=[Objective("val_accuracy")],
+                                budget=Budget(trials=settings.search_trials), seed=settings.seed)
+        trials = experiment.run()
+    finally:
+        storage.close()
+    done = [t for t in trials if t.status == "complete"]
+    if not done:
+        raise RuntimeError("no architecture could be evaluated on the supernet: "
+                           + "; ".join(str(t.error) for t in trials[:3]))
+    best = max(done, key=lambda t: (t.metrics["val_accuracy"], -t.number))
+    return best.arch, trials
+
+
+def train_method(method: str, space: Any, task: Any, settings: OneShotSettings) -> OneShotResult:
+    """Run the one-shot ``method`` (weight-sharing ones search their supernet with :func:`search_supernet`)."""
+    return get_method(method).train(space, task, settings, search=search_supernet)
+
+
 def method_run(method: str, space: Any, task: Any, settings: OneShotSettings, out: str | Path) -> dict[str, Any]:
     """Run ``method``, write ``result.json`` and ``trajectory.csv``; returns the summary."""
     from nasforge.oneshot.truth import true_metrics
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result = get_method(method).train(space, task, settings)
+    result = train_method(method, space, task, settings)
     truth = true_metrics(result.arch)
     summary = {**result.to_dict(), "space": space.name, "task": task.name,
                "true_accuracy": None if truth is None else truth["accuracy"]}

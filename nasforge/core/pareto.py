@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from nasforge.experiment.objectives import Constraint, Objective, total_violation
+from nasforge.core.objectives import Constraint, Objective, total_violation
 
 
 def loss_matrix(metrics: Sequence[Mapping[str, float]], objectives: Sequence[Objective]) -> np.ndarray:

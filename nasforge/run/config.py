@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from nasforge.experiment.objectives import Constraint, Objective, check_objectives
+from nasforge.core.objectives import Constraint, Objective, check_objectives
 
 
 class ConfigError(ValueError):
@@ -229,7 +229,7 @@ def _check_execution_field(field: str, value: Any, executor: str) -> None:
 
 
 def _known(registry: Any, name: str) -> str:
-    from nasforge.registry import UnknownNameError
+    from nasforge.core.registry import UnknownNameError
 
     try:
         registry.get(name)

@@ -62,7 +62,7 @@ def read_archs(space: Space, path: str | Path) -> list[Arch]:
 def benchmark_truths(space: str) -> list[Truth]:
     """The ``accuracy`` of every tabular benchmark on ``space`` (e.g. nb201: CIFAR-10, CIFAR-100,
     ImageNet16-120 test accuracy; macro: NAS-Bench-Macro mean accuracy)."""
-    from nasforge.bench.registry import BENCHMARKS, get_benchmark
+    from nasforge.estimate.benchmarks import BENCHMARKS, get_benchmark
 
     out = []
     for name in BENCHMARKS.list():
@@ -76,10 +76,10 @@ def benchmark_truths(space: str) -> list[Truth]:
 def run_truths(run_dir: str | Path) -> tuple[Any, list[Arch], list[Truth]]:
     """``(config, archs, truths)`` of a run directory: its complete trials and, as truth, each
     objective that is not a hardware cost (e.g. ``val_accuracy``)."""
-    from nasforge.experiment.config import load_config
     from nasforge.experiment.run_dir import CONFIG, DB, check_existing
     from nasforge.experiment.storage import Storage
     from nasforge.hardware.metrics import METRICS
+    from nasforge.run.config import load_config
 
     path = Path(run_dir)
     check_existing(path)

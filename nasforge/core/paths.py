@@ -15,7 +15,7 @@ def data_dir() -> Path:
     env = os.environ.get("NASFORGE_DATA")
     if env:
         return Path(env).expanduser()
-    repo_root = Path(__file__).resolve().parent.parent
+    repo_root = Path(__file__).resolve().parents[2]
     return (repo_root.parent / "shared" / "data").resolve()
 
 

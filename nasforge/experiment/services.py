@@ -1,0 +1,50 @@
+"""The :class:`~nasforge.core.services.Services` a run lends its strategy, built for its space,
+task and seed: proxy scorers on the run's own task, performance predictors, features with free
+statistics, and the run's cost sources (see :mod:`nasforge.core.services`)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nasforge.core.services import Scorer, Services
+
+
+def run_services(space: Any, task: Any, seed: int = 0,
+                 cost: Callable[[str], Callable[[Any], float]] | None = None) -> Services:
+    """Services for a run of ``space`` on ``task`` (a Task, a task spec, or ``None`` when the
+    run has no data: scorers then fail with a clear message) with ``seed``."""
+
+    def scorer(name: str, settings: Mapping[str, Any]) -> Scorer:
+        from nasforge.estimate.proxies.scorer import SCORERS
+
+        factory = SCORERS.get(name)
+        params = inspect.signature(factory).parameters
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        run = {k: v for k, v in (("task", task), ("seed", seed)) if open_ended or k in params}
+        if "task" in run and run["task"] is None and "task" not in settings:
+            raise ValueError(f"scorer {name!r} computes a proxy on the run's data, and this run has no task")
+        return factory(space, **{**run, **dict(settings)})
+
+    def predictor(name: str, **settings: Any) -> Any:
+        from nasforge.estimate.predictors import get_predictor
+
+        return get_predictor(name, **settings)
+
+    def featurizer() -> Any:
+        from nasforge.estimate.predictors.features import Featurizer
+        from nasforge.estimate.predictors.stats import FreeStats
+
+        if not getattr(space, "can_build", False) or task is None:
+            return Featurizer(space)
+        shape = task if not isinstance(task, str) else _task_shape(task, seed)
+        return Featurizer(space, FreeStats(space, shape.input_shape, shape.num_classes))
+
+    return Services(scorer=scorer, predictor=predictor, featurizer=featurizer, cost=cost)
+
+
+def _task_shape(spec: str, seed: int) -> Any:
+    from nasforge.task import load_task
+
+    return load_task(spec, seed=seed)
