@@ -8,12 +8,15 @@ CIFAR-10. ``cifar10-subset`` always loads the subset. Nothing is downloaded.
 
 Images are ``(N, 3, 32, 32)``, scaled to [0, 1] and normalised with the usual CIFAR-10 channel
 mean and std; the validation split is a stratified ``val_fraction`` of train, drawn from ``seed``.
+
+The batches are pickles, read by :mod:`nasforge.task.safe_pickle`, which admits NumPy arrays and
+plain values only: a crafted batch is refused before any of it runs. The subset is read with
+``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ from nasforge.core.paths import MissingDataError, data_file
 from nasforge.task.arrays import task_from_arrays
 from nasforge.task.normalize import Normalization
 from nasforge.task.registry import no_argument, register_task
+from nasforge.task.safe_pickle import load_cifar_pickle
 from nasforge.task.task import Task, TaskDataError
 
 CIFAR10_ENV = "NASFORGE_CIFAR10"
@@ -50,8 +54,11 @@ def load_cifar10_subset(argument: str | None = None, *, seed: int = 0,
     """The 4,660 / 846-image subset ``cifar10-subset.npz`` from the data directory."""
     no_argument("cifar10-subset", argument)
     path = data_file("cifar10-subset.npz", "the cifar10 task (without $NASFORGE_CIFAR10)")
-    with np.load(path, allow_pickle=False) as data:
-        arrays = [data[key] for key in ("x_train", "y_train", "x_test", "y_test")]
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = [data[key] for key in ("x_train", "y_train", "x_test", "y_test")]
+    except (OSError, ValueError, KeyError) as error:  # object arrays need pickle, which is refused
+        raise TaskDataError(f"{path} is not a readable CIFAR-10 subset: {error}") from None
     return _task("cifar10-subset", *arrays, seed, val_fraction)
 
 
@@ -72,15 +79,46 @@ def read_cifar10_batches(folder: str | os.PathLike) -> tuple[np.ndarray, ...]:
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    # The official format is a pickle; it is only read from a folder the user named.
+    # The official format is a pickle: read with an unpickler that admits only NumPy arrays and
+    # plain values, so a crafted batch is refused before any of it runs (see safe_pickle).
     try:
-        with open(path, "rb") as file:
-            batch = pickle.load(file, encoding="bytes")
-        x = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-        y = np.asarray(batch[b"labels"], dtype=np.int64)
+        batch = load_cifar_pickle(path)
+    except TaskDataError:
+        raise
     except Exception as error:  # noqa: BLE001 - any failure means "not a CIFAR-10 batch"
         raise TaskDataError(f"{path} is not a CIFAR-10 python batch: {error}") from None
-    return x, y
+    return _check_batch(path, batch)
+
+
+def _check_batch(path: Path, batch: object) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of an unpickled batch: uint8 ``(N, 3, 32, 32)`` and int64 labels in [0, 10)."""
+    def entry(key: str) -> object:
+        for k in (key.encode(), key):
+            if k in batch:
+                return batch[k]
+        raise TaskDataError(f"{path} is not a CIFAR-10 python batch: it has no {key!r} entry "
+                            f"(found {sorted(map(repr, batch))})")
+
+    if not isinstance(batch, dict):
+        raise TaskDataError(f"{path} is not a CIFAR-10 python batch: it holds a {type(batch).__name__}, "
+                            "not a dict with 'data' and 'labels'")
+    data, labels = entry("data"), entry("labels")
+    shape_ok = isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[1] == 3 * 32 * 32
+    if not shape_ok or data.dtype.kind not in "iu":
+        what = (f"a {data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray)
+                else f"a {type(data).__name__}")
+        raise TaskDataError(f"{path}: 'data' is {what}; a CIFAR-10 batch holds uint8 images of shape (N, 3072)")
+    if data.size and (data.min() < 0 or data.max() > 255):
+        raise TaskDataError(f"{path}: 'data' holds values outside 0..255")
+    if not isinstance(labels, (list, tuple, np.ndarray)) or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
+        raise TaskDataError(f"{path}: 'labels' must be a list of integer class indices")
+    if len(labels) != len(data):
+        raise TaskDataError(f"{path}: {len(data)} images but {len(labels)} labels")
+    outside = [int(v) for v in labels if not 0 <= v < len(CIFAR10_CLASSES)]
+    if outside:
+        raise TaskDataError(f"{path}: labels outside 0..9 (found {outside[:5]})")
+    return data.astype(np.uint8).reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64).reshape(-1)
 
 
 def _task(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,

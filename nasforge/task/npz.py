@@ -57,4 +57,9 @@ def _read(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
     try:
         return archive[key]
     except ValueError as error:  # object arrays need pickle, which is refused
-        raise TaskDataError(f"{path.name}: array {key!r} cannot be read without pickle: {error}") from None
+        if "allow_pickle" not in str(error):
+            raise TaskDataError(f"{path.name}: array {key!r} cannot be read: {error}") from None
+        raise TaskDataError(
+            f"refusing to load {path}: array {key!r} holds Python objects (dtype=object), which "
+            "nasforge never unpickles; save it as a numeric (or, for class_names, string) array"
+        ) from None
