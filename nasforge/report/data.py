@@ -51,10 +51,14 @@ class ParetoView:
 
 
 def read_run(path: str | Path) -> RunRecords:
-    """Load config, trials and the final summary of a run directory."""
+    """Load config, trials and the final summary of a run directory.
+
+    A config or summary that cannot be read as nasforge writes it raises
+    :class:`~nasforge.experiment.run_dir.RunDirError` naming the file.
+    """
     path = Path(path)
     rd.check_existing(path)
-    config = yaml.safe_load((path / rd.CONFIG).read_text())
+    config = _read_mapping(path / rd.CONFIG, yaml.safe_load, yaml.YAMLError)
     storage = Storage(path / rd.DB)
     try:
         trials = storage.trials()
@@ -62,10 +66,32 @@ def read_run(path: str | Path) -> RunRecords:
     finally:
         storage.close()
     summary_path = path / rd.BEST / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
-    return RunRecords(path, config, trials, [Objective.parse(t) for t in config["objectives"]],
-                      [Constraint.parse(t) for t in config.get("constraints", [])], summary,
+    summary = _read_mapping(summary_path, json.loads, ValueError) if summary_path.is_file() else None
+    try:
+        objectives = [Objective.parse(t) for t in _texts(config, "objectives", required=True)]
+        constraints = [Constraint.parse(t) for t in _texts(config, "constraints")]
+    except ValueError as exc:
+        raise rd.RunDirError(f"{path / rd.CONFIG}: {exc}") from None
+    return RunRecords(path, config, trials, objectives, constraints, summary,
                       cost if cost["proxy_evaluations"] else {})
+
+
+def _read_mapping(path: Path, parse: Any, error: type[Exception]) -> dict[str, Any]:
+    try:
+        data = parse(path.read_text())
+    except (error, UnicodeDecodeError) as exc:
+        raise rd.RunDirError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise rd.RunDirError(f"{path} holds a {type(data).__name__}, not a mapping of names to values")
+    return data
+
+
+def _texts(config: dict[str, Any], key: str, required: bool = False) -> list[str]:
+    value = config.get(key) or []
+    if (required and not value) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key} must be a list of texts such as 'val_accuracy:max' or 'params<=20000', "
+                         f"got {value!r}")
+    return value
 
 
 def history(records: RunRecords) -> History:

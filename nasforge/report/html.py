@@ -1,14 +1,24 @@
-"""Render a run's report as one self-contained HTML page (plots embedded as PNG)."""
+"""Render a run's report as one self-contained HTML page (plots embedded as PNG).
+
+The page is the Jinja2 template ``templates/report.html.j2`` with autoescaping on: everything read
+from the run directory (config, trials, ``best/summary.json``) reaches the page as escaped text.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+import jinja2
 
 from nasforge.experiment import run_dir as rd
 from nasforge.report.data import RunRecords, history, pareto_view, read_run, trial_rows
+
+#: the entries of ``best/summary.json`` the page shows
+SUMMARY_KEYS = ("arch", "test_accuracy", "retrain_epochs", "params", "flops")
 
 
 def _png(fig) -> str:
@@ -55,34 +65,53 @@ def _plots(records: RunRecords) -> list[tuple[str, str]]:
 
 
 def render(records: RunRecords) -> str:
-    """The report page for ``records``."""
-    esc = html.escape
+    """The report page for ``records`` (``templates/report.html.j2``, autoescaped)."""
     header, rows = trial_rows(records.trials)
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else esc(str(v))  # noqa: E731
-    table = "".join("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in row) + "</tr>" for row in rows)
-    plots = "".join(f"<figure><img src='data:image/png;base64,{b64}' alt='{esc(title)}'>"
-                    f"<figcaption>{esc(title)}</figcaption></figure>" for title, b64 in _plots(records))
     counts: dict[str, int] = {}
     for t in records.trials:
-        counts[t.status] = counts.get(t.status, 0) + 1
-    best = ""
-    if records.summary:
-        s = records.summary
-        best = (f"<h2>Selected architecture</h2><p><code>{esc(s['arch'])}</code><br>"
-                f"test accuracy {s['test_accuracy']:.4f} after retraining on train+val "
-                f"({s['retrain_epochs']} epochs), {s['params']:,} parameters, {s['flops']:,} FLOPs</p>")
+        counts[str(t.status)] = counts.get(str(t.status), 0) + 1
     cfg = records.config
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>nasforge run {esc(records.path.name)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;font-size:12px}}
-td,th{{border:1px solid #ccc;padding:2px 6px}}figure{{display:inline-block;margin:0 1em}}code{{font-size:13px}}</style>
-</head><body><h1>nasforge run <code>{esc(records.path.name)}</code></h1>
-<p>task <b>{esc(str(cfg.get('task')))}</b>, space <b>{esc(str(cfg.get('space')))}</b>, strategy
-<b>{esc(str(cfg.get('strategy')))}</b>, objectives {esc(', '.join(map(str, records.objectives)))}
-{('constraints ' + esc(', '.join(map(str, records.constraints)))) if records.constraints else ''};
-trials: {esc(', '.join(f'{k} {v}' for k, v in sorted(counts.items())))}</p>
-{best}{plots}
-<h2>Trials</h2><table><tr>{''.join(f'<th>{esc(h)}</th>' for h in header)}</tr>{table}</table>
-</body></html>"""
+    summary = None
+    if records.summary is not None:
+        summary = {key: records.summary.get(key) for key in SUMMARY_KEYS}
+    return _template().render(
+        name=records.path.name,
+        config={key: str(cfg.get(key)) for key in ("task", "space", "strategy")},
+        objectives=[str(o) for o in records.objectives],
+        constraints=[str(c) for c in records.constraints],
+        counts=sorted(counts.items()),
+        summary=summary,
+        plots=_plots(records),
+        header=[str(h) for h in header],
+        rows=rows,
+    )
+
+
+def number(value: Any, spec: str) -> str:
+    """``value`` formatted with ``spec`` when it is a number, else as :func:`text`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format(value, spec)
+    return text(value)
+
+
+def text(value: Any) -> str:
+    """``value`` as text, "?" when missing (the template escapes it)."""
+    return "?" if value is None else str(value)
+
+
+def cell(value: Any) -> str:
+    """A trials-table cell: floats to 4 significant digits, anything else as text."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("nasforge.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = number
+    env.filters["cell"] = cell
+    env.filters["text"] = text
+    return env.get_template("report.html.j2")
 
 
 def write_report(run_dir: str | Path) -> Path:
