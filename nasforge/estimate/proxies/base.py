@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-PRUNABLE = (nn.Conv2d, nn.Linear)
+PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)  # 1-D too: the conv1d space is all Conv1d
 
 
 class ProxyError(RuntimeError):
@@ -161,12 +161,17 @@ def loss_gradients(model: nn.Module, batch: ProxyBatch) -> dict[str, Any]:
 
 def input_jacobian(model: nn.Module, batch: ProxyBatch) -> torch.Tensor:
     """Per-sample gradient of the summed outputs w.r.t. the input, flattened to (N, D)
-    (Mellor et al. 2020's Jacobian; shared by jacov and epe_nas). Weight gradients are skipped."""
+    (Mellor et al. 2020's Jacobian; shared by jacov and epe_nas). Weight gradients are skipped.
+    A network whose output does not depend on its input has the all-zero Jacobian."""
     for p in model.parameters():
         p.requires_grad_(False)
     x = batch.x.clone().requires_grad_(True)
     out = model(x)
-    (grad,) = torch.autograd.grad(out.sum(), x)
+    if not out.requires_grad:  # no path from the input to the output (e.g. all-``none`` cells)
+        return torch.zeros(len(x), x[0].numel(), dtype=x.dtype)
+    (grad,) = torch.autograd.grad(out.sum(), x, allow_unused=True)
+    if grad is None:
+        return torch.zeros(len(x), x[0].numel(), dtype=x.dtype)
     return grad.reshape(len(x), -1).detach()
 
 
