@@ -41,18 +41,19 @@ class MLPEnsemble(Predictor):
         yt = torch.as_tensor(y, dtype=torch.float32)[:, None]
         encoder = getattr(self, "_encoder", None) if self.pretrained else None
         self._nets = []
-        for m in range(self.members):
-            torch.manual_seed(self.seed * 1000 + m)
-            trunk = copy.deepcopy(encoder.trunk) if encoder is not None else make_trunk(
-                x.shape[1], self.hidden, self.layers)
-            net = nn.Sequential(trunk, nn.Linear(self.hidden, 1)).train()
-            opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            for _ in range(self.epochs):  # full batch: training sets here are tiny
-                loss = nn.functional.mse_loss(net(xt), yt)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            self._nets.append(net.eval())
+        with torch.random.fork_rng(devices=[]):  # seeded, and the caller's generator stays put
+            for m in range(self.members):
+                torch.manual_seed(self.seed * 1000 + m)
+                trunk = copy.deepcopy(encoder.trunk) if encoder is not None else make_trunk(
+                    x.shape[1], self.hidden, self.layers)
+                net = nn.Sequential(trunk, nn.Linear(self.hidden, 1)).train()
+                opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+                for _ in range(self.epochs):  # full batch: training sets here are tiny
+                    loss = nn.functional.mse_loss(net(xt), yt)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                self._nets.append(net.eval())
 
     @torch.no_grad()
     def _predict(self, x: np.ndarray) -> np.ndarray:

@@ -38,12 +38,13 @@ class StatsEncoder:
     def fit(self, x: np.ndarray, stats: np.ndarray) -> StatsEncoder:
         """Train on ``x`` (features) -> standardised ``stats`` (e.g. log params, log FLOPs)."""
         gen = torch.Generator().manual_seed(self.seed)
-        torch.manual_seed(self.seed)
         xt = torch.as_tensor(x, dtype=torch.float32)
         st = torch.as_tensor(stats, dtype=torch.float32)
         st = (st - st.mean(0)) / st.std(0).clamp_min(1e-8)
-        trunk = make_trunk(xt.shape[1], self.hidden, self.layers)
-        head = nn.Linear(self.hidden, st.shape[1])
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation; the caller's generator stays put
+            torch.manual_seed(self.seed)
+            trunk = make_trunk(xt.shape[1], self.hidden, self.layers)
+            head = nn.Linear(self.hidden, st.shape[1])
         opt = torch.optim.Adam([*trunk.parameters(), *head.parameters()], lr=self.lr)
         for _ in range(self.epochs):
             order = torch.randperm(len(xt), generator=gen)
