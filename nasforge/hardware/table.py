@@ -52,6 +52,8 @@ class LatencyTable(CostModel):
 
     def blocks(self, arch: Arch) -> list[BlockSpec]:
         """The blocks of ``arch`` at the bound task shape."""
+        if not hasattr(self, "space_"):
+            raise RuntimeError("LatencyTable: call setup(space, ...) before profile or predict")
         return self.space_.blocks(arch, self.shape_)
 
     def profile(self, archs: Iterable[Arch],
@@ -70,6 +72,8 @@ class LatencyTable(CostModel):
                     missing.setdefault(spec.signature, spec)
         if not missing:
             return 0
+        import torch
+
         from nasforge.hardware.latency import measure_latency
         from nasforge.hardware.metrics import count_flops, count_params
 
@@ -77,17 +81,19 @@ class LatencyTable(CostModel):
         rounds = max(1, self.rounds)
         first = replace(settings, repeats=max(1, settings.repeats // rounds))
         later = replace(first, warmup=min(2, settings.warmup))
-        modules = {sig: spec.build() for sig, spec in missing.items()}
         pools: dict[str, list[float]] = {sig: [] for sig in missing}
         order = sorted(missing)
         rng = np.random.default_rng(len(self.entries_))
-        for r in range(rounds):
-            for n, k in enumerate(rng.permutation(len(order))):
-                sig = order[k]
-                stats = measure_latency(modules[sig], missing[sig].input_shape, later if r else first)
-                pools[sig].extend(stats.samples_ms)
-                if progress is not None:
-                    progress(r * len(order) + n + 1, rounds * len(order))
+        # Building blocks and timing inputs draw from torch's generator: keep the caller's as it was.
+        with torch.random.fork_rng(devices=[] if settings.device == "cpu" else None):
+            modules = {sig: spec.build() for sig, spec in missing.items()}
+            for r in range(rounds):
+                for n, k in enumerate(rng.permutation(len(order))):
+                    sig = order[k]
+                    stats = measure_latency(modules[sig], missing[sig].input_shape, later if r else first)
+                    pools[sig].extend(stats.samples_ms)
+                    if progress is not None:
+                        progress(r * len(order) + n + 1, rounds * len(order))
         for sig, spec in missing.items():
             self.entries_[sig] = {
                 "latency_ms": float(np.median(pools[sig])),
