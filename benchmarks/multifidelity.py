@@ -25,7 +25,7 @@ import numpy as np
 
 from nasforge.core.objectives import Objective
 from nasforge.estimate.train import TrainingEvaluator
-from nasforge.estimate.trainer import Recipe
+from nasforge.estimate.recipe import Recipe
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.experiment import Experiment
 from nasforge.experiment.storage import Storage

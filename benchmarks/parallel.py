@@ -79,7 +79,7 @@ def throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
     import torch
 
     from nasforge.estimate.train import TrainingEvaluator
-    from nasforge.estimate.trainer import Recipe
+    from nasforge.estimate.recipe import Recipe
     from nasforge.space import get_space
     from nasforge.task import load_task
 

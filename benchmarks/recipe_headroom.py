@@ -24,7 +24,7 @@ from joint_recipe import SETTINGS, load, write
 
 from nasforge.estimate.predictors.fbnetv3 import holdout_accuracy
 from nasforge.estimate.train import TrainingEvaluator
-from nasforge.estimate.trainer import Recipe
+from nasforge.estimate.recipe import Recipe
 from nasforge.space import get_space
 from nasforge.space.joint import JointSpace
 

@@ -16,6 +16,8 @@ def search(
     space: str | Space = "conv1d",
     strategy: str = "evolution",
     *,
+    evaluator: str | dict[str, Any] | None = None,
+    evaluator_settings: dict[str, Any] | None = None,
     objectives: list[str] | None = None,
     constraints: list[str] | None = None,
     trials: int | None = None,
@@ -29,10 +31,15 @@ def search(
     """Run a search and return its :class:`SearchResult` (``.trials``, ``.pareto_front``, ``.best``).
 
     ``task`` and ``space`` are registered names or objects (a :class:`Task`, e.g. from
-    ``task_from_arrays``; a :class:`Space`, e.g. ``Space({...}, build=fn)``). Further keyword
-    arguments are config fields: ``strategy_settings``, ``evaluator`` (dict), ``executor``,
-    ``workers``, ``final_retrain``.
+    ``task_from_arrays``; a :class:`Space`, e.g. ``Space({...}, build=fn)``). ``evaluator`` is a
+    registered evaluator's name (``train``, ``tabular``, ``proxy``, ``supernet``, ``predictor``)
+    with ``evaluator_settings``, or a dict ``{"name": ..., "settings": {...}}``. Further keyword
+    arguments are config fields: ``strategy_settings``, ``space_settings``, ``latency``,
+    ``clock``, ``device``, ``executor``, ``workers``, ``final_retrain``, ...
     """
+    if isinstance(evaluator, str) or evaluator_settings is not None:
+        name = evaluator if isinstance(evaluator, str) else (evaluator or {}).get("name")
+        evaluator = {k: v for k, v in {"name": name, "settings": evaluator_settings}.items() if v is not None}
     task_obj = task if isinstance(task, Task) else None
     space_obj = space if isinstance(space, Space) else None
     budget = None
@@ -41,7 +48,8 @@ def search(
     cfg = load_config(
         config, context={"space": space_obj, "task": task_obj},
         task=task_obj.name if task_obj else task, space=space_obj.name if space_obj else space,
-        strategy=strategy, objectives=objectives, constraints=constraints, budget=budget, seed=seed, **settings)
+        strategy=strategy, objectives=objectives, constraints=constraints, budget=budget, seed=seed,
+        evaluator=evaluator, **settings)
     if not progress:
         return start_search(cfg, run_dir, space=space_obj, task=task_obj)
     from nasforge.run.progress import SearchProgress

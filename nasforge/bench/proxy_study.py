@@ -76,20 +76,22 @@ def benchmark_truths(space: str) -> list[Truth]:
 def run_truths(run_dir: str | Path) -> tuple[Any, list[Arch], list[Truth]]:
     """``(config, archs, truths)`` of a run directory: its complete trials and, as truth, each
     objective that is not a hardware cost (e.g. ``val_accuracy``)."""
+    import yaml
+
+    from nasforge.core.objectives import Objective
     from nasforge.experiment.run_dir import CONFIG, DB, check_existing
     from nasforge.experiment.storage import Storage
     from nasforge.hardware.metrics import METRICS
-    from nasforge.run.config import load_config
 
     path = Path(run_dir)
     check_existing(path)
-    config = load_config(path / CONFIG)
+    config = yaml.safe_load((path / CONFIG).read_text())
     storage = Storage(path / DB)
     try:
         trials = [t for t in storage.trials() if t.finished_ok]
     finally:
         storage.close()
-    objectives = [o for o in config.parsed_objectives() if o.metric not in METRICS]
+    objectives = [o for o in map(Objective.parse, config.get("objectives", [])) if o.metric not in METRICS]
     if not objectives:
         raise ValueError(f"{path}: no trained objective (only hardware costs) to correlate with")
     archs = list({t.arch.key: t.arch for t in trials}.values())

@@ -17,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["--help", "-h"]},
 )
 
 # One line per command module; each calls ``@app.command()`` at import.
@@ -32,6 +33,20 @@ _COMMAND_MODULES = (
 
 for _module in _COMMAND_MODULES:
     importlib.import_module(_module)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nasforge import __version__
+
+        typer.echo(f"nasforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", help="print the version and exit",
+                                       callback=_version, is_eager=True)) -> None:
+    """Neural architecture search on PyTorch."""
 
 
 def main() -> None:

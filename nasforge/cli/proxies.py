@@ -53,15 +53,15 @@ def proxies(
     )
     from nasforge.core.registry import UnknownNameError
     from nasforge.estimate.proxies import parse_proxies
-    from nasforge.estimate.proxies.files import RowWriter, read_rows, write_correlations
+    from nasforge.bench.proxy_files import RowWriter, read_rows, write_correlations
     from nasforge.space import get_space
 
     try:
         names = parse_proxies(proxy_names)
         if run_dir is not None:
             config, chosen, truths = run_truths(run_dir)
-            sp = get_space(config.space, **config.space_settings)
-            task = config.task
+            sp = get_space(config["space"], **config.get("space_settings", {}))
+            task = config["task"]
         else:
             sp = get_space(space)
             chosen = read_archs(sp, archs_file) if archs_file else sample_archs(sp, archs, seed)

@@ -9,67 +9,116 @@ from typing import Annotated
 import typer
 
 from nasforge.cli import app
+from nasforge.cli.common import (
+    Constraints,
+    EvaluatorSettings,
+    Objectives,
+    SpaceSettings,
+    StrategySettings,
+    fail,
+    objective_list,
+    pairs,
+    registry_names,
+)
 
-
-def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(2)
+_STRATEGIES = registry_names("nasforge.strategy.base", "STRATEGIES")
+_SPACES = registry_names("nasforge.space.registry", "SPACES")
+_EVALUATORS = registry_names("nasforge.estimate.base", "EVALUATORS")
+#: options that are settings of the train evaluator (shortcuts for -E NAME=VALUE)
+_TRAIN_OPTIONS = ("epochs", "final_epochs", "batch_size", "lr", "weight_decay", "optimizer")
 
 
 @app.command()
 def search(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the search configuration")] = None,
-    task: Annotated[str | None, typer.Option(help="mnist1d (default), digits, cifar10, npz:PATH")] = None,
-    space: Annotated[str | None, typer.Option(help="search space, e.g. conv1d (default)")] = None,
-    strategy: Annotated[str | None, typer.Option(help="search strategy, e.g. evolution (default), random")] = None,
-    strategy_setting: Annotated[list[str] | None, typer.Option(
-        "--strategy-setting", "-S", help="strategy setting NAME=VALUE (repeatable), e.g. population_size=20")] = None,
-    objective: Annotated[list[str] | None, typer.Option(help="METRIC:max|min (repeatable)")] = None,
-    constraint: Annotated[list[str] | None, typer.Option(help="e.g. 'params<=20000' (repeatable)")] = None,
-    trials: Annotated[int | None, typer.Option(help="budget: number of trials")] = None,
-    minutes: Annotated[float | None, typer.Option(help="budget: minutes of search")] = None,
-    epochs: Annotated[int | None, typer.Option(help="training epochs per trial (fidelity)")] = None,
-    final_epochs: Annotated[int | None, typer.Option(help="epochs of the final retraining")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="training batch size")] = None,
-    lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="weight decay")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="adamw or sgd")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the search configuration; "
+                                                "options given here override it")] = None,
+    task: Annotated[str | None, typer.Option(help="data: mnist1d, digits, cifar10[:FOLDER], npz:PATH (default: "
+                                             "the space's: mnist1d for conv1d, cifar10 for image spaces)")] = None,
+    space: Annotated[str | None, typer.Option(help=f"search space, one of: {_SPACES} (default: conv1d)")] = None,
+    space_setting: SpaceSettings = None,
+    strategy: Annotated[str | None, typer.Option(help=f"search strategy, one of: {_STRATEGIES} "
+                                                 "(default: evolution)")] = None,
+    strategy_setting: StrategySettings = None,
+    evaluator: Annotated[str | None, typer.Option(help=f"how an architecture is scored, one of: {_EVALUATORS} "
+                                                  "(default: train)")] = None,
+    evaluator_setting: EvaluatorSettings = None,
+    objective: Objectives = None,
+    constraint: Constraints = None,
+    trials: Annotated[int | None, typer.Option(help="budget: number of trials (default: 60)")] = None,
+    minutes: Annotated[float | None, typer.Option(help="budget: minutes on the run's clock (default: 3.5; "
+                                                  "given --trials alone, none)")] = None,
+    clock: Annotated[str | None, typer.Option(help="what --minutes counts: wall, cpu (CPU seconds) or "
+                                              "simulated (evaluations' reported cost) (default: wall)")] = None,
+    epochs: Annotated[int | None, typer.Option(help="train evaluator: epochs per trial (default: 15)")] = None,
+    final_epochs: Annotated[int | None, typer.Option(help="epochs of the final retraining (default: 40)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="train evaluator: batch size (default: 128)")] = None,
+    lr: Annotated[float | None, typer.Option(help="train evaluator: learning rate (default: 0.01)")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="train evaluator: weight decay (default: 0.01)")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="train evaluator: adamw or sgd (default: adamw)")] = None,
     early_stopping: Annotated[bool, typer.Option(
-        "--early-stopping", help="stop trials whose extrapolated learning curve cannot beat the best so far")] = False,
-    executor: Annotated[str | None, typer.Option(help="serial (default), processes or ray")] = None,
+        "--early-stopping", help="train evaluator: stop trials whose extrapolated learning curve cannot beat the "
+        "best so far")] = False,
+    latency: Annotated[str | None, typer.Option(help="source of latency_ms: measured, lut (block spaces) or "
+                                                "predictor (fitted on measured samples) (default: measured)")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cpu)")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads per evaluation (default: 1)")] = None,
+    executor: Annotated[str | None, typer.Option(help="serial, processes or ray (default: serial)")] = None,
     workers: Annotated[int | None, typer.Option(help="concurrent trials (processes or ray executor)")] = None,
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray)")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a private local Ray)")] = None,
     threads_per_worker: Annotated[int | None, typer.Option(
         help="CPU threads per worker (Ray: CPUs reserved per trial); default: cores / workers")] = None,
     gpus_per_trial: Annotated[float | None, typer.Option(help="GPUs per trial on Ray (0.5 shares one GPU)")] = None,
     trial_timeout: Annotated[float | None, typer.Option(
         help="seconds; a trial running longer is stopped and stored failed (reason 'timeout')")] = None,
     retries: Annotated[int | None, typer.Option(
-        help="re-evaluate a failed trial (error, NaN, timeout, dead worker) up to N times")] = None,
-    seed: Annotated[int | None, typer.Option(help="random seed of the whole run")] = None,
-    run_dir: Annotated[Path | None, typer.Option(help="where to write the run (default nasforge-runs/<time>)")] = None,
+        help="re-evaluate a failed trial (error, NaN, timeout, dead worker) up to N times (default: 0)")] = None,
+    final_retrain: Annotated[bool | None, typer.Option(
+        "--final-retrain/--no-final-retrain", help="retrain (or look up) the selected architecture at the end "
+        "(default: on)", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed of the whole run (default: 0)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "--run-dir", "-o", help="run directory to create "
+                                             "(default: nasforge-runs/<date>-<time>)")] = None,
 ) -> None:
     """Search architectures (default: 1-D CNNs on MNIST-1D, accuracy vs parameters)."""
-    from nasforge.run.config import ConfigError, load_config
+    from nasforge.run.config import ConfigError, load_config, read_yaml_mapping
 
     try:
-        evaluator = {k: v for k, v in dict(epochs=epochs, final_epochs=final_epochs, batch_size=batch_size, lr=lr,
-                                             weight_decay=weight_decay, optimizer=optimizer).items() if v is not None}
+        file_evaluator = (read_yaml_mapping(config, "config file").get("evaluator") or {}) if config else {}
+        name = evaluator or (file_evaluator.get("name") or file_evaluator.get("kind") if isinstance(
+            file_evaluator, dict) else None) or "train"
+        settings = pairs(evaluator_setting, "--evaluator-setting")
+        shortcuts = {k: v for k, v in dict(epochs=epochs, final_epochs=final_epochs, batch_size=batch_size, lr=lr,
+                                           weight_decay=weight_decay, optimizer=optimizer).items() if v is not None}
         if early_stopping:
-            evaluator["early_stopping"] = {}  # the defaults (a config file's settings are kept)
+            shortcuts["early_stopping"] = {}  # the defaults
+        if shortcuts and name != "train":
+            flags = ", ".join("--" + k.replace("_", "-") for k in shortcuts)
+            if "final_epochs" in shortcuts and len(shortcuts) == 1:
+                retrain = {"final_epochs": final_epochs}
+            else:
+                raise ConfigError(f"{flags}: settings of the train evaluator, not of {name!r} (for the final "
+                                  f"retraining after a {name} search use the config's retrain: section)")
+        else:
+            retrain = None
+            settings.update(shortcuts)
+        if threads is not None:
+            settings["threads"] = threads
+        ev = {"name": evaluator, "settings": settings or None}
         budget = {k: v for k, v in dict(trials=trials, minutes=minutes).items() if v is not None}
         if trials is not None and minutes is None:
             budget["minutes"] = None  # a trial budget given alone is the whole budget
         cfg = load_config(
-            config, task=task, space=space, strategy=strategy,
-            strategy_settings=_settings(strategy_setting) if strategy_setting else None,
-            objectives=objective or None, constraints=constraint or None, budget=budget or None,
-            evaluator=evaluator or None, executor=executor, workers=workers, ray_address=ray_address,
-            threads_per_worker=threads_per_worker, gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout,
-            retries=retries, seed=seed)
+            config, task=task, space=space, space_settings=pairs(space_setting, "--space-setting") or None,
+            strategy=strategy, strategy_settings=pairs(strategy_setting, "--strategy-setting") or None,
+            evaluator={k: v for k, v in ev.items() if v is not None} or None,
+            objectives=objective_list(objective), constraints=constraint or None, budget=budget or None,
+            clock=clock, latency={"source": latency} if latency else None, device=device, retrain=retrain,
+            executor=executor, workers=workers, ray_address=ray_address, threads_per_worker=threads_per_worker,
+            gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout, retries=retries, seed=seed,
+            final_retrain=final_retrain)
     except (ConfigError, ValueError) as exc:
-        _fail(exc)
-    _run(lambda callbacks: _start(cfg, run_dir, callbacks), cfg)
+        fail(exc)
+    _run(lambda callbacks: _start(cfg, out, callbacks), cfg)
 
 
 @app.command()
@@ -83,7 +132,7 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="run directory to contin
         check_existing(run_dir)
         cfg = load_config(run_dir / CONFIG)
     except (RunDirError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     _run(lambda callbacks: resume_search(run_dir, callbacks=callbacks), cfg)
 
 
@@ -100,8 +149,8 @@ def show(
 
     try:
         records = read_run(run_dir)
-    except RunDirError as exc:
-        _fail(exc)
+    except (RunDirError, ValueError) as exc:
+        fail(exc)
     header, rows = trial_rows(records.trials)
     if csv_out:
         writer = csv.writer(sys.stdout)
@@ -131,27 +180,15 @@ def report(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> No
 
     try:
         path = write_report(run_dir)
-    except RunDirError as exc:
-        _fail(exc)
+    except (RunDirError, ValueError) as exc:
+        fail(exc)
     typer.echo(str(path))
 
 
-def _settings(items: list[str]) -> dict[str, object]:
-    import yaml
-
-    out: dict[str, object] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--strategy-setting")
-        out[name.strip()] = yaml.safe_load(value)
-    return out
-
-
-def _start(cfg, run_dir, callbacks):
+def _start(cfg, out, callbacks):
     from nasforge.run.runner import start_search
 
-    return start_search(cfg, run_dir, callbacks=callbacks)
+    return start_search(cfg, out, callbacks=callbacks)
 
 
 def _run(start, cfg) -> None:
@@ -161,6 +198,7 @@ def _run(start, cfg) -> None:
     from rich.console import Console
     from rich.logging import RichHandler
 
+    from nasforge.estimate.base import IncompatibleError
     from nasforge.experiment.executors import ExecutorError
     from nasforge.experiment.run_dir import RunDirError
     from nasforge.run.progress import SearchProgress
@@ -172,8 +210,8 @@ def _run(start, cfg) -> None:
     try:
         with SearchProgress(cfg.budget.trials, cfg.budget.minutes, cfg.objectives[0]) as progress:
             result = start([progress.callback])
-    except (RunDirError, TaskDataError, ValueError, FileNotFoundError, ExecutorError) as exc:
-        _fail(exc)
+    except (RunDirError, TaskDataError, IncompatibleError, ValueError, FileNotFoundError, ExecutorError) as exc:
+        fail(exc)
     _print_result(console, result)
 
 
@@ -185,10 +223,17 @@ def _print_result(console, result) -> None:
     for t in result.pareto_front:
         table.add_row(str(t.number), t.arch.key, *(f"{t.metrics[m]:.4g}" for m in metrics))
     console.print(table)
-    failed = sum(1 for t in result.trials if t.status in ("failed", "infeasible"))
-    console.print(f"{len(result.trials)} trials ({failed} failed or infeasible)")
-    if result.summary:
-        s = result.summary
+    counts: dict[str, int] = {}
+    for t in result.trials:
+        counts[str(t.status)] = counts.get(str(t.status), 0) + 1
+    console.print(f"{len(result.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if not result.pareto_front:
+        console.print("[bold red]no trial met every constraint[/bold red]; nothing was selected")
+    s = result.summary
+    if s and s.get("kind") == "table":
+        truth = ", ".join(f"{k} {v:.4g}" for k, v in s["truth"].items())
+        console.print(f"selected: [bold]{s['arch']}[/bold]  table truth ({s['benchmark']}): {truth}")
+    elif s:
         console.print(f"selected: [bold]{s['arch']}[/bold]  test accuracy {s['test_accuracy']:.4f}, "
                       f"{s['params']:,} params (retrained {s['retrain_epochs']} epochs on train+val)")
     console.print(f"run directory: [bold]{result.run_dir}[/bold]")

@@ -2,31 +2,40 @@
 
 A registry maps a name to a class or factory (never an instance). Registering a name twice
 raises, and looking up an unknown name raises an error that lists the valid names, so the CLI,
-configs and contract tests all share one source of truth.
+configs and contract tests all share one source of truth. ``create`` checks settings against
+the factory's signature: unknown names and values of the wrong type are refused with a message
+naming the setting, before anything is built.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
-from typing import Generic, TypeVar
+import sys
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(KeyError, ValueError):
     """Raised for a name that is not registered; its message lists the valid names."""
 
     def __str__(self) -> str:  # KeyError quotes its argument; we want a plain sentence.
         return str(self.args[0])
 
 
+class SettingsError(ValueError):
+    """Settings that a factory does not take, or values of the wrong type; the message names them."""
+
+
 class Registry(Generic[T]):
     """A name -> factory mapping for one noun.
 
     ``modules`` lists modules imported on first lookup so that built-ins register themselves
-    lazily (importing the CLI therefore does not import torch).
+    lazily (importing the CLI therefore does not import torch). ``aliases`` of a name resolve
+    to it but are not listed.
     """
 
     def __init__(self, noun: str, modules: tuple[str, ...] = ()) -> None:
@@ -34,14 +43,18 @@ class Registry(Generic[T]):
         self._modules = modules
         self._loaded = False
         self._entries: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
         """Decorator: ``@registry.register("name")`` on a class or factory function."""
 
         def decorator(obj: T) -> T:
-            if name in self._entries and self._entries[name] is not obj:
-                raise ValueError(f"{self.noun} {name!r} is already registered")
+            for key in (name, *aliases):
+                if (key in self._entries and self._entries[key] is not obj) or \
+                        (key in self._aliases and self._aliases[key] != name):
+                    raise ValueError(f"{self.noun} {key!r} is already registered")
             self._entries[name] = obj
+            self._aliases.update({alias: name for alias in aliases})
             return obj
 
         return decorator
@@ -52,32 +65,96 @@ class Registry(Generic[T]):
             for module in self._modules:
                 importlib.import_module(module)
 
+    def canonical(self, name: str) -> str:
+        """The registered name that ``name`` (a name or an alias) stands for."""
+        self._load()
+        name = self._aliases.get(name, name)
+        if name not in self._entries:
+            valid = ", ".join(sorted(self._entries)) or "(none)"
+            raise UnknownNameError(f"unknown {self.noun} {name!r}; valid: {valid}")
+        return name
+
     def get(self, name: str) -> T:
         """The factory registered as ``name``; unknown names list the valid ones."""
-        self._load()
-        try:
-            return self._entries[name]
-        except KeyError:
-            valid = ", ".join(sorted(self._entries)) or "(none)"
-            raise UnknownNameError(f"unknown {self.noun} {name!r}; valid: {valid}") from None
+        return self._entries[self.canonical(name)]
 
-    def create(self, name: str, **settings: object) -> object:
-        """Call the factory ``name`` with ``settings``; unknown setting names are refused by name."""
-        factory = self.get(name)
-        target = factory.__init__ if inspect.isclass(factory) else factory
-        params = inspect.signature(target).parameters
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            valid = [p for p in params if p not in ("self", "cls")]
-            unknown = sorted(set(settings) - set(valid))
-            if unknown:
-                raise ValueError(f"{self.noun} {name!r} has no setting(s) {unknown}; settings: {valid}")
-        return factory(**settings)
+    def check_settings(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` checked against factory ``name``'s signature (see :func:`check_settings`)."""
+        return check_settings(self.get(name), settings, f"{self.noun} {self.canonical(name)!r}")
+
+    def create(self, name: str, **settings: Any) -> Any:
+        """Call the factory ``name`` with ``settings``, checked first (see :func:`check_settings`)."""
+        return self.get(name)(**self.check_settings(name, settings))
 
     def list(self) -> list[str]:
-        """All registered names, sorted."""
+        """All registered names, sorted (aliases not included)."""
         self._load()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
         self._load()
-        return name in self._entries
+        return name in self._entries or name in self._aliases
+
+
+def check_settings(factory: Callable[..., Any], settings: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``settings`` validated against ``factory``'s keyword parameters.
+
+    Unknown names are refused (unless the factory takes ``**kwargs``), and each value is
+    validated against its parameter's type hint with Pydantic's lax rules (``"3"`` for an
+    ``int`` is 3, a list for a ``tuple`` becomes a tuple; ``"abc"`` for an ``int`` is refused).
+    Parameters whose hints cannot be resolved are passed through unchecked. Returns the
+    (converted) settings; raises :class:`SettingsError` naming every bad setting.
+    """
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    params = {n: p for n, p in inspect.signature(target).parameters.items()
+              if n not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
+    unknown = sorted(set(settings) - set(params))
+    if unknown and not open_ended:
+        raise SettingsError(f"{what} has no setting(s) {unknown}; its settings: {list(params)}")
+    hints = _hints(target)
+    out, errors = dict(settings), []
+    for name, value in settings.items():
+        hint = hints.get(name)
+        if hint is None or hint is Any:
+            continue
+        problem, converted = _validate(hint, value)
+        if problem is None:
+            out[name] = converted
+        else:
+            errors.append(f"{name}={value!r}: {problem}")
+    if errors:
+        raise SettingsError(f"{what}: invalid setting(s): " + "; ".join(errors))
+    return out
+
+
+def _hints(target: Callable[..., Any]) -> dict[str, Any]:
+    """Type hints of ``target``'s parameters; those that do not resolve are left out."""
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # noqa: BLE001 - a hint naming a TYPE_CHECKING-only import
+        pass
+    module = sys.modules.get(getattr(target, "__module__", ""), None)
+    namespace = dict(vars(module)) if module else {}
+    out = {}
+    for name, annotation in getattr(target, "__annotations__", {}).items():
+        holder = type("_Hint", (), {"__annotations__": {name: annotation}})
+        try:  # one parameter at a time, so one unresolvable hint does not hide the others
+            out[name] = typing.get_type_hints(holder, globalns=namespace)[name]
+        except Exception:  # noqa: BLE001
+            continue
+    return out
+
+
+def _validate(hint: Any, value: Any) -> tuple[str | None, Any]:
+    from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+    try:
+        adapter = TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True))
+    except Exception:  # noqa: BLE001 - a hint pydantic cannot check: pass the value through
+        return None, value
+    try:
+        return None, adapter.validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return first["msg"], value

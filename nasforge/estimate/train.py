@@ -1,11 +1,12 @@
-"""Training evaluator: build the arch's network, train it at a chosen fidelity, score on val.
+"""Training evaluator (``train``): build the arch's network, train it at a chosen fidelity,
+score it on the validation split.
 
 Reports ``val_accuracy``, ``val_loss``, ``train_loss``, ``train_seconds``, ``params`` and
-``flops`` (PyTorch's FLOP counter: one multiply-add counts as two FLOPs, per input sample),
-plus any hardware metric asked for (``latency_ms``, ``memory_mb``, ``size_mb``, ... see
-:mod:`nasforge.hardware.metrics`). These cost metrics are computed on the untrained network
-before training, so an architecture that breaks a constraint on them is reported
-``infeasible`` without spending any training time.
+``flops`` (PyTorch's FLOP counter: one multiply-add counts as two FLOPs, per input sample).
+``params`` and ``flops`` are computed on the untrained network before training, so an
+architecture that breaks a constraint on them is reported ``infeasible`` without spending any
+training time (other cost metrics, such as latency, come from the run's cost sources:
+:mod:`nasforge.estimate.costed`).
 
 Recipe decisions carried by the arch (a :class:`~nasforge.space.joint.JointSpace`, or any space
 with ``recipe_overrides(arch)``) override the evaluator's recipe; a space with a fidelity adds
@@ -19,14 +20,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nasforge.core.objectives import Constraint
 from nasforge.core.records import INFEASIBLE, EvalResult
-from nasforge.estimate.base import Evaluator, register_evaluator
-from nasforge.estimate.trainer import Recipe
-from nasforge.hardware.metrics import METRICS as HARDWARE_METRICS
+from nasforge.estimate.base import Evaluator, RunContext, register_evaluator
+from nasforge.estimate.recipe import Recipe
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
 from nasforge.task.task import Task
@@ -35,7 +36,43 @@ CHEAP_METRICS = ("params", "flops")
 
 if TYPE_CHECKING:
     from nasforge.estimate.curves import CurveStopper
-    from nasforge.hardware.latency import LatencySettings
+
+
+class EarlyStoppingSettings(BaseModel):
+    """Learning-curve early stopping (:class:`nasforge.estimate.curves.CurveStopper`): stop a trial
+    once its extrapolated final accuracy beats the incumbent with probability < ``probability``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    probability: float = Field(0.05, gt=0, lt=1)
+    min_fraction: float = Field(0.3, ge=0, lt=1, description="never stop before this fraction of the epochs")
+    min_epochs: int = Field(3, ge=2, description="never stop before this many epochs")
+
+
+class TrainSettings(Recipe):
+    """Settings of the ``train`` evaluator: the training :class:`Recipe` (``epochs`` is the search
+    fidelity; the seed is the run's), the final retraining's ``final_epochs``, torch ``threads``
+    per evaluation and learning-curve ``early_stopping``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lr: float = Field(0.01, gt=0, le=10, description="peak of the one-cycle schedule")
+    shift: int = Field(-1, ge=-1, le=1000, description="random-shift augmentation in steps; -1: the task's default")
+    final_epochs: int = Field(40, ge=1, le=10_000, description="epochs of the final retraining on train+val")
+    threads: int | None = Field(1, ge=1, le=1024, description="torch threads per evaluation (null: all cores)")
+    early_stopping: EarlyStoppingSettings | None = Field(None, description="learning-curve early stopping (null: off)")
+
+    @field_validator("seed")
+    @classmethod
+    def _no_seed(cls, value: int) -> int:
+        if value != 0:
+            raise ValueError("the training seed is the run's seed (--seed / seed:), not an evaluator setting")
+        return value
+
+    def recipe(self, seed: int, epochs: int | None = None) -> Recipe:
+        """The training recipe with the run's ``seed`` (at the search fidelity, or ``epochs``)."""
+        return Recipe(**{k: getattr(self, k) for k in Recipe.model_fields}).replace(
+            seed=seed, **({"epochs": epochs} if epochs else {}))
 
 
 @register_evaluator("train")
@@ -44,8 +81,10 @@ class TrainingEvaluator(Evaluator):
 
     ``task`` is a Task or a spec such as ``"mnist1d"`` (loaded lazily, once per process).
     ``threads`` pins torch's intra-op threads so parallel workers do not oversubscribe cores.
-    ``hardware`` names extra cost metrics (e.g. ``("latency_ms",)``), measured with ``latency``.
+    ``device`` is where the network trains (``cpu``, ``cuda``, ``cuda:N``).
     """
+
+    Settings = TrainSettings
 
     def __init__(
         self,
@@ -55,22 +94,17 @@ class TrainingEvaluator(Evaluator):
         constraints: Sequence[Constraint] = (),
         threads: int | None = None,
         seed: int = 0,
-        hardware: Sequence[str] = (),
-        latency: LatencySettings | None = None,
         early_stopping: CurveStopper | None = None,
+        device: str = "cpu",
     ) -> None:
-        unknown = [m for m in hardware if m not in HARDWARE_METRICS]
-        if unknown:
-            raise ValueError(f"unknown hardware metric(s) {unknown}; valid: {list(HARDWARE_METRICS)}")
         self.space = space
         self.task = task
         self.recipe = recipe or Recipe()
         self.constraints = tuple(constraints)
         self.threads = threads
         self.seed = seed
-        self.hardware = tuple(m for m in hardware if m not in CHEAP_METRICS)
-        self.latency = latency
         self.early_stopping = early_stopping
+        self.device = device
         self._data: Any = None
         self._incumbent: float | None = None  # best full-fidelity val_accuracy seen in this process
 
@@ -78,7 +112,24 @@ class TrainingEvaluator(Evaluator):
 
     def metric_names(self) -> list[str]:
         fidelity = ["fidelity"] if self.early_stopping or getattr(self.space, "fidelity", None) else []
-        return [*self.METRICS, *self.hardware, *fidelity]
+        return [*self.METRICS, *fidelity]
+
+    @classmethod
+    def reports(cls, settings: TrainSettings, space: Any) -> list[str]:
+        fidelity = ["fidelity"] if settings.early_stopping or getattr(space, "fidelity", None) else []
+        return [*cls.METRICS, *fidelity]
+
+    @classmethod
+    def default_objectives(cls, settings: TrainSettings, space: Any) -> list[str]:
+        return ["val_accuracy:max", "params:min"]
+
+    @classmethod
+    def for_run(cls, run: RunContext, settings: TrainSettings, constraints: Sequence[Any] = ()) -> TrainingEvaluator:
+        from nasforge.estimate.curves import CurveStopper
+
+        stopper = CurveStopper(**settings.early_stopping.model_dump()) if settings.early_stopping else None
+        return cls(run.space, run.task, settings.recipe(run.seed), constraints, threads=settings.threads,
+                   seed=run.seed, early_stopping=stopper, device=run.device)
 
     def loaded_task(self) -> Task:
         """The Task, loading it from its spec on first use."""
@@ -93,7 +144,8 @@ class TrainingEvaluator(Evaluator):
             from nasforge.estimate.trainer import as_tensors
 
             task = self.loaded_task()
-            self._data = (as_tensors(task.x_train, task.y_train), as_tensors(task.x_val, task.y_val))
+            self._data = tuple(tuple(t.to(self.device) for t in as_tensors(x, y))
+                               for x, y in ((task.x_train, task.y_train), (task.x_val, task.y_val)))
         return self._data
 
     def __getstate__(self) -> dict[str, Any]:
@@ -111,7 +163,8 @@ class TrainingEvaluator(Evaluator):
         (x_tr, y_tr), (x_val, y_val) = self._tensors()
         torch.manual_seed(self.recipe.seed)
         model = self.space.build(arch, task)
-        cheap = hardware_metrics(model, task.input_shape, (*CHEAP_METRICS, *self.hardware), latency=self.latency)
+        cheap = hardware_metrics(model, task.input_shape, CHEAP_METRICS)
+        model = model.to(self.device)
         broken = [str(c) for c in self.constraints if c.metric in cheap and not c.satisfied(cheap)]
         if broken:
             return EvalResult(cheap, status=INFEASIBLE, error=f"violates {', '.join(broken)}")
@@ -151,7 +204,7 @@ class TrainingEvaluator(Evaluator):
         recipe = self.recipe
         overrides = getattr(self.space, "recipe_overrides", None)
         if arch is not None and overrides is not None:
-            recipe = replace(recipe, **overrides(arch))
+            recipe = recipe.replace(**overrides(arch))
         if recipe.shift < 0:
-            recipe = replace(recipe, shift=3 if task.name.startswith("mnist1d") else 0)
-        return replace(recipe, epochs=epochs) if epochs else recipe
+            recipe = recipe.replace(shift=3 if task.name.startswith("mnist1d") else 0)
+        return recipe.replace(epochs=epochs) if epochs else recipe

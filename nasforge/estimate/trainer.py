@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,41 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from nasforge.estimate.base import NonFiniteMetricError
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Training settings. ``epochs`` is the fidelity of an evaluation."""
-
-    epochs: int = 15
-    batch_size: int = 128
-    lr: float = 0.01
-    weight_decay: float = 0.01
-    optimizer: str = "adamw"
-    label_smoothing: float = 0.05
-    shift: int = 0
-    seed: int = 0
-    mixup: float = 0.0  # Beta(alpha, alpha) mixing of batch pairs; 0 = off
-    dropout: float = 0.0  # dropout on the classifier's input; 0 = off
-    ema: float = 0.0  # decay of the weights' moving average used at the end; 0 = off
-    data_fraction: float = 1.0  # fraction of the training set used (a fidelity)
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.shift < -1:
-            raise ValueError(f"shift must be >= 0 (or -1 for the task's default), got {self.shift}")
-        if self.optimizer not in ("adamw", "sgd"):
-            raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
-        if self.mixup < 0 or not 0 <= self.dropout < 1 or not 0 <= self.ema < 1:
-            raise ValueError(f"need mixup >= 0, 0 <= dropout < 1 and 0 <= ema < 1; got {self.mixup}, "
-                             f"{self.dropout}, {self.ema}")
-        if not 0 < self.data_fraction <= 1:
-            raise ValueError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
+from nasforge.estimate.recipe import Recipe
 
 
 def as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:

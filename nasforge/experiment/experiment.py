@@ -26,6 +26,7 @@ from nasforge.core.records import CACHED, COMPLETE, FAILED, INFEASIBLE, RUNNING,
 from nasforge.core.services import Services
 from nasforge.estimate.base import Evaluator
 from nasforge.experiment.budget import Budget
+from nasforge.experiment.clock import Clock
 from nasforge.experiment.executors import Executor, SerialExecutor, failure_reason
 from nasforge.experiment.storage import Storage, iter_events
 from nasforge.space.arch import Arch
@@ -58,6 +59,8 @@ class Experiment:
     services: Services | None = None
     #: consecutive repeated proposals (answered free) before the loop stops a stuck strategy
     max_repeats: int = _MAX_REPEATS
+    #: what the time budget counts: ``wall``, ``cpu`` or ``simulated`` (:mod:`nasforge.experiment.clock`)
+    clock: str = "wall"
 
     def __post_init__(self) -> None:
         check_objectives(self.objectives)
@@ -71,14 +74,14 @@ class Experiment:
             scores.attach(self.storage.score_store(scores.name))
         self._done: dict[str, Trial] = {}
         self._counted = 0
-        self._elapsed_before = float(self.storage.get_meta("elapsed_seconds", 0.0))
-        self._session_start = time.perf_counter()
+        self._clock = Clock(self.clock, float(self.storage.get_meta("elapsed_seconds", 0.0)),
+                            in_process=self.executor.in_process)
         self.exhausted = False
 
     # ------------------------------------------------------------------ clock
     def elapsed(self) -> float:
-        """Search seconds so far, over every session of this run."""
-        return self._elapsed_before + time.perf_counter() - self._session_start
+        """Seconds on the run's clock so far, over every session of this run."""
+        return self._clock.now()
 
     def counted(self) -> int:
         """Trials that count towards the budget."""
@@ -153,6 +156,7 @@ class Experiment:
         failures = self._failures.get(number, 0)
         if reason is None or failures >= self.retries or self.budget.time_left(self.elapsed()) <= 0:
             return False
+        self._clock.record(result)  # a retried attempt was spent all the same
         self.storage.retry_trial(number, result.status, reason, result.error, result.cost_seconds)
         self._failures[number] = failures + 1
         log.warning("trial %d (%s) failed (%s): %s; retry %d of %d", number, arch.key, reason, result.error,
@@ -161,16 +165,19 @@ class Experiment:
         return True
 
     def _finish(self, number: int, arch: Arch, result: EvalResult) -> None:
+        self._clock.record(result)
         counted = self._counted + 1
         info = dict(result.info)
         reason = failure_reason(result)
         if reason is not None:
             info["reason"] = reason
+        now = self.elapsed()
         self.storage.finish_trial(
             number, result.status, dict(result.metrics), result.error, result.cost_seconds,
-            info, meta={"elapsed_seconds": self.elapsed(), "counted": counted})
+            info, meta={"elapsed_seconds": now, "counted": counted}, clock=now)
         self._counted = counted
-        trial = Trial(number, arch, result.status, dict(result.metrics), result.error, result.cost_seconds)
+        trial = Trial(number, arch, result.status, dict(result.metrics), result.error, result.cost_seconds,
+                      clock=now)
         self._done[arch.key] = trial
         self.strategy.tell(arch, trial.strategy_view())
         if result.status != COMPLETE:

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS trials (
     asked_seq INTEGER NOT NULL,
     told_seq INTEGER,
     attempt INTEGER NOT NULL DEFAULT 1,
-    info TEXT NOT NULL DEFAULT '{}'
+    info TEXT NOT NULL DEFAULT '{}',
+    clock REAL
 );
 CREATE INDEX IF NOT EXISTS trials_key ON trials(arch_key);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -66,6 +67,9 @@ class Storage:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(trials)")}
+        if "clock" not in columns:  # a run stored before trials recorded the run's clock
+            self._conn.execute("ALTER TABLE trials ADD COLUMN clock REAL")
         row = self._conn.execute(
             "SELECT MAX(MAX(asked_seq), COALESCE(MAX(told_seq), 0)) FROM trials").fetchone()
         self._seq = int(row[0] or 0)
@@ -122,14 +126,14 @@ class Storage:
 
     def finish_trial(self, number: int, status: str, metrics: dict[str, float], error: str | None,
                      cost_seconds: float, info: dict[str, Any] | None = None,
-                     meta: dict[str, Any] | None = None) -> None:
-        """Record a trial's result (and run metadata) in one transaction."""
+                     meta: dict[str, Any] | None = None, clock: float | None = None) -> None:
+        """Record a trial's result, the run clock's reading (and run metadata) in one transaction."""
         with self._transaction():
             self._conn.execute(
                 "UPDATE trials SET status=?, metrics=?, error=?, cost_seconds=?, finished=?, told_seq=?, "
-                "info=? WHERE number=?",
+                "info=?, clock=? WHERE number=?",
                 (status, json.dumps(metrics), error, cost_seconds, time.time(), self.next_seq(),
-                 json.dumps(info or {}, default=str), number),
+                 json.dumps(info or {}, default=str), clock, number),
             )
             for key, value in (meta or {}).items():
                 self.set_meta(key, value)
@@ -166,7 +170,7 @@ class Storage:
         """All trials in ask order; ``parse`` rebuilds Archs (default: from stored JSON values)."""
         rows = self._conn.execute(
             "SELECT number, arch, status, metrics, error, cost_seconds, started, finished, asked_seq, "
-            "told_seq, attempt, info FROM trials ORDER BY asked_seq").fetchall()
+            "told_seq, attempt, info, clock FROM trials ORDER BY asked_seq").fetchall()
         return [_trial(row, parse) for row in rows]
 
     def count(self) -> int:
@@ -201,11 +205,11 @@ class StoredScores:
 
 
 def _trial(row: tuple, parse: Callable[[str], Arch] | None) -> Trial:
-    (number, arch_json, status, metrics, error, cost, started, finished, asked, told, attempt, info) = row
+    (number, arch_json, status, metrics, error, cost, started, finished, asked, told, attempt, info, clock) = row
     data = json.loads(arch_json)
     arch = parse(data["key"]) if parse else Arch(data["space"], data["values"], data["key"].split(":", 1)[1])
     return Trial(number, arch, status, json.loads(metrics), error, cost, started, finished, asked, told,
-                 attempt, json.loads(info))
+                 attempt, json.loads(info), clock)
 
 
 def iter_events(trials: list[Trial]) -> Iterator[tuple[int, str, Trial]]:

@@ -52,7 +52,10 @@ class CostModel:
         """The network of ``arch`` for the bound task shape."""
         if not hasattr(self, "space_"):
             raise RuntimeError(f"{type(self).__name__}: call setup(space, ...) before predict")
-        return self.space_.build(arch, self.shape_)
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the caller's random stream is not consumed
+            return self.space_.build(arch, self.shape_)
 
 
 class StaticCost(CostModel):

@@ -141,7 +141,8 @@ def _torch_runner(model: nn.Module, input_shape: tuple[int, ...],
     import torch
 
     model = model.eval().to(s.device)
-    x = torch.randn((s.batch_size, *input_shape), device=s.device)
+    gen = torch.Generator(device=s.device).manual_seed(0)  # a fixed input; the caller's stream is untouched
+    x = torch.randn((s.batch_size, *input_shape), device=s.device, generator=gen)
     sync = torch.cuda.synchronize if s.device == "cuda" else (lambda: None)
 
     def run() -> object:

@@ -11,7 +11,9 @@ the log latency from the encoding alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,6 +71,8 @@ class LatencyPredictor(CostModel):
     def fit(self, archs: Sequence[Arch], values: Sequence[float]) -> LatencyPredictor:
         from sklearn.ensemble import GradientBoostingRegressor
 
+        if not hasattr(self, "space_"):
+            raise RuntimeError("LatencyPredictor: call setup(space, ...) before fit")
         y = np.asarray(values, dtype=float)
         if len(archs) != len(y) or len(y) < 2:
             raise ValueError(f"fit needs as many latencies as archs (>= 2); got {len(archs)} "
@@ -91,15 +95,67 @@ class LatencyPredictor(CostModel):
 
 
 def fit_latency_predictor(space: Any, input_shape: tuple[int, ...], num_classes: int, samples: int = 100,
-                          settings: LatencySettings | None = None, seed: int = 0) -> LatencyPredictor:
+                          settings: LatencySettings | None = None, seed: int = 0,
+                          cache: str | Path | None = None,
+                          progress: Callable[[int, int], None] | None = None) -> LatencyPredictor:
     """A :class:`LatencyPredictor` fitted on the measured latencies of ``samples`` distinct
-    architectures of ``space`` drawn uniformly: a cost model for searches that bound latency."""
-    from nasforge.hardware.cost import MeasuredLatency
+    architectures of ``space`` drawn uniformly: a cost model for searches that bound latency.
 
+    ``cache`` (a JSON file) keeps the measurements: a later call with the same settings on the
+    same machine and torch reads them instead of measuring again (a file made elsewhere is
+    refused). ``progress(done, total)`` is told after each measurement.
+    """
     if samples < 2:
         raise ValueError(f"samples must be >= 2 to fit a latency predictor, got {samples}")
-    measured = MeasuredLatency(settings).setup(space, input_shape, num_classes)
     archs = space.sample_distinct(samples, seed)
-    latencies = [measured.predict(a) for a in archs]
+    latencies = measure_samples(space, input_shape, num_classes, archs, settings, cache, progress)
     predictor = LatencyPredictor(settings, seed=seed).setup(space, input_shape, num_classes)
     return predictor.fit(archs, latencies)
+
+
+def measure_samples(space: Any, input_shape: tuple[int, ...], num_classes: int, archs: Sequence[Arch],
+                    settings: LatencySettings | None = None, cache: str | Path | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> list[float]:
+    """Measured latency (ms) of each of ``archs``, through the JSON ``cache`` when given."""
+    from nasforge.hardware.cost import MeasuredLatency
+
+    context = _context(settings, input_shape, num_classes)
+    known: dict[str, float] = {}
+    path = Path(cache) if cache is not None else None
+    if path is not None and path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("context") != context:
+            raise ValueError(f"latency measurements {path} were made with {data.get('context') if isinstance(data, dict) else data!r}, "
+                             f"not {context}; remove the file to measure again")
+        known = {str(k): float(v) for k, v in data.get("latency_ms", {}).items()}
+    measured = MeasuredLatency(settings).setup(space, input_shape, num_classes)
+    out = []
+    for i, arch in enumerate(archs):
+        if arch.key not in known:
+            known[arch.key] = measured.predict(arch)
+            if path is not None:
+                _write_json(path, {"context": context, "latency_ms": known})
+        out.append(known[arch.key])
+        if progress is not None:
+            progress(i + 1, len(archs))
+    return out
+
+
+def _context(settings: LatencySettings | None, input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
+    import platform
+    from dataclasses import asdict
+
+    import torch
+
+    context = {"settings": asdict(settings or LatencySettings()), "input_shape": list(input_shape),
+               "num_classes": num_classes, "torch": torch.__version__, "machine": platform.machine(),
+               "processor": platform.processor()}
+    return json.loads(json.dumps(context))  # as it reads back from the file
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)

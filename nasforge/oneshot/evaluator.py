@@ -6,6 +6,12 @@ For each arch: extract the standalone subnet (:meth:`Supernet.extract`), apply t
 ``batch_size``, the same batches for every arch), then score it on the validation split (its
 first ``eval_images`` samples, all if 0). Metrics: ``val_accuracy`` and ``val_loss``, the names
 the training evaluator uses, so objectives carry over.
+
+In a run (``--evaluator supernet -E path=supernet.pt``) the file is one that ``nasforge
+supernet`` (or :func:`nasforge.oneshot.io.save_supernet`) wrote for the run's space, loaded with
+``torch.load(weights_only=True)``: tensors and plain values only, nothing executed. The run's
+task must have the input shape and classes the supernet was trained for. Spaces: those with a
+registered supernet (:data:`nasforge.oneshot.supernet.SUPERNETS`).
 """
 
 from __future__ import annotations
@@ -13,9 +19,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
 from nasforge.core.records import EvalResult
-from nasforge.estimate.base import Evaluator, register_evaluator
+from nasforge.estimate.base import Evaluator, IncompatibleError, RunContext, register_evaluator
 from nasforge.space.arch import Arch
+
+
+class SupernetSettings(BaseModel):
+    """Settings of the ``supernet`` evaluator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="a supernet file written by `nasforge supernet` for the run's space")
+    bn_mode: str = Field("recalibrate", description="BatchNorm statistics: recalibrate, train or running")
+    calib_batches: int = Field(4, ge=1, le=10_000)
+    batch_size: int = Field(128, ge=2, le=100_000)
+    eval_images: int = Field(0, ge=0, description="validation images scored (0: all)")
+    threads: int | None = Field(1, ge=1, le=1024)
+
+    def model_post_init(self, _: Any) -> None:
+        from nasforge.oneshot.bn import BN_MODES
+
+        if self.bn_mode not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
 
 
 @register_evaluator("supernet")
@@ -23,6 +53,43 @@ class SupernetEvaluator(Evaluator):
     """Inherited-weight accuracy; ``supernet`` is a Supernet or the path of a saved one."""
 
     METRICS = ("val_accuracy", "val_loss")
+    Settings = SupernetSettings
+
+    @classmethod
+    def check_space(cls, space: Any, settings: SupernetSettings) -> None:
+        from nasforge.oneshot.io import read_header
+        from nasforge.oneshot.supernet import SUPERNETS
+
+        if space.name not in SUPERNETS:
+            raise IncompatibleError(f"evaluator 'supernet' needs a space with a supernet ({', '.join(SUPERNETS.list())}); "
+                                    f"space {space.name!r} has none")
+        if not Path(settings.path).is_file():
+            raise IncompatibleError(f"supernet file {settings.path} does not exist (write one with `nasforge supernet`)")
+        header = read_header(settings.path)
+        if header["space"] != space.name:
+            raise IncompatibleError(f"supernet file {settings.path} is a supernet of space {header['space']!r}, "
+                                    f"not {space.name!r}")
+
+    @classmethod
+    def reports(cls, settings: SupernetSettings, space: Any) -> list[str]:
+        return list(cls.METRICS)
+
+    @classmethod
+    def default_objectives(cls, settings: SupernetSettings, space: Any) -> list[str]:
+        return ["val_accuracy:max"]
+
+    @classmethod
+    def for_run(cls, run: RunContext, settings: SupernetSettings, constraints: Sequence[Any] = ()) -> SupernetEvaluator:
+        from nasforge.oneshot.io import read_header
+
+        header = read_header(settings.path)
+        shape = (tuple(header["input_shape"]), int(header["num_classes"]))
+        if run.task is not None and (tuple(run.task.input_shape), int(run.task.num_classes)) != shape:
+            raise IncompatibleError(
+                f"supernet file {settings.path} was trained for inputs {shape[0]} and {shape[1]} classes; task "
+                f"{run.task.name!r} has {tuple(run.task.input_shape)} and {run.task.num_classes}")
+        return cls(settings.path, run.task, settings.bn_mode, settings.calib_batches, settings.batch_size,
+                   settings.eval_images, run.seed, settings.threads)
 
     def __init__(self, supernet: Any, task: Any = "cifar10", bn_mode: str = "recalibrate",
                  calib_batches: int = 4, batch_size: int = 128, eval_images: int = 0, seed: int = 0,
@@ -54,7 +121,8 @@ class SupernetEvaluator(Evaluator):
             from nasforge.task import load_task
 
             supernet = self.supernet if not isinstance(self.supernet, str) else load_supernet(self.supernet)
-            data = SplitTensors.of(load_task(self.task, seed=self.seed))
+            task = load_task(self.task, seed=self.seed) if isinstance(self.task, str) else self.task
+            data = SplitTensors.of(task)
             calib = calibration_batches(data.x_train, self.calib_batches, self.batch_size, self.seed)
             self._cache = (supernet, data, calib)
         return self._cache

@@ -34,6 +34,15 @@ def save_supernet(supernet: Supernet, path: str | Path) -> Path:
     return path
 
 
+def read_header(path: str | Path) -> dict[str, Any]:
+    """The space, space settings, input shape and classes a supernet file was saved with."""
+    data = torch.load(Path(path), map_location="cpu", weights_only=True)
+    missing = {"space", "space_settings", "input_shape", "num_classes", "state_dict"} - set(data)
+    if missing:
+        raise ValueError(f"{path} is not a nasforge supernet file (it lacks {sorted(missing)})")
+    return {k: data[k] for k in ("space", "space_settings", "input_shape", "num_classes")}
+
+
 def load_supernet(path: str | Path) -> Supernet:
     """The supernet saved at ``path``."""
     from nasforge.hardware.metrics import TaskShape

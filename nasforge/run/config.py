@@ -1,12 +1,20 @@
-"""The search configuration: one Pydantic model, from CLI options or a YAML file.
+"""The search configuration: one Pydantic model, from CLI options, Python or a YAML file.
 
-Every field is validated before any work starts; errors name the field. Names of spaces,
-strategies, tasks and executors are checked against their registries (the error lists the
-valid names).
+Every field is validated before any data is loaded or any network built; errors name the field.
+Names of spaces, strategies, evaluators, tasks and executors are checked against their
+registries (the error lists the valid names); strategy settings against the strategy's
+signature (names and types); evaluator settings against the evaluator's ``Settings`` model; the
+evaluator against the space (:class:`~nasforge.estimate.base.IncompatibleError`); objectives and
+constraints against the metrics the evaluator reports plus the cost metrics the space allows.
+
+``evaluator`` is ``{name: ..., settings: {...}}``. A configuration written before evaluators
+were chosen by name (``evaluator: {kind: train, epochs: 15, latency: {...}}``) is read as
+``{name: train, settings: {epochs: 15}}`` with ``latency`` moved to the top level.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +31,10 @@ from pydantic import (
 
 from nasforge.core.objectives import Constraint, Objective, check_objectives
 
+#: cost metrics computed from a network without training (see nasforge.hardware.metrics)
+COST_METRICS = ("params", "flops", "macs", "memory_mb", "size_mb", "latency_ms", "latency_iqr_ms")
+LATENCY_METRICS = ("latency_ms", "latency_iqr_ms")
+
 
 class ConfigError(ValueError):
     """A configuration that cannot run; the message names the field(s)."""
@@ -33,90 +45,139 @@ class _Strict(BaseModel):
 
 
 class LatencyConfig(_Strict):
-    """How ``latency_ms`` is measured when an objective or constraint uses it."""
+    """Where ``latency_ms`` comes from when an objective or constraint names it.
 
+    ``measured``: timed on this machine for every architecture (PyTorch or ONNX Runtime);
+    ``lut``: the sum of profiled per-block latencies (block spaces: macro, mbconv, nb201);
+    ``predictor``: gradient-boosted trees fitted on ``samples`` measured architectures of the
+    space, the measurements cached per device in the run directory (``latency/``).
+    """
+
+    source: Literal["measured", "lut", "predictor"] = "measured"
     backend: Literal["torch", "onnx"] = "torch"
-    batch_size: int = Field(1, ge=1)
-    threads: int = Field(1, ge=1)
-    warmup: int = Field(10, ge=0)
-    repeats: int = Field(30, ge=1)
+    batch_size: int = Field(1, ge=1, le=100_000)
+    threads: int = Field(1, ge=1, le=1024)
+    warmup: int = Field(10, ge=0, le=100_000)
+    repeats: int = Field(30, ge=1, le=100_000)
     clock: Literal["wall", "cpu"] = "wall"
-
-
-class EarlyStoppingConfig(_Strict):
-    """Learning-curve early stopping (:class:`nasforge.estimate.curves.CurveStopper`): stop a trial
-    once its extrapolated final accuracy beats the incumbent with probability < ``probability``."""
-
-    probability: float = Field(0.05, gt=0, lt=1)
-    min_fraction: float = Field(0.3, ge=0, lt=1, description="never stop before this fraction of the epochs")
-    min_epochs: int = Field(3, ge=2, description="never stop before this many epochs")
+    samples: int = Field(100, ge=2, le=100_000, description="predictor: architectures measured to fit it")
 
 
 class EvaluatorConfig(_Strict):
-    """Training evaluator settings (``epochs`` is the search fidelity)."""
+    """The evaluator by name and its settings (validated by the evaluator's ``Settings``)."""
 
-    kind: Literal["train"] = "train"
-    epochs: int = Field(15, ge=1, le=10_000)
-    final_epochs: int = Field(40, ge=1, le=10_000, description="epochs of the final retraining on train+val")
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(0.01, gt=0, le=10)
-    weight_decay: float = Field(0.01, ge=0)
-    optimizer: Literal["adamw", "sgd"] = "adamw"
-    label_smoothing: float = Field(0.05, ge=0, lt=1)
-    shift: int = Field(-1, ge=-1, le=1000, description="random-shift augmentation in steps; -1: the task's default")
-    threads: int | None = Field(1, ge=1, description="torch threads per evaluation (null: all cores)")
-    latency: LatencyConfig = Field(default_factory=LatencyConfig)
-    early_stopping: EarlyStoppingConfig | None = Field(None, description="learning-curve early stopping (null: off)")
+    name: str = "train"
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from nasforge.estimate.base import EVALUATORS
+
+        return _registered(EVALUATORS, name)
+
+    @model_validator(mode="after")
+    def _settings_valid(self) -> EvaluatorConfig:
+        model = self.model()
+        try:
+            parsed = model.model_validate(self.settings)
+        except ValidationError as exc:
+            raise ValueError(_pydantic_lines(exc, "settings", f"(evaluator {self.name!r})")) from None
+        # the resolved settings (defaults filled in) are what config.yaml records
+        object.__setattr__(self, "settings", parsed.model_dump(mode="json", exclude_unset=False))
+        return self
+
+    def model(self) -> type[BaseModel]:
+        """The evaluator's ``Settings`` model."""
+        from nasforge.estimate.base import EVALUATORS
+
+        return EVALUATORS.get(self.name).Settings
+
+    def parsed(self) -> Any:
+        """The settings as the evaluator's ``Settings`` instance."""
+        return self.model().model_validate(self.settings)
+
+    def cls(self) -> Any:
+        from nasforge.estimate.base import EVALUATORS
+
+        return EVALUATORS.get(self.name)
 
 
 class BudgetConfig(_Strict):
-    trials: int | None = Field(None, ge=1)
-    minutes: float | None = Field(None, gt=0)
+    trials: int | None = Field(None, ge=1, le=10_000_000)
+    minutes: float | None = Field(None, gt=0, le=525_600)
 
     @model_validator(mode="after")
     def _one_set(self) -> BudgetConfig:
         if self.trials is None and self.minutes is None:
             raise ValueError("set trials, minutes or both")
+        if self.minutes is not None and not math.isfinite(self.minutes):
+            raise ValueError(f"minutes must be a finite number, got {self.minutes}")
         return self
 
 
 class SearchConfig(_Strict):
     """Everything a search needs; ``config.yaml`` in a run directory is this, resolved."""
 
-    task: str = "mnist1d"
+    task: str | None = Field(None, description="data; default: the space's (mnist1d for conv1d, cifar10 "
+                             "for image spaces) or the tabular benchmark's")
     space: str = "conv1d"
     space_settings: dict[str, Any] = Field(default_factory=dict)
     strategy: str = "evolution"
     strategy_settings: dict[str, Any] = Field(default_factory=dict)
     evaluator: EvaluatorConfig = Field(default_factory=EvaluatorConfig)
-    objectives: list[str] = Field(default_factory=lambda: ["val_accuracy:max", "params:min"])
+    objectives: list[str] | None = Field(None, description="default: the evaluator's")
     constraints: list[str] = Field(default_factory=list)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    retrain: dict[str, Any] = Field(default_factory=dict, description="recipe of the final retraining after a "
+                                    "proxy, supernet or predictor search (train evaluator settings)")
+    device: str = Field("cpu", description="cpu, cuda or cuda:N: where networks train and latency is measured")
+    clock: Literal["wall", "cpu", "simulated"] = "wall"
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig(trials=60, minutes=3.5))
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     executor: Literal["serial", "processes", "ray"] = "serial"
     workers: int = Field(1, ge=1, le=512, description="concurrent trials (processes or ray executor)")
     threads_per_worker: int | None = Field(None, ge=1, le=1024, description="CPU threads (Ray: CPUs) per "
                                            "worker; default: cores / workers")
     gpus_per_trial: float = Field(0.0, ge=0, le=64, description="GPUs per trial on Ray (a fraction shares one)")
-    ray_address: str | None = Field(None, min_length=1, description="Ray cluster address; default: local Ray")
+    ray_address: str | None = Field(None, min_length=1, description="Ray cluster address; default: a private "
+                                    "local Ray")
     trial_timeout: float | None = Field(None, gt=0, le=7 * 24 * 3600, description="seconds before a trial is "
                                         "stopped and stored failed (reason 'timeout')")
     retries: int = Field(0, ge=0, le=100, description="re-evaluations of a failed trial before it stays failed")
     final_retrain: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_evaluator(cls, data: Any) -> Any:
+        """Read a config written before evaluators were chosen by name (see the module docstring)."""
+        if not isinstance(data, dict) or not isinstance(data.get("evaluator"), dict):
+            return data
+        ev = dict(data["evaluator"])
+        if set(ev) <= {"name", "settings"}:
+            return data
+        data = dict(data)
+        if "latency" in ev and "latency" not in data:
+            data["latency"] = ev.pop("latency")
+        name = ev.pop("name", None) or ev.pop("kind", None) or "train"
+        ev.pop("kind", None)
+        settings = {**ev.pop("settings", {}), **ev}
+        data["evaluator"] = {"name": name, "settings": settings}
+        return data
 
     @field_validator("space")
     @classmethod
     def _space_known(cls, name: str, info: ValidationInfo) -> str:
         from nasforge.space.registry import SPACES
 
-        if info.context and info.context.get("space") is not None:
+        if _given(info, "space"):
             return name  # a Space object given from Python
-        return _known(SPACES, name)
+        return _registered(SPACES, name)
 
     @field_validator("space_settings")
     @classmethod
     def _space_settings_build(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if (info.context and info.context.get("space") is not None) or "space" not in info.data:
+        if _given(info, "space") or "space" not in info.data:
             return settings  # a Space object given from Python, or a bad space name (reported there)
         _check_space_settings(info.data["space"], settings)
         return settings
@@ -126,17 +187,42 @@ class SearchConfig(_Strict):
     def _strategy_known(cls, name: str) -> str:
         from nasforge.strategy.base import STRATEGIES
 
-        return _known(STRATEGIES, name)
+        return _registered(STRATEGIES, name)
+
+    @field_validator("strategy_settings")
+    @classmethod
+    def _strategy_settings_valid(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from nasforge.strategy.base import STRATEGIES
+
+        if "strategy" in info.data:
+            STRATEGIES.check_settings(info.data["strategy"], settings)
+        return settings
 
     @field_validator("task")
     @classmethod
-    def _task_known(cls, spec: str, info: ValidationInfo) -> str:
+    def _task_known(cls, spec: str | None, info: ValidationInfo) -> str | None:
         from nasforge.task.registry import TASKS, parse_task_spec
 
-        if info.context and info.context.get("task") is not None:
-            return spec  # a Task object given from Python
-        _known(TASKS, parse_task_spec(spec)[0])
+        if _given(info, "task") or spec is None:
+            return spec  # a Task object given from Python, or the default (resolved below)
+        _registered(TASKS, parse_task_spec(spec)[0])
         return spec
+
+    @field_validator("device")
+    @classmethod
+    def _device_known(cls, device: str) -> str:
+        check_device(device)
+        return device
+
+    @field_validator("retrain")
+    @classmethod
+    def _retrain_valid(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        from nasforge.estimate.train import TrainSettings
+
+        try:
+            return TrainSettings.model_validate(settings).model_dump(mode="json", exclude_unset=True)
+        except ValidationError as exc:
+            raise ValueError(_pydantic_lines(exc, "", "(the retraining recipe)")) from None
 
     @field_validator("executor")
     @classmethod
@@ -156,7 +242,9 @@ class SearchConfig(_Strict):
 
     @field_validator("objectives")
     @classmethod
-    def _objectives_parse(cls, items: list[str]) -> list[str]:
+    def _objectives_parse(cls, items: list[str] | None) -> list[str] | None:
+        if items is None:
+            return None
         parsed = [Objective.parse(t) for t in items]
         check_objectives(parsed)
         return [str(o) for o in parsed]
@@ -171,49 +259,95 @@ class SearchConfig(_Strict):
         return [str(c) for c in parsed]
 
     @model_validator(mode="after")
-    def _consistent(self) -> SearchConfig:
-        from nasforge.estimate.train import TrainingEvaluator
-        from nasforge.hardware.metrics import METRICS as HARDWARE_METRICS
+    def _consistent(self, info: ValidationInfo) -> SearchConfig:
+        """The evaluator fits the space; defaults resolved; every metric named is reported."""
+        from nasforge.estimate.base import IncompatibleError
 
-        known = set(TrainingEvaluator.METRICS) | set(HARDWARE_METRICS)
+        space = _given(info, "space") or _space_of(self)
+        evaluator, settings = self.evaluator.cls(), self.evaluator.parsed()
+        try:
+            evaluator.check_space(space, settings)
+        except IncompatibleError as exc:
+            raise ValueError(f"evaluator {self.evaluator.name!r} cannot search space {space.name!r}: {exc}") from None
+        if self.objectives is None:
+            object.__setattr__(self, "objectives", evaluator.default_objectives(settings, space))
+        if self.task is None and not _given(info, "task"):
+            task = evaluator.default_task(settings, space) or getattr(space, "default_task", None) or "mnist1d"
+            object.__setattr__(self, "task", task)
+        reported = evaluator.reports(settings, space)
+        costs = list(COST_METRICS) if getattr(space, "can_build", False) else []
+        known = [*reported, *(m for m in costs if m not in reported)]
         for text in [*self.objectives, *self.constraints]:
             metric = Objective.parse(text).metric if ":" in text else Constraint.parse(text).metric
             if metric not in known:
-                raise ValueError(f"unknown metric {metric!r} in {text!r}; the {self.evaluator.kind} evaluator "
-                                 f"reports: {sorted(known)}")
+                raise ValueError(f"unknown metric {metric!r} in {text!r}: evaluator {self.evaluator.name!r} reports "
+                                 f"{reported}" + (f"; cost metrics of the space: {costs}" if costs else
+                                                  f"; space {space.name!r} builds no network, so it has no cost metrics"))
+        used = {m for m in self.metrics_used() if m in LATENCY_METRICS and m not in reported}
+        if used:
+            _check_latency_source(self.latency, space, used)
         return self
 
     # -------------------------------------------------------------- conversions
     def parsed_objectives(self) -> list[Objective]:
-        return [Objective.parse(t) for t in self.objectives]
+        return [Objective.parse(t) for t in self.objectives or []]
 
     def parsed_constraints(self) -> list[Constraint]:
         return [Constraint.parse(t) for t in self.constraints]
 
-    def hardware_metrics(self) -> list[str]:
-        """Hardware metrics beyond params/FLOPs that objectives or constraints use."""
-        from nasforge.hardware.metrics import METRICS as HARDWARE_METRICS
-
-        used = [o.metric for o in self.parsed_objectives()] + [c.metric for c in self.parsed_constraints()]
-        return [m for m in HARDWARE_METRICS if m in used and m not in ("params", "flops")]
+    def metrics_used(self) -> list[str]:
+        """Metrics named by objectives and constraints, in order, without repeats."""
+        names = [o.metric for o in self.parsed_objectives()] + [c.metric for c in self.parsed_constraints()]
+        return list(dict.fromkeys(names))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
+def check_device(device: str) -> None:
+    """Refuse a device name that is not ``cpu``, ``cuda`` or ``cuda:N``, or CUDA where there is none."""
+    kind, _, index = device.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind != "cuda" or not index.isdigit())):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if kind == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: this machine has no CUDA device (torch {torch.__version__} "
+                             f"sees none); use --device cpu")
+        if index and int(index) >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+
+
+def _check_latency_source(latency: LatencyConfig, space: Any, used: set[str]) -> None:
+    from nasforge.space.blocks import BlockSpace
+
+    if latency.source == "lut" and not isinstance(space, BlockSpace):
+        raise ValueError(f"latency.source 'lut' needs a space made of blocks (macro, mbconv, nb201); space "
+                         f"{space.name!r} is not: use latency source 'measured' or 'predictor'")
+    if "latency_iqr_ms" in used and latency.source != "measured":
+        raise ValueError(f"latency_iqr_ms is a spread of measurements: it needs latency.source 'measured', "
+                         f"not {latency.source!r}")
+
+
+def _given(info: ValidationInfo, what: str) -> Any:
+    """An object given from Python for ``what`` (``space`` / ``task``), if any."""
+    return info.context.get(what) if info.context else None
+
+
+def _space_of(config: SearchConfig) -> Any:
+    from nasforge.space.registry import get_space
+
+    return get_space(config.space, **config.space_settings)
+
+
 def _check_space_settings(name: str, settings: dict[str, Any]) -> None:
     """Build the space once (cheap: no networks), so unknown settings or an empty space fail here."""
-    import inspect
-
     from nasforge.space.registry import SPACES
 
-    factory = SPACES.get(name)
-    accepted = [p for p in inspect.signature(factory).parameters if p not in ("self", "args", "kwargs")]
-    unknown = sorted(set(settings) - set(accepted))
-    if unknown:
-        raise ValueError(f"space {name!r} has no setting(s) {unknown}; its settings: {accepted}")
+    checked = SPACES.check_settings(name, settings)
     try:
-        factory(**settings)
+        SPACES.get(name)(**checked)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"space {name!r} cannot be built with {settings}: {exc}") from None
 
@@ -223,19 +357,34 @@ def _check_execution_field(field: str, value: Any, executor: str) -> None:
     if field == "workers" and executor == "serial" and value != 1:
         raise ValueError(f"{value} workers needs executor 'processes' or 'ray' (serial runs one trial at a time)")
     if field == "threads_per_worker" and executor == "serial" and value is not None:
-        raise ValueError("needs executor 'processes' or 'ray' (for serial, set evaluator.threads)")
+        raise ValueError("needs executor 'processes' or 'ray' (for serial, set the evaluator's threads)")
     if field in ("ray_address", "gpus_per_trial") and executor != "ray" and value:
         raise ValueError(f"needs executor 'ray' (executor is {executor!r})")
 
 
-def _known(registry: Any, name: str) -> str:
+def _registered(registry: Any, name: str) -> str:
+    """``name`` if ``registry`` knows it (its canonical name for an alias), else a ValueError listing them."""
     from nasforge.core.registry import UnknownNameError
 
     try:
-        registry.get(name)
+        return registry.canonical(name)
     except UnknownNameError as exc:
         raise ValueError(str(exc)) from None
-    return name
+
+
+def _pydantic_lines(exc: ValidationError, prefix: str, note: str) -> str:
+    """Errors of a nested model as ``@path: message`` lines; :func:`validate_config` joins the
+    ``@path`` onto the field's own (``evaluator`` + ``@settings.epochs``)."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        got = f" (got {err['input']!r})" if err["type"] not in ("value_error", "extra_forbidden", "missing") \
+            and "input" in err and not isinstance(err["input"], dict) else ""
+        lines.append(f"@{where}: {msg}{got} {note}")
+    return "\n".join(lines)
 
 
 def load_config(path: str | Path | None = None, context: dict[str, Any] | None = None,
@@ -243,18 +392,30 @@ def load_config(path: str | Path | None = None, context: dict[str, Any] | None =
     """Read a YAML file (optional) and apply overrides (nested dicts merge); validate."""
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of fields, got {type(loaded).__name__}")
-        data = loaded or {}
+        data = read_yaml_mapping(path, "config file")
     data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
     return validate_config(data, context)
+
+
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """A YAML file holding a mapping, read with ``safe_load`` (no tags executed); clear errors for
+    a missing, unreadable, non-UTF-8 or malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{what} {path} must hold a mapping of fields, got {type(loaded).__name__}")
+    return loaded or {}
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -278,6 +439,13 @@ def validate_config(data: dict[str, Any], context: dict[str, Any] | None = None)
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "config"
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{where}: {msg}" + (f" (got {err['input']!r})" if err["type"] != "value_error"
-                                              and "input" in err and not isinstance(err["input"], dict) else ""))
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            if msg.startswith("@"):  # a nested model's own lines: their paths go under this field
+                lines += [f"{where}.{line[1:]}" if line[1:2] != ":" else f"{where}{line[1:]}"
+                          for line in msg.split("\n")]
+                continue
+            lines.append(f"{where}: {msg}" + (f" (got {err['input']!r})" if err["type"] not in
+                                              ("value_error", "extra_forbidden") and "input" in err
+                                              and not isinstance(err["input"], dict) else ""))
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

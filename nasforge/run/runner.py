@@ -10,18 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.core.records import Trial
-from nasforge.estimate.train import TrainingEvaluator
-from nasforge.estimate.trainer import Recipe
 from nasforge.experiment import run_dir as rd
-from nasforge.experiment.budget import Budget
-from nasforge.experiment.executors import ExecutorError, executor_from_settings
+from nasforge.experiment.executors import ExecutorError
 from nasforge.experiment.experiment import Callback, Experiment
 from nasforge.experiment.selection import pareto_trials, select_best
 from nasforge.experiment.storage import Storage
+from nasforge.run.build import (
+    build_evaluator,
+    build_experiment,
+    check_strategy,
+    load_data,
+    make_space,
+)
 from nasforge.run.config import SearchConfig, load_config
-from nasforge.space.registry import get_space
 from nasforge.space.space import Space
-from nasforge.strategy.base import get_strategy
 from nasforge.task.task import Task
 
 log = logging.getLogger(__name__)
@@ -39,68 +41,31 @@ class SearchResult:
     summary: dict[str, Any] | None
 
 
-def build_experiment(config: SearchConfig, storage: Storage, space: Space | None = None,
-                     task: Task | None = None, callbacks: Sequence[Callback] = ()) -> Experiment:
-    """Wire space, task, evaluator, strategy and executor from a validated config."""
-    space = space or get_space(config.space, **config.space_settings)
-    ev = config.evaluator
-    recipe = Recipe(epochs=ev.epochs, batch_size=ev.batch_size, lr=ev.lr, weight_decay=ev.weight_decay,
-                    optimizer=ev.optimizer, label_smoothing=ev.label_smoothing, shift=ev.shift,
-                    seed=config.seed)
-    from nasforge.estimate.curves import CurveStopper
-    from nasforge.hardware.latency import LatencySettings
-
-    evaluator = TrainingEvaluator(space, task if task is not None else config.task, recipe,
-                                  config.parsed_constraints(), threads=ev.threads, seed=config.seed,
-                                  hardware=config.hardware_metrics(),
-                                  latency=LatencySettings(**ev.latency.model_dump()),
-                                  early_stopping=CurveStopper(**ev.early_stopping.model_dump())
-                                  if ev.early_stopping is not None else None)
-    executor = executor_from_settings(
-        config.executor, workers=config.workers, threads_per_worker=config.threads_per_worker,
-        trial_timeout=config.trial_timeout, gpus_per_trial=config.gpus_per_trial, ray_address=config.ray_address)
-    return Experiment(
-        space=space,
-        strategy=get_strategy(config.strategy, **config.strategy_settings),
-        evaluator=evaluator,
-        storage=storage,
-        objectives=config.parsed_objectives(),
-        constraints=config.parsed_constraints(),
-        budget=Budget(config.budget.trials, config.budget.minutes),
-        seed=config.seed,
-        executor=executor,
-        callbacks=list(callbacks),
-        retries=config.retries,
-    )
-
-
 def start_search(config: SearchConfig, run_dir: str | Path | None = None, space: Space | None = None,
                  task: Task | None = None, callbacks: Sequence[Callback] = ()) -> SearchResult:
     """Create a run directory for ``config``, search to the budget, then finish the run.
 
     Everything that can be checked is checked before the directory is created: the config, the
-    data (loaded here), and that the directory is new and writable.
+    data (loaded here), that the space builds networks for it, that the constraints can be met,
+    the strategy's set-up, the executor, and that the directory is new and writable.
     """
     path = Path(run_dir) if run_dir is not None else rd.default_run_dir()
     rd.check_new(path)
-    if task is None:
-        from nasforge.task import load_task
+    space_obj = make_space(config, space)
+    task = load_data(config, task)
+    if task is not None and getattr(space_obj, "can_build", False):
+        _check_space_fits(space_obj, task)
+        from nasforge.experiment.feasibility import check_constraints_satisfiable
 
-        task = load_task(config.task, seed=config.seed)
-    space_obj = space or get_space(config.space, **config.space_settings)
-    _check_space_fits(space_obj, task)
-    from nasforge.experiment.feasibility import check_constraints_satisfiable
+        check_constraints_satisfiable(space_obj, task, config.parsed_constraints(), seed=config.seed)
+    check_strategy(config, space_obj, task)
+    from nasforge.run.build import build_executor
 
-    check_constraints_satisfiable(space_obj, task, config.parsed_constraints(), seed=config.seed)
-    dry = Storage(":memory:")
-    try:  # wiring every component checks strategy settings etc. before the directory exists
-        build_experiment(config, dry, space, task).executor.preflight()
-    finally:
-        dry.close()
+    build_executor(config).preflight()
     path.mkdir(parents=True, exist_ok=True)
     (path / rd.CONFIG).write_text(config.to_yaml())
     try:
-        return _run(path, config, space, task, callbacks)
+        return _run(path, config, space_obj, task, callbacks)
     except ExecutorError:  # workers could not start: leave no half-written run directory
         rd.remove_if_unused(path)
         raise
@@ -112,24 +77,30 @@ def resume_search(run_dir: str | Path, space: Space | None = None, task: Task | 
     path = Path(run_dir)
     rd.check_existing(path)
     config = load_config(path / rd.CONFIG, context={"space": space, "task": task})
-    return _run(path, config, space, task, callbacks)
+    space_obj = make_space(config, space)
+    return _run(path, config, space_obj, load_data(config, task), callbacks)
 
 
-def _run(path: Path, config: SearchConfig, space: Space | None, task: Task | None,
+def _run(path: Path, config: SearchConfig, space: Space, task: Task | None,
          callbacks: Sequence[Callback]) -> SearchResult:
     with rd.RunLock(path):
         storage = Storage(path / rd.DB)
         try:
             storage.set_meta("seed", config.seed)
-            experiment = build_experiment(config, storage, space, task, callbacks)
+            storage.set_meta("clock", config.clock)
+            evaluator = build_evaluator(config, space, task, path)
+            experiment = build_experiment(config, storage, space, task, callbacks, path, evaluator)
             trials = experiment.run()
-            return finish_run(path, config, experiment, trials)
+            return finish_run(path, config, experiment, trials, task)
         finally:
             storage.close()
 
 
-def finish_run(path: Path, config: SearchConfig, experiment: Experiment, trials: list[Trial]) -> SearchResult:
-    """Write pareto.csv, retrain and export the best, and build the report."""
+def finish_run(path: Path, config: SearchConfig, experiment: Experiment, trials: list[Trial],
+               task: Task | None = None) -> SearchResult:
+    """Write pareto.csv, finalise the selected architecture as its evaluator says, build the report."""
+    from nasforge.run.finalize import finalise
+
     objectives, constraints = config.parsed_objectives(), config.parsed_constraints()
     front = pareto_trials(trials, objectives, constraints)
     write_pareto_csv(path / rd.PARETO, front, objectives)
@@ -138,10 +109,7 @@ def finish_run(path: Path, config: SearchConfig, experiment: Experiment, trials:
     if best is None:
         log.warning("no feasible complete trial: nothing to retrain")
     elif config.final_retrain:
-        from nasforge.run.finalize import retrain_and_export
-
-        assert isinstance(experiment.evaluator, TrainingEvaluator)
-        summary = retrain_and_export(best, experiment.evaluator, config.evaluator.final_epochs, path / rd.BEST)
+        summary = finalise(best, config, experiment.space, task, path / rd.BEST)
     from nasforge.report.html import write_report
 
     write_report(path)

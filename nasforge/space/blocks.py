@@ -71,6 +71,8 @@ class BlockSpace(Space):
     #: Input shape and class count used when none is given (CIFAR-10).
     default_input_shape: tuple[int, ...] = (3, 32, 32)
     default_num_classes: int = 10
+    #: the data a run of this space uses when it names none
+    default_task: str = "cifar10"
 
     def blocks(self, arch: Arch, task: Any) -> list[BlockSpec]:
         """The blocks of ``arch``'s network for ``task``, in execution order."""

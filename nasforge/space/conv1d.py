@@ -25,6 +25,8 @@ class Conv1dSpace(Space):
     """1-D CNNs: depth, per-layer width/kernel/stride, residual, normalisation, activation."""
 
     name = "conv1d"
+    #: the data a run of this space uses when it names none
+    default_task = "mnist1d"
 
     def __init__(
         self,

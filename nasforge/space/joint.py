@@ -166,6 +166,15 @@ class JointSpace(Space):
     def can_build(self) -> bool:
         return self.base.can_build
 
+    @property
+    def default_task(self) -> str | None:
+        """The base space's default data."""
+        return getattr(self.base, "default_task", None)
+
+    @property
+    def default_input_shape(self) -> tuple[int, ...] | None:
+        return getattr(self.base, "default_input_shape", None)
+
 
 def _recipe_options(recipe: Sequence[str] | Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:
     if isinstance(recipe, str):

@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from nasforge.space.arch import Arch
 from nasforge.space.encodings import encoder_for
@@ -92,6 +91,8 @@ class Bananas(Strategy):
             archs = [a for a, _ in self._data]
             values = np.array([v for _, v in self._data])
             ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
+            from scipy.stats import norm  # imported on first use: listing strategies stays instant
+
             target = norm.ppf((ranks + 0.5) / len(values))
             self._model = MLPEnsemble(self.members, self.hidden, self.epochs, bootstrap=self.bootstrap).fit(
                 self._encoded(archs), target, self.rng)

@@ -43,18 +43,11 @@ BLOCK_ONLY = {"lut"}
 FLOORS = {"gbdt": 0.5}
 DEFAULT_FLOOR = 0.5
 
-_STATIC_RNG = ("builds the network with torch's global generator (CostModel.build in "
-               "nasforge/hardware/cost.py has no fork_rng), so each predict moves the caller's RNG")
 #: (model, check) -> why it cannot pass. Checks: settings, unset, unset_fit, supported, static,
 #: repeat, rng, unfitted, bad_values, learns.
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {
-    **{(n, "rng"): _STATIC_RNG for n in ("flops", "macs", "memory_mb", "params", "size_mb")},
-    ("measured", "rng"): _STATIC_RNG + "; measure_latency also draws its input with torch.randn "
-                                       "(_torch_runner in nasforge/hardware/latency.py)",
     ("measured", "repeat"): "a fresh wall-clock measurement on every call: the noisy ground truth "
                             "the estimators model",
-    ("gbdt", "unset_fit"): "LatencyPredictor.fit before setup fails with AttributeError 'space_' "
-                           "(features() in nasforge/hardware/predictor.py), not a clear error",
 }
 
 #: Per space: a factory and the input shape. Tiny, so profiling and measuring stay cheap.

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nasforge.cli import app
-from nasforge.estimate.proxies.files import CORRELATION_COLUMNS
+from nasforge.bench.proxy_files import CORRELATION_COLUMNS
 
 TRUTHS = ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16"]
 

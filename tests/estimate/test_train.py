@@ -8,7 +8,7 @@ import torch
 
 from nasforge.core.objectives import Constraint
 from nasforge.estimate.train import TrainingEvaluator
-from nasforge.estimate.trainer import Recipe
+from nasforge.estimate.recipe import Recipe
 from nasforge.space import Space, get_space
 from nasforge.task import task_from_arrays
 
@@ -57,16 +57,21 @@ def test_cheap_constraints_skip_training(task):
     assert "val_accuracy" not in result.metrics and result.metrics["params"] > 10
 
 
-def test_hardware_metrics_on_request(task):
-    space = get_space("conv1d")
+def test_cost_metrics_around_the_training_evaluator(task):
+    from nasforge.core.objectives import Constraint
+    from nasforge.estimate.costed import CostedEvaluator
     from nasforge.hardware.latency import LatencySettings
 
-    evaluator = TrainingEvaluator(space, task, Recipe(epochs=1), hardware=("latency_ms", "size_mb"),
-                                  latency=LatencySettings(warmup=1, repeats=3))
+    space = get_space("conv1d")
+    inner = TrainingEvaluator(space, task, Recipe(epochs=1))
+    evaluator = CostedEvaluator(inner, space, task, ["size_mb"], LatencySettings(warmup=1, repeats=3))
     metrics = evaluator.evaluate(space.parse(ARCH)).metrics
-    assert metrics["latency_ms"] > 0 and metrics["size_mb"] > 0
-    with pytest.raises(ValueError, match="unknown hardware metric"):
-        TrainingEvaluator(space, task, hardware=("speed",))
+    assert metrics["latency_ms"] > 0 and metrics["size_mb"] > 0 and "val_accuracy" in metrics
+    with pytest.raises(ValueError, match="unknown static cost metric"):
+        CostedEvaluator(inner, space, task, ["speed"])
+    tight = CostedEvaluator(inner, space, task, ["size_mb"], constraints=[Constraint("size_mb", "<=", 1e-6)])
+    result = tight.evaluate(space.parse(ARCH))
+    assert result.status == "infeasible" and "val_accuracy" not in result.metrics
 
 
 def test_evaluator_pickles_without_tensors(task):

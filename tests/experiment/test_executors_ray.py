@@ -83,7 +83,7 @@ def test_training_evaluator_runs_in_ray_actors(tmp_path):
 
     from nasforge.core.objectives import Objective
     from nasforge.estimate.train import TrainingEvaluator
-    from nasforge.estimate.trainer import Recipe
+    from nasforge.estimate.recipe import Recipe
     from nasforge.experiment.budget import Budget
     from nasforge.experiment.experiment import Experiment
     from nasforge.experiment.storage import Storage

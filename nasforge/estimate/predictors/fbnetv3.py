@@ -269,7 +269,6 @@ class FBNetV3Search:
 def holdout_accuracy(evaluator: Any, arch: Arch, epochs: int | None = None, seed: int | None = None) -> dict[str, float]:
     """Retrain ``arch`` (with its own recipe) on train+val and score it on the test split
     (``seed``: the retraining's seed, default the evaluator recipe's)."""
-    from dataclasses import replace
 
     import torch
 
@@ -279,7 +278,7 @@ def holdout_accuracy(evaluator: Any, arch: Arch, epochs: int | None = None, seed
     if evaluator.threads:
         torch.set_num_threads(evaluator.threads)
     recipe = evaluator.effective_recipe(task, epochs=epochs, arch=arch)
-    recipe = recipe if seed is None else replace(recipe, seed=seed)
+    recipe = recipe if seed is None else recipe.replace(seed=seed)
     torch.manual_seed(recipe.seed)
     model = evaluator.space.build(arch, task)
     x = np.concatenate([task.x_train, task.x_val])

@@ -5,6 +5,10 @@ proxy), then run each proxy on the same fixed batch of the task's training image
 ``batch_size`` of a seeded permutation, identical for every architecture). Every proxy runs
 inside :func:`~nasforge.estimate.proxies.base.preserved`, so it sees the network as built.
 
+Registered as the ``proxy`` evaluator (alias ``proxies``), whose settings are ``proxies`` (a list
+or a comma-separated string of registered proxy names; default ``synflow``), ``batch_size``,
+``threads`` and ``clock``; a run passes its own task and seed.
+
 Metrics: one per proxy (higher = predicted better). ``info["seconds"]`` holds each proxy's own
 cost: its time plus the shared passes it used (what it would cost alone); ``cost_seconds`` is the
 real total. ``clock="cpu"`` measures these as the thread's CPU time instead of wall time (with one
@@ -22,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from nasforge.core.records import EvalResult
-from nasforge.estimate.base import Evaluator, register_evaluator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nasforge.estimate.base import Evaluator, RunContext, register_evaluator
 from nasforge.estimate.proxies import DEFAULT_PROXIES, PROXIES
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
@@ -30,13 +36,52 @@ from nasforge.space.space import Space
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
-@register_evaluator("proxies")
+class ProxySettings(BaseModel):
+    """Settings of the ``proxy`` evaluator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proxies: tuple[str, ...] = Field(("synflow",), min_length=1, description="zero-cost proxies to compute")
+    batch_size: int = Field(64, ge=2, le=100_000, description="images of the fixed batch every proxy sees")
+    threads: int | None = Field(1, ge=1, le=1024, description="torch threads per evaluation (null: all cores)")
+    clock: str = Field("wall", pattern="^(wall|cpu)$", description="what a proxy's seconds count")
+
+    @field_validator("proxies", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        names = list(value) if isinstance(value, (list, tuple)) else value
+        if isinstance(names, list):
+            for name in names:
+                PROXIES.get(str(name))  # an unknown proxy lists the valid ones
+            if len(set(names)) != len(names):
+                raise ValueError(f"a proxy is named twice in {names}")
+        return names
+
+
+@register_evaluator("proxy", aliases=("proxies",))
 class ProxyEvaluator(Evaluator):
     """Zero-cost proxies ``proxies`` of each arch on ``task`` (a Task or a spec like ``"cifar10"``).
 
     ``space`` (a Space or a registered name) builds the networks; by default the arch's own
     space by name. ``threads`` pins torch's intra-op threads (1 per worker process is best).
     """
+
+    Settings = ProxySettings
+
+    @classmethod
+    def reports(cls, settings: ProxySettings, space: Any) -> list[str]:
+        return list(settings.proxies)
+
+    @classmethod
+    def default_objectives(cls, settings: ProxySettings, space: Any) -> list[str]:
+        return [f"{name}:max" for name in settings.proxies]
+
+    @classmethod
+    def for_run(cls, run: RunContext, settings: ProxySettings, constraints: Sequence[Any] = ()) -> ProxyEvaluator:
+        return cls(settings.proxies, run.task, run.space, settings.batch_size, run.seed, settings.threads,
+                   settings.clock)
 
     def __init__(self, proxies: Sequence[str] = DEFAULT_PROXIES, task: Any = "cifar10",
                  space: Space | str | None = None, batch_size: int = 64, seed: int = 0,

@@ -37,6 +37,8 @@ class Executor:
     """Base class; see the module docstring."""
 
     workers: int = 1
+    #: whether evaluations run in the calling process (a ``cpu`` clock then sees their CPU time)
+    in_process: bool = False
     trial_timeout: float | None = None
     #: seconds ``start`` took (workers started and the evaluator shipped to them)
     startup_seconds: float = 0.0

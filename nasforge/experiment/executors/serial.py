@@ -29,6 +29,8 @@ class SerialExecutor(Executor):
     two steps) but not one long C call; it works in the main thread only.
     """
 
+    in_process = True
+
     def __init__(self, workers: int = 1, trial_timeout: float | None = None) -> None:
         if workers != 1:
             raise ValueError(f"the serial executor runs one trial at a time; got workers={workers}")

@@ -1,0 +1,82 @@
+"""The grammar every ``nasforge`` command shares: the same option names for the same things,
+NAME=VALUE settings parsed one way, and one way to fail.
+
+- ``--out`` (``-o``): the output folder (``search`` also accepts ``--run-dir``);
+- ``--objective METRIC:max|min`` and ``--constraint 'METRIC<=N'``, repeatable;
+- ``-S NAME=VALUE``: a strategy (or one-shot method) setting; ``-E``: an evaluator setting;
+  ``-P``: a space setting; values are YAML (``-S hidden=[16,16]``, ``-E proxies=synflow,nwot``);
+- ``--seed``, ``--device`` (cpu, cuda, cuda:N), ``--threads`` (torch threads per evaluation);
+- bare boolean flags (``--early-stopping``, ``--csv``); every ``--help`` shows defaults.
+
+A wrong value ends with ``error: ...`` on standard error and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+
+def fail(exc: Exception | str) -> NoReturn:
+    """Print ``error: <message>`` in red on standard error and exit with code 2."""
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+def pairs(items: list[str] | None, option: str) -> dict[str, Any]:
+    """``NAME=VALUE`` items as a dict; values parsed as YAML (``3`` -> 3, ``[1,2]`` -> a list).
+
+    A malformed item ends the command with a message naming ``option``.
+    """
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            fail(f"{option}: expected NAME=VALUE, got {item!r}")
+        try:
+            out[name] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[name] = value  # not YAML: the plain text
+    return out
+
+
+def names(text: str | None) -> list[str]:
+    """A comma-separated list of names, stripped, empties dropped."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def registry_names(registry_path: str, attribute: str) -> str:
+    """The registered names of a registry as ``a, b, c`` (for help texts; no torch is imported)."""
+    import importlib
+
+    try:
+        return ", ".join(getattr(importlib.import_module(registry_path), attribute).list())
+    except Exception:  # noqa: BLE001 - help must render even if a plugin module is broken
+        return "see the docs"
+
+
+Out = Annotated[Path | None, typer.Option("--out", "-o", help="output folder")]
+Seed = Annotated[int, typer.Option(help="random seed of everything the command draws")]
+Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N")]
+Threads = Annotated[int | None, typer.Option(min=1, help="torch threads per evaluation")]
+Objectives = Annotated[list[str] | None, typer.Option(
+    "--objective", help="METRIC:max|min (repeatable; comma-separated also accepted)")]
+Constraints = Annotated[list[str] | None, typer.Option("--constraint", help="e.g. 'params<=20000' (repeatable)")]
+StrategySettings = Annotated[list[str] | None, typer.Option(
+    "--strategy-setting", "-S", help="strategy setting NAME=VALUE (repeatable), e.g. population_size=20")]
+EvaluatorSettings = Annotated[list[str] | None, typer.Option(
+    "--evaluator-setting", "-E", help="evaluator setting NAME=VALUE (repeatable), e.g. epochs=5, proxies=synflow,nwot")]
+SpaceSettings = Annotated[list[str] | None, typer.Option(
+    "--space-setting", "-P", help="space setting NAME=VALUE (repeatable), e.g. channels=8")]
+
+
+def objective_list(items: list[str] | None) -> list[str] | None:
+    """Repeated ``--objective`` values, each of which may itself be comma-separated."""
+    if not items:
+        return None
+    return [name for item in items for name in names(item)]
