@@ -45,8 +45,8 @@ import numpy as np
 
 from nasforge.estimate.predictors.fbnetv3 import FBNetV3Search, holdout_accuracy
 from nasforge.estimate.predictors.stats import FreeStats
-from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.recipe import Recipe
+from nasforge.estimate.train import TrainingEvaluator
 from nasforge.space import get_space
 from nasforge.space.arch import Arch
 from nasforge.space.joint import JointSpace

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from nasforge.core.objectives import Objective
-from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.recipe import Recipe
+from nasforge.estimate.train import TrainingEvaluator
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.experiment import Experiment
 from nasforge.experiment.storage import Storage

@@ -78,8 +78,8 @@ def throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
     import ray
     import torch
 
-    from nasforge.estimate.train import TrainingEvaluator
     from nasforge.estimate.recipe import Recipe
+    from nasforge.estimate.train import TrainingEvaluator
     from nasforge.space import get_space
     from nasforge.task import load_task
 

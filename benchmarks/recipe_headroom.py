@@ -23,8 +23,8 @@ import numpy as np
 from joint_recipe import SETTINGS, load, write
 
 from nasforge.estimate.predictors.fbnetv3 import holdout_accuracy
-from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.recipe import Recipe
+from nasforge.estimate.train import TrainingEvaluator
 from nasforge.space import get_space
 from nasforge.space.joint import JointSpace
 

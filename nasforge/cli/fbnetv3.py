@@ -47,8 +47,8 @@ def fbnetv3(
 
     from nasforge.estimate.predictors.fbnetv3 import FBNetV3Search, holdout_accuracy
     from nasforge.estimate.predictors.stats import FreeStats
-    from nasforge.estimate.train import TrainingEvaluator
     from nasforge.estimate.recipe import Recipe
+    from nasforge.estimate.train import TrainingEvaluator
     from nasforge.space.arch import Arch
     from nasforge.space.joint import JointSpace
     from nasforge.task import load_task

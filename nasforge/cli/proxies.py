@@ -42,6 +42,7 @@ def proxies(
     )
     from rich.table import Table
 
+    from nasforge.bench.proxy_files import RowWriter, read_rows, write_correlations
     from nasforge.bench.proxy_study import (
         benchmark_truths,
         compute,
@@ -53,7 +54,6 @@ def proxies(
     )
     from nasforge.core.registry import UnknownNameError
     from nasforge.estimate.proxies import parse_proxies
-    from nasforge.bench.proxy_files import RowWriter, read_rows, write_correlations
     from nasforge.space import get_space
 
     try:

@@ -33,7 +33,6 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-
 from nasforge.core.records import COMPLETE, FAILED, EvalResult
 from nasforge.core.registry import Registry
 from nasforge.space.arch import Arch

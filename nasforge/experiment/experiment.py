@@ -17,7 +17,6 @@ attempts already stored against ``retries``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 

@@ -16,11 +16,9 @@ registered supernet (:data:`nasforge.oneshot.supernet.SUPERNETS`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 

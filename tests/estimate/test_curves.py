@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nasforge.estimate.curves import CurveStopper, extrapolate
-from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.recipe import Recipe
+from nasforge.estimate.train import TrainingEvaluator
 from nasforge.space import get_space
 from nasforge.space.joint import JointSpace
 from nasforge.task import task_from_arrays

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nasforge.cli import app
 from nasforge.bench.proxy_files import CORRELATION_COLUMNS
+from nasforge.cli import app
 
 TRUTHS = ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16"]
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nasforge.core.objectives import Constraint
-from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.recipe import Recipe
+from nasforge.estimate.train import TrainingEvaluator
 from nasforge.space import Space, get_space
 from nasforge.task import task_from_arrays
 

@@ -82,8 +82,8 @@ def test_training_evaluator_runs_in_ray_actors(tmp_path):
     import numpy as np
 
     from nasforge.core.objectives import Objective
-    from nasforge.estimate.train import TrainingEvaluator
     from nasforge.estimate.recipe import Recipe
+    from nasforge.estimate.train import TrainingEvaluator
     from nasforge.experiment.budget import Budget
     from nasforge.experiment.experiment import Experiment
     from nasforge.experiment.storage import Storage

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasforge.estimate.train import TrainingEvaluator
 from nasforge.estimate.recipe import Recipe
+from nasforge.estimate.train import TrainingEvaluator
 from nasforge.space import get_space
 from nasforge.space.joint import RECIPE_CHOICES, JointSpace
 from nasforge.task import task_from_arrays

@@ -24,10 +24,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-from nasforge.core.records import EvalResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nasforge.core.records import EvalResult
 from nasforge.estimate.base import Evaluator, RunContext, register_evaluator
 from nasforge.estimate.proxies import DEFAULT_PROXIES, PROXIES
 from nasforge.space.arch import Arch
