@@ -8,15 +8,24 @@ NAME=VALUE settings parsed one way, and one way to fail.
 - ``--seed``, ``--device`` (cpu, cuda, cuda:N), ``--threads`` (torch threads per evaluation);
 - bare boolean flags (``--early-stopping``, ``--csv``); every ``--help`` shows defaults.
 
-A wrong value ends with ``error: ...`` on standard error and exit code 2, never a traceback.
+A wrong value ends with ``error: ...`` on standard error and exit code 2, never a traceback;
+commands declared ``@app.command(cls=Command)`` also end so for what the parser itself refuses
+(a wrong type, a number out of range, an unknown option).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand
+
+try:  # recent typer carries its own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import UsageError
 
 
 def fail(exc: Exception | str) -> NoReturn:
@@ -80,3 +89,43 @@ def objective_list(items: list[str] | None) -> list[str] | None:
     if not items:
         return None
     return [name for item in items for name in names(item)]
+
+
+_LATER = re.compile(r"<names of ([\w.]+):(\w+)>")
+
+
+def names_later(registry_path: str, attribute: str) -> str:
+    """A help-text placeholder for :func:`registry_names`, filled in only when ``--help`` is shown.
+
+    For registries whose modules import torch (predictors, proxies, one-shot methods), so that
+    importing the CLI stays free of torch. Only commands declared with ``cls=Command`` fill it in.
+    """
+    return f"<names of {registry_path}:{attribute}>"
+
+
+class Command(TyperCommand):
+    """A command of the shared grammar.
+
+    A value the parser refuses (a wrong type, a number out of range, an unknown or missing
+    option) ends with ``error: ...`` and exit code 2, like every other wrong value; help texts
+    may name a registry with :func:`names_later`; bare flags show no value type. Use as
+    ``@app.command(cls=Command)``.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            fail(exc.format_message())
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        def fill(text: str | None) -> str | None:
+            return _LATER.sub(lambda m: registry_names(m[1], m[2]), text) if text else text
+
+        self.help = fill(self.help)
+        for param in self.get_params(ctx):
+            if isinstance(getattr(param, "help", None), str):
+                param.help = fill(param.help)
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""  # a bare flag takes no value: show no type for it
+        super().format_help(ctx, formatter)

@@ -10,43 +10,76 @@ from typing import Annotated, Any
 import typer
 
 from nasforge.cli import app
+from nasforge.cli.common import Command, fail, registry_names
 
-
-def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    raise typer.Exit(2)
+_SPACES = registry_names("nasforge.space.registry", "SPACES")
 
 
 def _shape(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
     try:
-        return tuple(int(part) for part in text.split(","))
+        shape = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers like 3,32,32, got {text!r}") from None
+        fail(f"--input-shape: expected comma-separated integers like 3,32,32, got {text!r}")
+    if any(n < 1 for n in shape):
+        fail(f"--input-shape: every size must be >= 1, got {text!r}")
+    return shape
 
 
-def _settings(**kwargs: Any) -> Any:
+def _settings(device: str, **kwargs: Any) -> Any:
+    """Latency settings, checked before anything is built or measured.
+
+    ``cuda:N`` makes CUDA device N the current one and measures on ``cuda``.
+    """
     from nasforge.hardware.latency import LatencySettings
+    from nasforge.run.config import check_device
 
     try:
-        return LatencySettings(**kwargs)
+        check_device(device)
     except ValueError as exc:
-        _fail(exc)
+        fail(f"--device: {exc}")
+    try:
+        settings = LatencySettings(device=device.partition(":")[0], **kwargs)
+    except ValueError as exc:
+        fail(exc)
+    if ":" in device:
+        import torch
+
+        torch.cuda.set_device(int(device.partition(":")[2]))
+    return settings
+
+
+def _space(name: str, blocks: bool = False) -> Any:
+    from nasforge.core.registry import UnknownNameError
+    from nasforge.space import get_space
+    from nasforge.space.blocks import BlockSpace
+
+    try:
+        space = get_space(name)
+    except UnknownNameError as exc:
+        fail(f"--space: {exc}")
+    if blocks and not isinstance(space, BlockSpace):
+        from nasforge.space.registry import SPACES
+
+        valid = ", ".join(n for n in SPACES.list() if isinstance(get_space(n), BlockSpace))
+        fail(f"--space: the latency table needs a space made of blocks; {name!r} is not (valid: {valid})")
+    return space
 
 
 Shape = Annotated[str | None, typer.Option(help="input shape C,H,W (default: the space's, e.g. 3,32,32)")]
-Classes = Annotated[int | None, typer.Option("--classes", help="number of classes (default 10)")]
+Classes = Annotated[int | None, typer.Option("--classes", min=1, help="number of classes (default: 10)")]
 Backend = Annotated[str, typer.Option(help="torch (eager) or onnx (ONNX Runtime)")]
-Device = Annotated[str, typer.Option(help="cpu or cuda")]
-Threads = Annotated[int, typer.Option(help="threads, pinned while measuring")]
-Batch = Annotated[int, typer.Option(help="batch size for memory and latency")]
-Clock = Annotated[str, typer.Option(help="wall (elapsed) or cpu (thread CPU time; steadier on a busy machine)")]
+Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N")]
+Threads = Annotated[int, typer.Option(min=1, help="torch threads, pinned while measuring")]
+Batch = Annotated[int, typer.Option(min=1, help="batch size for memory and latency")]
+Clock = Annotated[str, typer.Option(help="wall (elapsed) or cpu (thread CPU time; steadier on a busy machine; "
+                                         "needs --device cpu --threads 1)")]
 
 
-@app.command()
+@app.command(cls=Command)
 def cost(
-    space: Annotated[str, typer.Option(help="search space, e.g. macro, nb201, mbconv")],
+    space: Annotated[str, typer.Option(help=f"search space, one of: {_SPACES}")],
     arch: Annotated[str, typer.Option(help="architecture key, with or without the 'space:' prefix")],
     classes: Classes = None,
     input_shape: Shape = None,
@@ -62,21 +95,24 @@ def cost(
     from nasforge.core.registry import UnknownNameError
     from nasforge.hardware.cost import CostModel
     from nasforge.hardware.metrics import hardware_metrics
-    from nasforge.space import get_space
 
-    settings = _settings(backend=backend, device=device, threads=threads, batch_size=batch_size,
-                         clock=clock) if latency else None
+    shape = _shape(input_shape)
+    settings = _settings(device, backend=backend, threads=threads, batch_size=batch_size, clock=clock)
+    sp = _space(space)
     try:
-        sp = get_space(space)
         parsed = sp.parse(arch)
-        bound = CostModel().setup(sp, _shape(input_shape), classes)
+    except (UnknownNameError, ValueError, TypeError) as exc:
+        fail(f"--arch: {exc}")
+    try:
+        bound = CostModel().setup(sp, shape, classes)
         model = bound.build(parsed)
         which = ["params", "flops", "macs", "memory_mb", "size_mb"]
         if latency:
             which += ["latency_ms", "latency_iqr_ms"]
-        metrics = hardware_metrics(model, bound.shape_.input_shape, which, batch_size, settings)
+        metrics = hardware_metrics(model, bound.shape_.input_shape, which, batch_size,
+                                   settings if latency else None)
     except (UnknownNameError, ValueError, TypeError, RuntimeError) as exc:
-        _fail(exc)
+        fail(exc)
     record = {"space": sp.name, "arch": parsed.key, "input_shape": list(bound.shape_.input_shape),
               "num_classes": bound.shape_.num_classes, "batch_size": batch_size, **metrics}
     for name in ("params", "flops", "macs"):
@@ -96,16 +132,18 @@ def cost(
     Console().print(table)
 
 
-@app.command()
+@app.command(cls=Command)
 def latency(
-    space: Annotated[str, typer.Option(help="search space with a block decomposition: macro, mbconv, nb201")],
-    out: Annotated[Path, typer.Option(help="folder for measurements.csv and accuracy.csv")],
-    samples: Annotated[int, typer.Option(help="number of distinct archs to measure")] = 300,
+    space: Annotated[str, typer.Option(help="search space made of blocks: macro, mbconv, nb201")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for measurements.csv and accuracy.csv")],
+    samples: Annotated[int, typer.Option(min=4, help="number of distinct archs to measure (at least 2 to fit "
+                                                    "and 2 held out)")] = 300,
     seed: Annotated[int, typer.Option(help="seed of the sample and the split")] = 0,
-    train_fraction: Annotated[float, typer.Option(help="share of archs the estimators are fitted on")] = 0.7,
-    rounds: Annotated[int, typer.Option(help="interleaved measurement rounds per arch")] = 10,
-    repeats: Annotated[int, typer.Option(help="timed runs per arch (over all rounds)")] = 30,
-    warmup: Annotated[int, typer.Option(help="untimed runs before each timing")] = 10,
+    train_fraction: Annotated[float, typer.Option(help="share of archs the estimators are fitted on, in (0, 1)")] = (
+        0.7),
+    rounds: Annotated[int, typer.Option(min=1, help="interleaved measurement rounds per arch")] = 10,
+    repeats: Annotated[int, typer.Option(min=1, help="timed runs per arch (over all rounds)")] = 30,
+    warmup: Annotated[int, typer.Option(min=0, help="untimed runs before each timing")] = 10,
     classes: Classes = None,
     input_shape: Shape = None,
     backend: Backend = "torch",
@@ -121,10 +159,13 @@ def latency(
 
     from nasforge.core.registry import UnknownNameError
     from nasforge.hardware.study import latency_study, write_study
-    from nasforge.space import get_space
 
-    settings = _settings(backend=backend, device=device, threads=threads, batch_size=batch_size,
+    if not 0.0 < train_fraction < 1.0:
+        fail(f"--train-fraction must be in (0, 1), got {train_fraction}")
+    shape = _shape(input_shape)
+    settings = _settings(device, backend=backend, threads=threads, batch_size=batch_size,
                          clock=clock, repeats=repeats, warmup=warmup)
+    sp = _space(space, blocks=True)
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
@@ -136,10 +177,10 @@ def latency(
             bar.update(tasks[stage], completed=done)
 
         try:
-            result = latency_study(get_space(space), samples, settings, rounds, train_fraction,
-                                   seed, _shape(input_shape), classes, progress=tell)
+            result = latency_study(sp, samples, settings, rounds, train_fraction,
+                                   seed, shape, classes, progress=tell)
         except (UnknownNameError, ValueError, TypeError, RuntimeError) as exc:
-            _fail(exc)
+            fail(exc)
     paths = write_study(result, out)
     table = Table("estimator", "n_train", "n_test", "Kendall tau", "within ±10%", "MAPE",
                   title=f"{space}: held-out latency estimates")

@@ -8,16 +8,33 @@ from typing import Annotated
 import typer
 
 from nasforge.cli import app
+from nasforge.cli.common import Command, fail, names, names_later, registry_names
+
+_BENCHMARKS = registry_names("nasforge.estimate.benchmarks", "BENCHMARKS")
+#: PREDICTORS' modules import torch: their names are filled in when --help is shown
+_PREDICTORS = names_later("nasforge.estimate.predictors", "PREDICTORS")
 
 
-@app.command()
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in names(text)]
+    except ValueError:
+        fail(f"--train-sizes: expected comma-separated integers like 10,20,50, got {text!r}")
+    if not sizes or min(sizes) < 2:
+        fail(f"--train-sizes: every size must be >= 2, got {text!r}")
+    return sizes
+
+
+@app.command(cls=Command)
 def predictors(
-    benchmark: Annotated[str, typer.Option(help="tabular benchmark, e.g. nb201-cifar10 or macro")] = "nb201-cifar10",
-    train_sizes: Annotated[str, typer.Option(help="comma-separated training-set sizes")] = "10,20,50,100,200",
+    benchmark: Annotated[str, typer.Option(help=f"tabular benchmark, one of: {_BENCHMARKS}")] = "nb201-cifar10",
+    train_sizes: Annotated[str, typer.Option(help="comma-separated training-set sizes (each >= 2)")] = (
+        "10,20,50,100,200"),
     seeds: Annotated[int, typer.Option(min=1, help="repetitions (seeds 0..N-1)")] = 10,
-    out: Annotated[Path, typer.Option(help="output folder for predictors.csv and predictors.png")] = Path(
-        "predictors-out"),
-    predictor: Annotated[str, typer.Option("--predictors", help="comma-separated predictors")] = "gbdt,rf,gp,mlp",
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder for predictors.csv and predictors.png")] = (
+        Path("predictors-out")),
+    predictor: Annotated[str, typer.Option("--predictors", help=f"comma-separated predictors: {_PREDICTORS}")] = (
+        "gbdt,rf,gp,mlp"),
     features: Annotated[str, typer.Option(help="onehot+stats (encoding + log params/FLOPs) or onehot")] = (
         "onehot+stats"),
     test_size: Annotated[int, typer.Option(min=10, help="held-out archs ranked per seed")] = 1000,
@@ -28,27 +45,32 @@ def predictors(
     """Kendall tau / Spearman rho of predictors vs training size, with and without pretraining
     (White et al. 2021's table; FBNetV3's pretraining on free statistics)."""
     from nasforge.core.registry import UnknownNameError
+    from nasforge.estimate.benchmarks import get_benchmark
+    from nasforge.estimate.predictors import PREDICTORS
     from nasforge.estimate.predictors.study import FEATURES, run_study, summarise, write_study
 
+    sizes, chosen = _sizes(train_sizes), names(predictor)
+    if features not in FEATURES:
+        fail(f"--features must be one of: {', '.join(FEATURES)}; got {features!r}")
+    if not chosen:
+        fail(f"--predictors: give at least one of: {', '.join(PREDICTORS.list())}")
     try:
-        sizes = [int(s) for s in train_sizes.split(",") if s.strip()]
-        names = [p.strip() for p in predictor.split(",") if p.strip()]
-        if not sizes or min(sizes) < 2:
-            raise ValueError(f"--train-sizes needs sizes >= 2, got {train_sizes!r}")
-        if features not in FEATURES:
-            raise ValueError(f"--features must be one of {list(FEATURES)}, got {features!r}")
-        from nasforge.estimate.predictors import PREDICTORS
-
-        for name in names:
+        for name in chosen:
             PREDICTORS.get(name)
-        from nasforge.estimate.benchmarks import get_benchmark
-
+    except UnknownNameError as exc:
+        fail(f"--predictors: {exc}")
+    try:
         get_benchmark(benchmark).path()
-        rows = run_study(benchmark, sizes, seeds, names, test_size, pool_size, not no_pretrain, features, workers,
+    except UnknownNameError as exc:
+        fail(f"--benchmark: {exc}")
+    except FileNotFoundError as exc:
+        fail(exc)
+
+    try:
+        rows = run_study(benchmark, sizes, seeds, chosen, test_size, pool_size, not no_pretrain, features, workers,
                          on_seed=lambda s: typer.echo(f"seed {s} done", err=True))
-    except (ValueError, UnknownNameError, FileNotFoundError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+    except (ValueError, FileNotFoundError) as exc:
+        fail(exc)
     paths = write_study(rows, out, f"{benchmark} ({features}, {seeds} seeds)")
     from rich.console import Console
     from rich.table import Table

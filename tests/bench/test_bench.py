@@ -84,14 +84,20 @@ def test_cli_tiny_run_and_clear_errors(tmp_path, monkeypatch):
     runner = CliRunner()
     out = tmp_path / "run"
     ok = runner.invoke(app, ["bench", "--benchmarks", "macro", "--strategies", "random,bananas", "--seeds", "2",
-                             "--queries", "12", "--out", str(out), "--workers", "1", "-S", "bananas.n_init=5"])
+                             "--queries", "12", "-o", str(out), "--workers", "1", "-S", "bananas.n_init=5"])
     assert ok.exit_code == 0, ok.output
     assert {r["strategy"] for r in read(out / "summary.csv")} == {"random", "bananas"}
     bad = runner.invoke(app, ["bench", "--benchmarks", "nb999", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "nb201-cifar10" in bad.output
-    wrong = runner.invoke(app, ["bench", "--benchmarks", "nb201-cifar10", "--objectives", "accuracy:max,flops:min",
-                                "--out", str(tmp_path / "y")])
-    assert wrong.exit_code == 2 and "no metric 'flops'" in wrong.output
+    for objectives in (["--objective", "accuracy:max", "--objective", "flops:min"],
+                       ["--objective", "accuracy:max,flops:min"],
+                       ["--objectives", "accuracy:max,flops:min"]):  # the old spelling (docs/benchmarks.md)
+        wrong = runner.invoke(app, ["bench", "--benchmarks", "nb201-cifar10", *objectives,
+                                    "--out", str(tmp_path / "y")])
+        assert wrong.exit_code == 2 and "no metric 'flops'" in wrong.output, wrong.output
+    typed = runner.invoke(app, ["bench", "--benchmarks", "macro", "-S", "evolution.population_size=abc",
+                                "--out", str(tmp_path / "t")])
+    assert typed.exit_code == 2 and "population_size='abc'" in typed.output and not (tmp_path / "t").exists()
     monkeypatch.setenv("NASFORGE_DATA", str(tmp_path))
     missing = runner.invoke(app, ["bench", "--benchmarks", "macro", "--out", str(tmp_path / "z")])
     assert missing.exit_code == 2 and "NASFORGE_DATA" in missing.output and MACRO_FILE in missing.output

@@ -34,10 +34,21 @@ def test_cost_errors_are_one_line():
     assert result.exit_code == 2 and "unknown space 'nope'" in result.output
     result = runner.invoke(app, ["cost", "--space", "macro", "--arch", "0123", "--json"])
     assert result.exit_code == 2 and "not an architecture key" in result.output
+    # latency settings are checked even when latency is not measured
+    result = runner.invoke(app, ["cost", "--space", "macro", "--arch", "02012100", "--backend", "tvm"])
+    assert result.exit_code == 2 and "latency backend 'tvm' unknown" in result.output
+    result = runner.invoke(app, ["cost", "--space", "macro", "--arch", "02012100", "--device", "npu"])
+    assert result.exit_code == 2 and "--device: device must be 'cpu', 'cuda' or 'cuda:N'" in result.output
+
+
+def test_latency_refuses_a_space_without_blocks_before_measuring(tmp_path):
+    result = runner.invoke(app, ["latency", "--space", "conv1d", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "valid: macro, mbconv, nb201" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_latency_command_writes_csvs(tmp_path):
-    result = runner.invoke(app, ["latency", "--space", "macro", "--samples", "6", "--out", str(tmp_path),
+    result = runner.invoke(app, ["latency", "--space", "macro", "--samples", "6", "-o", str(tmp_path),
                                  "--repeats", "2", "--warmup", "1", "--rounds", "1", "--train-fraction", "0.5"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "measurements.csv").is_file() and (tmp_path / "accuracy.csv").is_file()
