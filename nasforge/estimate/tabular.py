@@ -58,7 +58,7 @@ class TabularEvaluator(Evaluator):
             tables = {n: get_benchmark(n).space_name for n in BENCHMARKS.list()}
             spaces = sorted(set(tables.values()))
             raise IncompatibleError(
-                f"evaluator 'tabular' has no table for space {space.name!r}; tables exist for spaces "
+                "there is no table of this space; tables exist for spaces "
                 + ", ".join(f"{sp} ({', '.join(n for n, t in tables.items() if t == sp)})" for sp in spaces))
         return names[0]
 

@@ -59,8 +59,8 @@ class SupernetEvaluator(Evaluator):
         from nasforge.oneshot.supernet import SUPERNETS
 
         if space.name not in SUPERNETS:
-            raise IncompatibleError(f"evaluator 'supernet' needs a space with a supernet ({', '.join(SUPERNETS.list())}); "
-                                    f"space {space.name!r} has none")
+            raise IncompatibleError(f"it needs a space with a supernet ({', '.join(SUPERNETS.list())}), and "
+                                    f"{space.name!r} has none")
         if not Path(settings.path).is_file():
             raise IncompatibleError(f"supernet file {settings.path} does not exist (write one with `nasforge supernet`)")
         header = read_header(settings.path)

@@ -27,7 +27,7 @@ def finalise(trial: Trial, config: Any, space: Any, task: Any, out_dir: Path) ->
     """Finalise ``trial`` for the run of ``config`` (see the module docstring); returns the summary."""
     cls = config.evaluator.cls()
     if cls.finalise == "table":
-        return table_summary(trial, config, out_dir)
+        return table_summary(trial, config, space, out_dir)
     if config.evaluator.name == "train":
         settings = config.evaluator.parsed()
     else:
@@ -37,10 +37,10 @@ def finalise(trial: Trial, config: Any, space: Any, task: Any, out_dir: Path) ->
                               searched_with=config.evaluator.name)
 
 
-def table_summary(trial: Trial, config: Any, out_dir: Path) -> dict[str, Any]:
+def table_summary(trial: Trial, config: Any, space: Any, out_dir: Path) -> dict[str, Any]:
     """``best/summary.json`` of a tabular search: the table's truth of the selected architecture."""
     settings = config.evaluator.parsed()
-    evaluator = config.evaluator.cls().for_run(RunContext(None), settings)
+    evaluator = config.evaluator.cls().for_run(RunContext(space), settings)
     truth = evaluator.evaluate(trial.arch)
     summary = {
         "kind": "table",

@@ -1,0 +1,176 @@
+"""Strategy x evaluator x space through ``nasforge search``, with tiny budgets.
+
+Each cell runs the real command (Typer's runner, in process) on tiny data: a few trials, a tiny
+network per space, one epoch for the training evaluator, a small proxy batch, an untrained
+supernet file, a predictor fitted on a benchmark or a small CSV. A cell either completes with a
+run directory (``trials.db``, ``pareto.csv``, ``report.html``) or is refused before anything
+starts (exit 2, no run directory) with a message naming what does not fit.
+
+Used by ``tests/test_matrix.py`` and by ``benchmarks/matrix.py`` (the table in
+``docs/compatibility.md``).
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+EVALUATORS = ("train", "tabular", "proxy", "supernet", "predictor")
+#: tiny settings of every space (-P NAME=VALUE); the decisions stay those of the benchmarks
+SPACE_SETTINGS = {
+    "nb201": ["channels=4", "cells=1"],
+    "macro": ["stem=4", "head=8"],
+    "mbconv": ["widths=[8,8]", "strides=[1,2]", "depths=[1,2]", "stem=8", "head=8"],
+    "conv1d": ["channels=[4,8]", "max_depth=2"],
+    "joint": ["base=conv1d", "base_settings={channels: [4, 8], max_depth: 2}", "recipe=[lr]"],
+}
+#: strategy settings that fit a budget of a few trials
+STRATEGY_SETTINGS = {
+    "proxy-evolution": ["pool_size=8", "warm_start=2", "population_size=2", "sample_size=1", "candidates=2",
+                        "scorer_settings={batch_size: 8}"],
+    "proxy-warmstart": ["pool_size=8", "warm_start=2", "scorer_settings={batch_size: 8}"],
+    "proxy-local": ["pool_size=8", "n_init=2", "scorer_settings={batch_size: 8}"],
+    "evolution": ["population_size=2", "sample_size=1"],
+    "bananas": ["n_init=2", "n_random=10", "epochs=20"],
+    "nsga2": ["population_size=2"],
+}
+TRIALS = 3
+
+
+@dataclass(frozen=True)
+class Cell:
+    strategy: str
+    evaluator: str
+    space: str
+    status: str  # "completes" or "refused"
+    message: str
+    seconds: float
+
+
+def prepare(root: Path) -> dict[str, Path]:
+    """Tiny data (images 3x8x8 and 1-D signals), untrained supernet files, predictor CSVs."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    files: dict[str, Path] = {}
+    for name, shape in (("images", (3, 8, 8)), ("signals", (24,))):
+        n, classes = 72, 3
+        templates = rng.standard_normal((classes, *shape)).astype(np.float32)
+        y = (np.arange(n) % classes).astype(np.int64)
+        x = (templates[y] + rng.standard_normal((n, *shape))).astype(np.float32)
+        path = root / f"{name}.npz"
+        np.savez(path, x_train=x[:36], y_train=y[:36], x_val=x[36:54], y_val=y[36:54], x_test=x[54:], y_test=y[54:])
+        files[name] = path
+    from nasforge.hardware.metrics import TaskShape
+    from nasforge.oneshot.io import save_supernet
+    from nasforge.oneshot.supernet import SUPERNETS, build_supernet
+
+    for space_name in SUPERNETS.list():
+        space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
+        files[f"supernet-{space_name}"] = save_supernet(build_supernet(space, TaskShape((3, 8, 8), 3)),
+                                                        root / f"supernet-{space_name}.pt")
+    for space_name in ("conv1d", "joint", "mbconv"):
+        space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
+        path = root / f"measured-{space_name}.csv"
+        with open(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["arch", "status", "val_accuracy"])
+            for i, arch in enumerate(space.sample_distinct(12, 0)):
+                writer.writerow([arch.key, "complete", 0.5 + 0.04 * (i % 7)])
+        files[f"measured-{space_name}"] = path
+    return files
+
+
+def space_from_settings(name: str, items: list[str]):
+    """The space ``name`` built from ``-P`` items, as ``nasforge search`` builds it."""
+    import yaml
+
+    from nasforge.space.registry import SPACES
+
+    settings = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in items)}
+    return SPACES.get(name)(**SPACES.check_settings(name, settings))
+
+
+def task_of(space: str, files: dict[str, Path]) -> str:
+    return f"npz:{files['signals' if space in ('conv1d', 'joint') else 'images']}"
+
+
+def evaluator_args(evaluator: str, space: str, files: dict[str, Path]) -> list[str]:
+    """The ``--evaluator`` and ``-E`` options of a cell."""
+    settings = {
+        "train": ["epochs=1", "batch_size=16"],
+        "tabular": [],
+        "proxy": ["proxies=synflow", "batch_size=8"],
+        "supernet": [f"path={files.get(f'supernet-{space}', 'no-supernet-for-' + space)}", "calib_batches=1",
+                     "batch_size=8"],
+        "predictor": (["data=benchmark:nb201-cifar10", "metric=accuracy", "samples=20"] if space == "nb201" else
+                      ["data=benchmark:macro", "metric=accuracy", "samples=20"] if space == "macro" else
+                      [f"data={files[f'measured-{space}']}", "metric=val_accuracy"]),
+    }[evaluator]
+    out = ["--evaluator", evaluator]
+    for item in settings:
+        out += ["-E", item]
+    return out
+
+
+def cell_args(strategy: str, evaluator: str, space: str, files: dict[str, Path], out: Path) -> list[str]:
+    """The whole ``nasforge search`` command line of a cell."""
+    args = ["search", "--task", task_of(space, files), "--space", space, "--strategy", strategy,
+            *evaluator_args(evaluator, space, files), "--trials", str(TRIALS), "--no-final-retrain",
+            "--seed", "0", "--out", str(out)]
+    for item in SPACE_SETTINGS[space]:
+        args += ["-P", item]
+    for item in STRATEGY_SETTINGS.get(strategy, []):
+        args += ["-S", item]
+    return args
+
+
+def run_cell(strategy: str, evaluator: str, space: str, files: dict[str, Path], out: Path) -> Cell:
+    """Run one cell; check what it leaves (see the module docstring)."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, cell_args(strategy, evaluator, space, files, out))
+    seconds = time.perf_counter() - start
+    text = " ".join(result.output.split())
+    if result.exit_code == 0:
+        missing = [f for f in ("trials.db", "pareto.csv", "report.html", "config.yaml") if not (out / f).is_file()]
+        if missing:
+            raise AssertionError(f"{strategy} x {evaluator} x {space}: completed without {missing}: {text}")
+        with sqlite3.connect(out / "trials.db") as db:
+            done = db.execute("SELECT COUNT(*) FROM trials WHERE status != 'cached'").fetchone()[0]
+        if done < 1:
+            raise AssertionError(f"{strategy} x {evaluator} x {space}: completed with no trial")
+        return Cell(strategy, evaluator, space, "completes", f"{done} trials", seconds)
+    if result.exit_code == 2 and text.startswith("error:") and not out.exists():
+        return Cell(strategy, evaluator, space, "refused", text.removeprefix("error: "), seconds)
+    raise AssertionError(f"{strategy} x {evaluator} x {space}: exit {result.exit_code}: {text}"
+                         + (f"\n{result.exception!r}" if result.exception else ""))
+
+
+def markdown(cells: list[Cell]) -> str:
+    """The matrix as a table: one row per (evaluator, space), the strategies that complete there,
+    and the message of those refused before starting."""
+    strategies = sorted({c.strategy for c in cells})
+    lines = ["| evaluator | space | completes (of " + str(len(strategies)) + " strategies) | refused before starting |",
+             "|---|---|---|---|"]
+    for evaluator in EVALUATORS:
+        for space in SPACE_SETTINGS:
+            row = [c for c in cells if c.evaluator == evaluator and c.space == space]
+            if not row:
+                continue
+            done = sorted(c.strategy for c in row if c.status == "completes")
+            refused = [c for c in row if c.status == "refused"]
+            shown = "every strategy" if len(done) == len(strategies) else (", ".join(done) or "none")
+            messages = sorted({c.message.removeprefix("invalid configuration: config: ") for c in refused})
+            who = "" if not refused else ("every strategy: " if len(refused) == len(strategies) else
+                                          ", ".join(sorted(c.strategy for c in refused)) + ": ")
+            lines.append(f"| {evaluator} | {space} | {shown} | {who}{'; '.join(messages).replace('|', '/')} |")
+    return "\n".join(lines)
