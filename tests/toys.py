@@ -37,5 +37,26 @@ def _toy_scorer(name, settings):
     return toy_score
 
 
-#: What a run lends its strategies, for the toy space: proxy scorers score with ``toy_score``.
-TOY_SERVICES = Services(scorer=_toy_scorer)
+def _toy_stats(archs):
+    """Free statistics of toy archs: a "size" and its square, as (params, flops) stand-ins."""
+    import numpy as np
+
+    size = np.array([1.0 + sum(int(v) for v in a.values()) for a in archs])
+    return np.stack([size, size**2], axis=1)
+
+
+def _toy_featurizer(space):
+    from nasforge.estimate.predictors.features import Featurizer
+
+    return Featurizer(space, _toy_stats)
+
+
+def _toy_predictor(name, **settings):
+    from nasforge.estimate.predictors import get_predictor
+
+    return get_predictor(name, **settings)
+
+
+#: What a run lends its strategies, for the toy space: proxy scorers score with ``toy_score``;
+#: predictors and features (free statistics) as a run builds them.
+TOY_SERVICES = Services(scorer=_toy_scorer, predictor=_toy_predictor, featurizer=_toy_featurizer)

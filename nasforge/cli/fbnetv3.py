@@ -1,20 +1,25 @@
-"""``nasforge fbnetv3``: joint architecture-recipe search with a pretrained predictor, and one
-(architecture, recipe) per resource budget (FBNetV3, Dai et al. 2021)."""
+"""``nasforge fbnetv3``: a preset of ``nasforge search`` for FBNetV3's joint architecture-recipe
+search (Dai et al. 2021): a joint space (``--space`` plus the ``--recipe`` decisions), the
+``fbnetv3`` strategy, a bound on the resource, and one (architecture, recipe) per budget
+retrained at the end (``best/family.json``). Everything else is an ordinary run directory:
+``nasforge show``, ``report`` and ``resume`` work on it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from nasforge.cli import app
+from nasforge.cli.common import fail, names
+
+RESOURCES = ("params", "flops", "latency_ms")
 
 
 @app.command()
 def fbnetv3(
-    task: Annotated[str, typer.Option(help="mnist1d (default), digits, cifar10, npz:PATH")] = "mnist1d",
+    task: Annotated[str, typer.Option(help="mnist1d, digits, cifar10, npz:PATH")] = "mnist1d",
     space: Annotated[str, typer.Option(help="architecture space, e.g. conv1d")] = "conv1d",
     recipe: Annotated[str, typer.Option(help="comma-separated recipe decisions ('' = default recipe only)")] = (
         "lr,weight_decay,label_smoothing,mixup,dropout,ema"),
@@ -25,87 +30,71 @@ def fbnetv3(
     latency_samples: Annotated[int, typer.Option(min=2, help="with --resource latency_ms: architectures measured "
                                                              "to fit the latency predictor")] = 100,
     epochs: Annotated[int, typer.Option(min=1, help="training epochs per trial")] = 8,
+    final_epochs: Annotated[int, typer.Option(min=1, help="epochs of each family member's retraining")] = 40,
     initial: Annotated[int, typer.Option(min=2, help="Sobol trials before the predictor")] = 12,
     batch: Annotated[int, typer.Option(min=1, help="trials per predictor-picked batch")] = 6,
     rounds: Annotated[int | None, typer.Option(min=0, help="predictor-picked batches (default 2; with "
                                                             "--train-seconds: as many as the budget allows)")] = None,
-    train_seconds: Annotated[float | None, typer.Option(help="stop starting trials once they have used this "
-                                                             "many seconds of evaluation (build, train, validate): "
-                                                             "an equal-compute budget")] = None,
-    clock: Annotated[str, typer.Option(help="what --train-seconds counts: wall (default) or cpu (this "
-                                            "process's CPU time, unaffected by other load)")] = "wall",
+    train_seconds: Annotated[float | None, typer.Option(help="budget in seconds on the run's clock (build, "
+                                                             "train, validate each trial): an equal-compute "
+                                                             "budget")] = None,
+    clock: Annotated[str, typer.Option(help="what --train-seconds counts: wall or cpu (CPU time, unaffected "
+                                            "by other load)")] = "wall",
     pool_size: Annotated[int, typer.Option(min=10, help="Sobol candidates (pretraining pool)")] = 500,
     neighbours: Annotated[int, typer.Option(min=0, help="one-edit neighbours of each of the 4 best trials' "
                                                         "architectures ranked with the pool each round")] = 24,
-    predictor: Annotated[str, typer.Option(help="mlp (default), gbdt, rf, gp")] = "mlp",
+    predictor: Annotated[str, typer.Option(help="mlp, gbdt, rf, gp")] = "mlp",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    out: Annotated[Path | None, typer.Option(help="write trials.csv and family.json here")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default: "
+                                             "nasforge-runs/<date>-<time>)")] = None,
 ) -> None:
-    """Sobol sample under the largest budget, train, fit the pretrained predictor, train its
-    picks; then a predictor-scored evolutionary search per budget, each result retrained."""
-    import torch
+    """FBNetV3 joint architecture-recipe search; then one (architecture, recipe) per budget, each retrained."""
+    from nasforge.run.config import ConfigError, load_config
 
-    from nasforge.estimate.predictors.fbnetv3 import FBNetV3Search, holdout_accuracy
-    from nasforge.estimate.predictors.stats import FreeStats
-    from nasforge.estimate.recipe import Recipe
-    from nasforge.estimate.train import TrainingEvaluator
-    from nasforge.space.arch import Arch
-    from nasforge.space.joint import JointSpace
-    from nasforge.task import load_task
-
-    torch.set_num_threads(1)
     try:
-        if resource not in ("params", "flops", "latency_ms"):
+        if resource not in RESOURCES:
             raise ValueError(f"--resource must be params, flops or latency_ms, got {resource!r}")
-        bounds = sorted(float(b) for b in budgets.split(",") if b.strip())
-        if not bounds:
-            raise ValueError("--budgets needs at least one bound")
-        joint = JointSpace(space, recipe=[r.strip() for r in recipe.split(",") if r.strip()])
-        data = load_task(task, seed=seed)
-        evaluator = TrainingEvaluator(joint, data, Recipe(epochs=epochs, seed=seed, shift=-1), threads=1, seed=seed)
-        cost_model, measure = None, None
-        if resource == "latency_ms":
-            from nasforge.hardware.cost import MeasuredLatency
-            from nasforge.hardware.predictor import fit_latency_predictor
+        if clock not in ("wall", "cpu"):
+            raise ValueError(f"--clock must be wall or cpu, got {clock!r}")
+        try:
+            bounds = sorted(float(b) for b in names(budgets))
+        except ValueError:
+            raise ValueError(f"--budgets: expected numbers separated by commas, got {budgets!r}") from None
+        if not bounds or any(b <= 0 for b in bounds):
+            raise ValueError("--budgets needs at least one positive bound")
+        if train_seconds is not None and not train_seconds > 0:
+            raise ValueError(f"--train-seconds must be > 0, got {train_seconds}")
+        if train_seconds is not None:  # as many rounds as the seconds allow, unless --rounds caps them
+            budget = {"trials": initial + batch * rounds if rounds is not None else None,
+                      "minutes": train_seconds / 60}
+        else:
+            budget = {"trials": initial + batch * (2 if rounds is None else rounds), "minutes": None}
+        cfg = load_config(
+            task=task, space="joint", space_settings={"base": space, "recipe": names(recipe)},
+            strategy="fbnetv3",
+            strategy_settings={"resource": resource, "budgets": bounds, "initial": initial, "batch": batch,
+                               "pool_size": pool_size, "neighbours": neighbours, "predictor": predictor},
+            evaluator={"name": "train", "settings": {"epochs": epochs, "final_epochs": final_epochs, "shift": -1}},
+            objectives=["val_accuracy:max", f"{resource}:min"], constraints=[f"{resource}<={bounds[-1]:g}"],
+            latency={"source": "predictor", "samples": latency_samples}, clock=clock, budget=budget, seed=seed)
+    except (ConfigError, ValueError) as exc:
+        fail(exc)
+    from nasforge.cli.search import _run, _start
 
-            typer.echo(f"measuring {latency_samples} architectures to fit the latency predictor", err=True)
-            latency = fit_latency_predictor(joint.base, data.input_shape, data.num_classes, latency_samples, seed=seed)
-            measured = MeasuredLatency().setup(joint.base, data.input_shape, data.num_classes)
+    result = _run(lambda callbacks: _start(cfg, out, callbacks), cfg)
+    _print_family(cfg, result.run_dir)
 
-            def cost_model(arch: Arch) -> float:  # the recipe does not change the network
-                return latency.predict(joint.base_arch(arch))
 
-            def measure(arch: Arch) -> float:
-                return measured.predict(joint.base_arch(arch))
-        search = FBNetV3Search(joint, evaluator, FreeStats(joint, data.input_shape, data.num_classes), bounds[-1],
-                               resource, initial=initial, batch=batch, pool_size=pool_size,
-                               rounds=2 if rounds is None and train_seconds is None else rounds,
-                               train_seconds=train_seconds, neighbours=neighbours, clock=clock,
-                               predictor=predictor, seed=seed, cost_model=cost_model,
-                               on_trial=lambda m: typer.echo(f"{m.arch.key}  val "
-                                                             f"{(m.metrics or {}).get('val_accuracy', 'failed')}",
-                                                             err=True))
-        result = search.run(bounds)
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"search: {len(result.measured)} trials in {result.search_seconds:.0f} s; "
-               f"constraint family from the predictor in {result.family_seconds:.1f} s")
-    family = []
-    for member in result.family:
-        check = holdout_accuracy(evaluator, member.arch)
-        if measure is not None:  # the predictor's latency, checked against a measurement
-            check["measured_latency_ms"] = measure(member.arch)
-        family.append({"budget": member.budget, "arch": member.arch.key, "predicted_val": member.predicted,
-                       resource: member.cost, **check})
-        checked = f", measured {check['measured_latency_ms']:.3g} ms" if measure is not None else ""
-        typer.echo(f"{resource} <= {member.budget:g}: {member.arch.key}  ({resource} {member.cost:g}{checked}, "
-                   f"predicted val {member.predicted:.4f}, test {check['test_accuracy']:.4f})")
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "family.json").write_text(json.dumps(family, indent=2) + "\n")
-        with (out / "trials.csv").open("w") as fh:
-            fh.write(f"arch,{resource},val_accuracy,seconds\n")
-            for m in result.measured:
-                fh.write(f"\"{m.arch.key}\",{m.cost},{(m.metrics or {}).get('val_accuracy', '')},{m.seconds:.2f}\n")
-        typer.echo(f"wrote {out / 'family.json'}")
+def _print_family(cfg, folder: Path) -> None:
+    import json
+
+    path = Path(folder) / "best" / "family.json"
+    if not path.is_file():
+        return
+    resource = cfg.strategy_settings["resource"]
+    for member in json.loads(path.read_text()):
+        result = member["result"]
+        typer.echo(f"{resource} <= {member['budget']:g}: {member['arch']}  ({resource} {member[resource]:.4g}, "
+                   f"measured {result.get(f'measured_{resource}', float('nan')):.4g}; predicted val "
+                   f"{member['predicted']:.4f}, test {result.get('test_accuracy', float('nan')):.4f})")
+    typer.echo(f"wrote {path}")

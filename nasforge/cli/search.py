@@ -191,8 +191,9 @@ def _start(cfg, out, callbacks):
     return start_search(cfg, out, callbacks=callbacks)
 
 
-def _run(start, cfg) -> None:
-    """Run with a progress display, then print the Pareto front and the run directory."""
+def _run(start, cfg):
+    """Run with a progress display, then print the Pareto front and the run directory; returns
+    the :class:`~nasforge.run.runner.SearchResult`."""
     import logging
 
     from rich.console import Console
@@ -213,6 +214,7 @@ def _run(start, cfg) -> None:
     except (RunDirError, TaskDataError, IncompatibleError, ValueError, FileNotFoundError, ExecutorError) as exc:
         fail(exc)
     _print_result(console, result)
+    return result
 
 
 def _print_result(console, result) -> None:

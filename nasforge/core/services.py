@@ -9,8 +9,8 @@ needs a missing one says so by name (:meth:`Services.need`).
   scorer) computed on the run's task with the run's seed; higher = predicted better.
 - ``predictor(name, **settings)``: a new performance predictor (``pretrain`` / ``fit`` /
   ``predict`` over feature rows, see ``nasforge.estimate.predictors``).
-- ``featurizer()``: feature rows of archs for those predictors, with free statistics (params,
-  FLOPs) when the space can build networks.
+- ``featurizer(space)``: feature rows of archs of ``space`` for those predictors, with free
+  statistics (params, FLOPs) when the space can build networks for the run's task.
 - ``cost(metric) -> cost(arch) -> float``: a cost metric of an arch without training
   (``params``, ``flops``, ``latency_ms`` from the run's cost source, ...).
 """
@@ -30,7 +30,7 @@ class Services:
 
     scorer: Callable[[str, Mapping[str, Any]], Scorer] | None = None
     predictor: Callable[..., Any] | None = None
-    featurizer: Callable[[], Any] | None = None
+    featurizer: Callable[[Any], Any] | None = None
     cost: Callable[[str], Callable[[Any], float]] | None = None
 
     def need(self, field: str, who: str) -> Callable[..., Any]:

@@ -12,9 +12,11 @@ from nasforge.core.services import Scorer, Services
 
 
 def run_services(space: Any, task: Any, seed: int = 0,
-                 cost: Callable[[str], Callable[[Any], float]] | None = None) -> Services:
+                 cost: Callable[[str], Callable[[Any], float]] | None = None, shape: Any = None) -> Services:
     """Services for a run of ``space`` on ``task`` (a Task, a task spec, or ``None`` when the
-    run has no data: scorers then fail with a clear message) with ``seed``."""
+    run has no data: scorers then fail with a clear message) with ``seed``. ``shape`` (input
+    shape and classes) sizes the networks whose free statistics feed predictors; default: the
+    task's."""
 
     def scorer(name: str, settings: Mapping[str, Any]) -> Scorer:
         from nasforge.estimate.proxies.scorer import SCORERS
@@ -32,14 +34,16 @@ def run_services(space: Any, task: Any, seed: int = 0,
 
         return get_predictor(name, **settings)
 
-    def featurizer() -> Any:
+    def featurizer(of: Any = None) -> Any:
         from nasforge.estimate.predictors.features import Featurizer
         from nasforge.estimate.predictors.stats import FreeStats
 
-        if not getattr(space, "can_build", False) or task is None:
-            return Featurizer(space)
-        shape = task if not isinstance(task, str) else _task_shape(task, seed)
-        return Featurizer(space, FreeStats(space, shape.input_shape, shape.num_classes))
+        size = shape if shape is not None else (task if not isinstance(task, str) else
+                                                _task_shape(task, seed) if task else None)
+        target = of if of is not None else space
+        if not getattr(target, "can_build", False) or size is None:
+            return Featurizer(target)
+        return Featurizer(target, FreeStats(target, tuple(size.input_shape), int(size.num_classes)))
 
     return Services(scorer=scorer, predictor=predictor, featurizer=featurizer, cost=cost)
 

@@ -7,6 +7,10 @@
   dict), ``best/model.onnx`` (checked against PyTorch in ONNX Runtime) and ``best/summary.json``.
 - ``table`` (after ``tabular``): nothing is trained; ``best/summary.json`` holds the table's
   truth for the architecture (and ``best/arch.json``).
+
+A strategy that offers a *constraint family* (``strategy.family()``: one architecture per
+resource budget, e.g. FBNetV3) has each member finalised the same way into
+``best/family/<i>/``, listed in ``best/family.json`` with its measured resource.
 """
 
 from __future__ import annotations
@@ -25,41 +29,76 @@ from nasforge.estimate.train import TrainingEvaluator, TrainSettings
 
 def finalise(trial: Trial, config: Any, space: Any, task: Any, out_dir: Path) -> dict[str, Any]:
     """Finalise ``trial`` for the run of ``config`` (see the module docstring); returns the summary."""
-    cls = config.evaluator.cls()
-    if cls.finalise == "table":
-        return table_summary(trial, config, space, out_dir)
+    if config.evaluator.cls().finalise == "table":
+        return table_summary(trial.arch, config, space, out_dir, trial)
+    trainer, epochs = final_trainer(config, space, task)
+    return retrain_and_export(trial.arch, trainer, epochs, out_dir, config.evaluator.name, trial)
+
+
+def final_trainer(config: Any, space: Any, task: Any) -> tuple[TrainingEvaluator, int]:
+    """The training evaluator and epochs of the final retraining: the search's own recipe after a
+    ``train`` search, the ``retrain`` recipe after the others."""
     if config.evaluator.name == "train":
         settings = config.evaluator.parsed()
     else:
         settings = TrainSettings.model_validate(config.retrain)
-    trainer = TrainingEvaluator.for_run(RunContext(space, task, config.seed, config.device), settings)
-    return retrain_and_export(trial, trainer, settings.final_epochs, out_dir,
-                              searched_with=config.evaluator.name)
+    return TrainingEvaluator.for_run(RunContext(space, task, config.seed, config.device), settings), settings.final_epochs
 
 
-def table_summary(trial: Trial, config: Any, space: Any, out_dir: Path) -> dict[str, Any]:
-    """``best/summary.json`` of a tabular search: the table's truth of the selected architecture."""
+def finalise_family(members: list[dict[str, Any]], resource: str, config: Any, space: Any, task: Any,
+                    out_dir: Path) -> list[dict[str, Any]]:
+    """Finalise every member of a constraint family into ``out_dir/family/<i>/``; write
+    ``out_dir/family.json``: each member's budget, arch, predicted value, resource (as the search
+    estimated it and as measured on the final network) and its final result."""
+    rows = []
+    for i, member in enumerate(members):
+        arch = space.parse(member["arch"])
+        folder = out_dir / "family" / str(i)
+        if config.evaluator.cls().finalise == "table":
+            result = table_summary(arch, config, space, folder)
+        else:
+            trainer, epochs = final_trainer(config, space, task)
+            result = retrain_and_export(arch, trainer, epochs, folder, config.evaluator.name)
+            result[f"measured_{resource}"] = measure(folder, trainer, arch, resource)
+        rows.append({**member, "result": {k: v for k, v in result.items() if k != "values"}})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(out_dir / "family.json", json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
+def measure(folder: Path, trainer: TrainingEvaluator, arch: Any, metric: str) -> float:
+    """``metric`` (params, FLOPs, latency...) of ``arch``'s final network, measured here."""
+    from nasforge.hardware.metrics import hardware_metrics
+
+    task = trainer.loaded_task()
+    model = trainer.space.build(arch, task)
+    return float(hardware_metrics(model, tuple(task.input_shape), (metric,))[metric])
+
+
+def table_summary(arch: Any, config: Any, space: Any, out_dir: Path, trial: Trial | None = None) -> dict[str, Any]:
+    """``summary.json`` of a tabular search: the table's truth of the selected architecture."""
     settings = config.evaluator.parsed()
     evaluator = config.evaluator.cls().for_run(RunContext(space), settings)
-    truth = evaluator.evaluate(trial.arch)
+    truth = evaluator.evaluate(arch)
     summary = {
         "kind": "table",
-        "arch": trial.arch.key,
-        "values": trial.arch.to_dict(),
-        "trial": trial.number,
-        "search_metrics": dict(trial.metrics),
+        "arch": arch.key,
+        "values": arch.to_dict(),
+        "trial": None if trial is None else trial.number,
+        "search_metrics": {} if trial is None else dict(trial.metrics),
         "benchmark": evaluator.benchmark,
         "truth": dict(truth.metrics),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(out_dir / "arch.json", trial.arch.to_json() + "\n")
+    write_atomic(out_dir / "arch.json", arch.to_json() + "\n")
     write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def retrain_and_export(trial: Trial, evaluator: TrainingEvaluator, epochs: int, out_dir: Path,
-                       searched_with: str = "train") -> dict[str, Any]:
-    """Retrain ``trial.arch`` on train+val for ``epochs``; score on test; save; return the summary."""
+def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out_dir: Path,
+                       searched_with: str = "train", trial: Trial | None = None) -> dict[str, Any]:
+    """Retrain ``arch`` on train+val for ``epochs`` (its own recipe decisions, if any); score it
+    on test; save; return the summary (``trial``: the search's trial of it, if there was one)."""
     import torch
 
     from nasforge.estimate.trainer import accuracy, as_tensors, fit
@@ -73,9 +112,9 @@ def retrain_and_export(trial: Trial, evaluator: TrainingEvaluator, epochs: int, 
         torch.set_num_threads(evaluator.threads)
     x = np.concatenate([task.x_train, task.x_val])
     y = np.concatenate([task.y_train, task.y_val])
-    recipe = evaluator.effective_recipe(task, epochs=epochs, arch=trial.arch)
+    recipe = evaluator.effective_recipe(task, epochs=epochs, arch=arch)
     torch.manual_seed(recipe.seed)
-    model = evaluator.space.build(trial.arch, task).to(device)
+    model = evaluator.space.build(arch, task).to(device)
     start = time.perf_counter()
     fit(model, *(t.to(device) for t in as_tensors(x, y)), recipe)
     seconds = time.perf_counter() - start
@@ -85,11 +124,11 @@ def retrain_and_export(trial: Trial, evaluator: TrainingEvaluator, epochs: int, 
     onnx_diff = export_onnx(model, task.input_shape, out_dir / "model.onnx", task.x_test[:64])
     summary = {
         "kind": "retrain",
-        "arch": trial.arch.key,
-        "values": trial.arch.to_dict(),
-        "trial": trial.number,
+        "arch": arch.key,
+        "values": arch.to_dict(),
+        "trial": None if trial is None else trial.number,
         "searched_with": searched_with,
-        "search_metrics": dict(trial.metrics),
+        "search_metrics": {} if trial is None else dict(trial.metrics),
         "params": count_params(model),
         "flops": count_flops(model, task.input_shape),
         "test_accuracy": test_acc,
@@ -100,7 +139,7 @@ def retrain_and_export(trial: Trial, evaluator: TrainingEvaluator, epochs: int, 
         "device": device,
         "onnx_max_abs_diff": onnx_diff,
     }
-    write_atomic(out_dir / "arch.json", trial.arch.to_json() + "\n")
+    write_atomic(out_dir / "arch.json", arch.to_json() + "\n")
     write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -110,6 +110,12 @@ def finish_run(path: Path, config: SearchConfig, experiment: Experiment, trials:
         log.warning("no feasible complete trial: nothing to retrain")
     elif config.final_retrain:
         summary = finalise(best, config, experiment.space, task, path / rd.BEST)
+        family = getattr(experiment.strategy, "family", None)
+        if family is not None:
+            from nasforge.run.finalize import finalise_family
+
+            finalise_family(family(), getattr(experiment.strategy, "resource", "params"), config,
+                            experiment.space, task, path / rd.BEST)
     from nasforge.report.html import write_report
 
     write_report(path)

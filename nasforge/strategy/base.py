@@ -109,7 +109,8 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
     "strategy",
     modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution", "nasforge.strategy.tpe",
              "nasforge.strategy.proxy_search", "nasforge.strategy.hyperband", "nasforge.strategy.asha",
-             "nasforge.strategy.local_search", "nasforge.strategy.bananas", "nasforge.strategy.nsga2", "nasforge.strategy.reinforce"),
+             "nasforge.strategy.local_search", "nasforge.strategy.bananas", "nasforge.strategy.nsga2", "nasforge.strategy.reinforce",
+             "nasforge.strategy.fbnetv3"),
 )
 register_strategy = STRATEGIES.register
 
