@@ -2,23 +2,28 @@
 at an equal training budget, on MNIST-1D and the CIFAR-10 subset; plus FBNetV3's constraint
 family from the joint predictor.
 
-Both arms run the same FBNetV3 loop (:mod:`nasforge.estimate.predictors.fbnetv3`: Sobol
-candidates under ``params <= P``, a pretrained MLP-ensemble predictor, predictor-picked
-batches from the pool and the best trials' neighbourhood) with the same epochs per trial and
-the same budget of training seconds: the loop stops starting trials once the trained ones have
-used ``--train-seconds`` (default per task), so a recipe that trains slower (a smaller batch)
-pays for itself with fewer trials. The only difference is the space: ``JointSpace(base,
-recipe=())`` (the default recipe: AdamW lr 0.01, batch 128, weight decay 0.01, label smoothing
-0.05, no mixup/dropout/EMA) against ``JointSpace(base, recipe=...)`` with the ``--recipe``
-decisions of :data:`GRID`, whose options include the default's values.
+Each arm is one ``nasforge.search`` run of the ``fbnetv3`` strategy
+(:mod:`nasforge.strategy.fbnetv3`: Sobol candidates under ``params <= P``, a pretrained
+MLP-ensemble predictor, predictor-picked batches from the pool and the best trials'
+neighbourhood) with the same epochs per trial and the same budget: ``--train-seconds``
+(default per task) as the run's ``budget.minutes`` on the run's ``clock`` (``--clock``), so a
+recipe that trains slower (a smaller batch) pays for itself with fewer trials. The only
+difference is the space: ``joint`` with ``recipe: []`` (the default recipe: AdamW lr 0.01,
+batch 128, weight decay 0.01, label smoothing 0.05, no mixup/dropout/EMA) against ``joint``
+with the ``--recipe`` decisions of :data:`GRID`, whose options include the default's values.
+Each arm's run directory is ``OUT/<task>-s<seed>-<arm>/`` (``nasforge show``/``report`` read it).
 
-Each arm gives two answers at the bound ``P``, both retrained ``RETRAINS`` times (seeds differ)
-on train+val and scored on the test split (means reported): the best trial by validation
-accuracy, and the predictor's pick (FBNetV3's output: a predictor-scored evolutionary search
-under ``params <= P``, possibly an untrained candidate). The joint arm's final predictor also
-gives one (architecture, recipe) per smaller budget (the constraint family), each retrained
-once and checked. Writes ``OUT/runs.csv``, ``OUT/family.csv``, ``OUT/trials.csv`` (every
-trained candidate) and ``OUT/summary.md``.
+Each arm gives two answers at the bound ``P``, both retrained ``RETRAINS`` times (seeds: the
+run's seed, as the run's own finalisation retrains it, then ``seed + 1000 i``) on train+val and
+scored on the test split (means reported): the best trial by validation accuracy (the run's
+selected best: ``val_accuracy:max`` then ``params:min``), and the predictor's pick (FBNetV3's
+output, the member of the run's constraint family at the bound: a predictor-scored
+evolutionary search under ``params <= P``, possibly an untrained candidate). The joint arm's
+family has one (architecture, recipe) per smaller budget too, each retrained once by the run's
+finalisation (``best/family.json``) and checked. The extra retrainings go through
+:func:`nasforge.run.finalize.retrain_and_export` into ``<run>/retrains/``. Writes
+``OUT/runs.csv``, ``OUT/family.csv``, ``OUT/trials.csv`` (every counted trial; ``seconds``:
+what it used of the run's clock) and ``OUT/summary.md``.
 
     python benchmarks/joint_recipe.py --tasks mnist1d --seeds 3 --out bench-out/joint-mnist1d
     python benchmarks/joint_recipe.py --tasks cifar10-subset-16px --seeds 3 --out bench-out/joint-cifar
@@ -31,25 +36,32 @@ runs, ``--train-seconds 300 --clock cpu``). ``--bound`` changes the params bound
 seed-by-seed comparison of the two arms (paired t-test, Wilcoxon and sign test, one-sided).
 
     python benchmarks/joint_recipe.py --summarize bench-out/joint-mnist1d-300 bench-out/joint-mnist1d-300-s3
+
+The recorded numbers in ``docs/benchmarks.md`` came from the earlier hand-written loop, whose
+budget counted only the trials' evaluation seconds; the run's clock here also counts the
+strategy's own work between trials (predictor fits), so the same ``--train-seconds`` buys a
+few fewer trials.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from nasforge.estimate.predictors.fbnetv3 import FBNetV3Search, holdout_accuracy
-from nasforge.estimate.predictors.stats import FreeStats
-from nasforge.estimate.recipe import Recipe
+import nasforge
+from nasforge.estimate.base import RunContext
 from nasforge.estimate.train import TrainingEvaluator
-from nasforge.space import get_space
+from nasforge.run.build import make_space
+from nasforge.run.finalize import retrain_and_export
+from nasforge.run.runner import SearchResult
 from nasforge.space.arch import Arch
-from nasforge.space.joint import JointSpace
 from nasforge.task import load_task
 from nasforge.task.task import Task
 
@@ -83,54 +95,106 @@ def load(name: str, seed: int) -> Task:
                 t.num_classes, t.class_names)
 
 
+def arm_dir(out: Path, task_name: str, seed: int, joint: bool) -> Path:
+    """The run directory of one arm."""
+    return out / f"{task_name}-s{seed}-{'joint' if joint else 'arch-only'}"
+
+
 def run(task_name: str, seed: int, joint: bool, pool_size: int, train_seconds: float | None = None,
         neighbours: int = 0, trials: list[dict] | None = None,
-        recipe: tuple[str, ...] = RECIPE, clock: str = "wall", bound: int | None = None) -> tuple[dict, list[dict]]:
+        recipe: tuple[str, ...] = RECIPE, clock: str = "wall", bound: int | None = None,
+        out: Path = Path("bench-out/joint")) -> tuple[dict, list[dict]]:
     base_name, base_settings, epochs, default_bound, budgets, initial, batch, default_seconds = SETTINGS[task_name]
     bound = bound or default_bound
     budgets = sorted({b for b in budgets if b < bound} | {bound})
+    arm = "joint" if joint else "arch-only"
     task = load(task_name, seed)
-    space = JointSpace(get_space(base_name, **base_settings), recipe={n: GRID[n] for n in recipe} if joint else ())
-    evaluator = TrainingEvaluator(space, task, Recipe(epochs=epochs, seed=seed, shift=-1), threads=1, seed=seed)
-    stats = FreeStats(space, task.input_shape, task.num_classes)
-    search = FBNetV3Search(space, evaluator, stats, bound, initial=initial, batch=batch, rounds=None,
-                           train_seconds=train_seconds or default_seconds, pool_size=pool_size, predictor="mlp",
-                           pretrained=True, seed=seed, neighbours=neighbours, clock=clock,
-                           on_trial=None if trials is None else lambda m: trials.append({
-                               "task": task_name, "arm": "joint" if joint else "arch-only", "seed": seed,
-                               "arch": m.arch.key, "params": m.cost, "seconds": round(m.seconds, 2),
-                               "val_accuracy": (m.metrics or {}).get("val_accuracy", "")}))
     start = time.perf_counter()
-    result = search.run(budgets if joint else [bound])
-    done = [m for m in result.measured if m.metrics is not None and m.cost <= bound]
-    best = max(done, key=lambda m: (m.metrics["val_accuracy"], -m.cost))  # type: ignore[index]
-    test = retrained(evaluator, best.arch, seed)
-    pick = next(m for m in result.family if m.budget == bound)  # the predictor's choice at the bound
-    pick_test = test if pick.arch.key == best.arch.key else retrained(evaluator, pick.arch, seed)
-    row = {"task": task_name, "bound": bound, "arm": "joint" if joint else "arch-only", "seed": seed,
-           "trials": len(result.measured),
-           "train_seconds": round(sum(m.seconds for m in result.measured), 1), "best_arch": best.arch.key,
-           "best_val": best.metrics["val_accuracy"], "params": test["params"],  # type: ignore[index]
+    result = nasforge.search(
+        task, "joint", "fbnetv3",
+        space_settings={"base": base_name, "base_settings": base_settings,
+                        "recipe": {n: list(GRID[n]) for n in recipe} if joint else []},
+        strategy_settings={"initial": initial, "batch": batch, "pool_size": pool_size, "predictor": "mlp",
+                           "pretrained": True, "neighbours": neighbours, "budgets": budgets if joint else [bound]},
+        evaluator="train", evaluator_settings={"epochs": epochs, "final_epochs": epochs, "shift": -1, "threads": 1},
+        objectives=["val_accuracy:max", "params:min"], constraints=[f"params<={bound}"],
+        minutes=(train_seconds or default_seconds) / 60, clock=clock, run_dir=arm_dir(out, task_name, seed, joint),
+        seed=seed)
+    space = make_space(result.config)
+    counted = sorted((t for t in result.trials if t.counts_for_budget), key=lambda t: t.clock or 0.0)
+    previous = 0.0  # the run's clock when the previous trial finished
+    for t in counted:
+        now = t.clock if t.clock is not None else previous
+        if trials is not None:
+            trials.append({"task": task_name, "arm": arm, "seed": seed, "arch": t.arch.key,
+                           "params": t.metrics.get("params", ""), "seconds": round(now - previous, 2),
+                           "val_accuracy": t.metrics.get("val_accuracy", "") if t.finished_ok else ""})
+        previous = now
+    best, first = result.best, result.summary
+    if best is None or first is None:
+        raise RuntimeError(f"{task_name} seed {seed} {arm}: no feasible trial to retrain (run {result.run_dir})")
+    test = retrained(result, space, task, best.arch, first, "best")
+    members = json.loads((result.run_dir / "best" / "family.json").read_text())
+    pick = next(m for m in members if m["budget"] == bound)  # the predictor's choice at the bound
+    pick_test = test if pick["arch"] == best.arch.key else retrained(
+        result, space, task, space.parse(pick["arch"]), pick["result"], "pick")
+    row = {"task": task_name, "bound": bound, "arm": arm, "seed": seed, "trials": len(counted),
+           "train_seconds": round(previous, 1), "best_arch": best.arch.key,
+           "best_val": best.metrics["val_accuracy"], "params": test["params"],
            "test_accuracy": test["test_accuracy"], "retrain_seconds": round(test["retrain_seconds"], 1),
-           "pick_arch": pick.arch.key, "pick_predicted": round(pick.predicted, 4), "pick_params": pick_test["params"],
+           "pick_arch": pick["arch"], "pick_predicted": round(pick["predicted"], 4), "pick_params": pick_test["params"],
            "pick_test_accuracy": pick_test["test_accuracy"], "wall_seconds": round(time.perf_counter() - start, 1)}
     family = []
     if joint:
-        for member in result.family:
-            check = pick_test if member is pick else holdout_accuracy(evaluator, member.arch)
-            family.append({"task": task_name, "seed": seed, "budget": member.budget, "arch": member.arch.key,
-                           "predicted_val": round(member.predicted, 4), "params": check["params"],
-                           "within_budget": int(check["params"] <= member.budget),
-                           "test_accuracy": check["test_accuracy"],
-                           "family_seconds": round(result.family_seconds, 2)})
+        seconds = family_seconds(result, space, task, [m["arch"] for m in members])
+        for member in members:
+            check = pick_test if member is pick else member["result"]
+            family.append({"task": task_name, "seed": seed, "budget": member["budget"], "arch": member["arch"],
+                           "predicted_val": round(member["predicted"], 4), "params": check["params"],
+                           "within_budget": int(check["params"] <= member["budget"]),
+                           "test_accuracy": check["test_accuracy"], "family_seconds": round(seconds, 2)})
     return row, family
 
 
-def retrained(evaluator: TrainingEvaluator, arch: Arch, seed: int) -> dict[str, float]:
-    """Test accuracy and retraining seconds, means over ``RETRAINS`` retrainings on train+val."""
-    runs = [holdout_accuracy(evaluator, arch, seed=seed + 1000 * i) for i in range(RETRAINS)]
+def retrained(result: SearchResult, space: Any, task: Task, arch: Arch, first: dict[str, Any],
+              name: str) -> dict[str, float]:
+    """Test accuracy and retraining seconds, means over ``RETRAINS`` retrainings on train+val:
+    ``first`` (the run's own final retraining of ``arch``, with the run's seed) and
+    ``RETRAINS - 1`` more with seeds ``seed + 1000 i``, exported to ``<run>/retrains/NAME/``."""
+    config = result.config
+    settings = config.evaluator.parsed()
+    runs = [first]
+    for i in range(1, RETRAINS):
+        seed = config.seed + 1000 * i
+        trainer = TrainingEvaluator.for_run(RunContext(space, task, seed, config.device), settings)
+        runs.append(retrain_and_export(arch, trainer, settings.final_epochs,
+                                       result.run_dir / "retrains" / name / f"seed-{seed}", config.evaluator.name))
     return {"params": runs[0]["params"], "test_accuracy": float(np.mean([r["test_accuracy"] for r in runs])),
             "retrain_seconds": float(np.mean([r["retrain_seconds"] for r in runs]))}
+
+
+def family_seconds(result: SearchResult, space: Any, task: Task, expected: list[str]) -> float:
+    """Seconds of the constraint family step (the predictor's fit and one predictor-scored
+    evolutionary search per budget; nothing trained). The run times no such step, so the run's
+    strategy is rebuilt from its stored tells (its state is a function of the seed and the tells,
+    as on a resume) and its ``family()`` is timed; it must pick the members the run retrained."""
+    from nasforge.experiment.services import run_services
+    from nasforge.experiment.storage import iter_events
+    from nasforge.strategy.base import get_strategy
+
+    config = result.config
+    strategy = get_strategy(config.strategy, **config.strategy_settings)
+    strategy.setup(space, config.parsed_objectives(), config.parsed_constraints(), config.seed,
+                   run_services(space, task, config.seed))
+    for _, kind, trial in iter_events(result.trials):
+        if kind == "tell":
+            strategy.tell(trial.arch, trial.strategy_view())
+    start = time.perf_counter()
+    members = strategy.family()  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - start
+    if [m["arch"] for m in members] != expected:
+        raise RuntimeError(f"the rebuilt strategy's family differs from the run's ({result.run_dir})")
+    return seconds
 
 
 def write(path: Path, rows: list[dict]) -> None:
@@ -227,7 +291,8 @@ def main() -> None:
                         help="what the budget counts (cpu: this process's CPU time, immune to other load)")
     parser.add_argument("--neighbours", type=int, default=24,
                         help="predictor-scored one-edit neighbours of the best trials added to each round's pool")
-    parser.add_argument("--train-seconds", type=float, default=None, help="each arm's training budget (default per task)")
+    parser.add_argument("--train-seconds", type=float, default=None, help="each arm's budget in seconds on --clock: the run's budget.minutes x 60 "
+                        "(default per task)")
     parser.add_argument("--bound", type=int, default=None,
                         help="the params bound both arms search under (default per task; the family keeps smaller budgets)")
     parser.add_argument("--summarize", type=Path, nargs="+", default=None,
@@ -236,6 +301,11 @@ def main() -> None:
     if args.summarize:
         print("\n".join(summary(*read_runs(args.summarize))))
         return
+    tasks = args.tasks.split(",")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    taken = [d for t in tasks for s in seeds for j in (False, True) if (d := arm_dir(args.out, t, s, j)).exists()]
+    if taken:
+        parser.error(f"run directories already exist (choose another --out): {', '.join(map(str, taken))}")
     import torch
 
     torch.set_num_threads(1)
@@ -243,11 +313,11 @@ def main() -> None:
     rows: list[dict] = []
     family: list[dict] = []
     trials: list[dict] = []
-    for task in args.tasks.split(","):
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
+    for task in tasks:
+        for seed in seeds:
             for joint in (False, True):
                 row, members = run(task, seed, joint, args.pool_size, args.train_seconds, args.neighbours, trials,
-                                   tuple(r for r in args.recipe.split(",") if r), args.clock, args.bound)
+                                   tuple(r for r in args.recipe.split(",") if r), args.clock, args.bound, args.out)
                 rows.append(row)
                 family += members
                 print(f"{task} seed {seed} {row['arm']}: test {row['test_accuracy']:.4f} "

@@ -4,10 +4,12 @@ architecture-recipe search can find over architecture-only search).
 
 The architectures are the architecture-only arm's best trials from a ``joint_recipe.py`` run
 (``--runs OUT/runs.csv``), or ``--archs`` keys of the task's base space. Each (architecture, lr,
-batch size) is trained ``--retrains`` times (seeds differ) on train+validation for the task's
-epochs in ``joint_recipe.SETTINGS`` and tested; everything else is the default recipe. Writes
-``OUT/headroom.csv`` (one row per training) and ``OUT/summary.md`` (mean test accuracy of each
-combination over the architectures, against the default's).
+batch size) is trained ``--retrains`` times (seeds ``1000 i``) on train+validation for the
+task's epochs in ``joint_recipe.SETTINGS`` and tested, by the run's final retraining
+(:func:`nasforge.run.finalize.retrain_and_export`, each network exported to
+``OUT/retrains/<n>/``); everything else is the default recipe. Writes ``OUT/headroom.csv`` (one
+row per training) and ``OUT/summary.md`` (mean test accuracy of each combination over the
+architectures, against the default's).
 
     python benchmarks/recipe_headroom.py --runs bench-out/joint-mnist1d/runs.csv --out bench-out/headroom-mnist1d
 """
@@ -22,30 +24,34 @@ from pathlib import Path
 import numpy as np
 from joint_recipe import SETTINGS, load, write
 
-from nasforge.estimate.predictors.fbnetv3 import holdout_accuracy
+from nasforge.estimate.base import RunContext
 from nasforge.estimate.recipe import Recipe
-from nasforge.estimate.train import TrainingEvaluator
+from nasforge.estimate.train import TrainingEvaluator, TrainSettings
+from nasforge.run.finalize import retrain_and_export
 from nasforge.space import get_space
 from nasforge.space.joint import JointSpace
 
 DEFAULT = (Recipe().lr, Recipe().batch_size)
 
 
-def headroom(task_name: str, archs: list[str], lrs: list[float], batches: list[int], retrains: int) -> list[dict]:
+def headroom(task_name: str, archs: list[str], lrs: list[float], batches: list[int], retrains: int,
+             out: Path) -> list[dict]:
     """One row per (architecture, lr, batch size, retraining): its test accuracy."""
     base_name, base_settings, epochs, *_ = SETTINGS[task_name]
     base = get_space(base_name, **base_settings)
     space = JointSpace(base, recipe={"lr": lrs, "batch_size": batches})
     task = load(task_name, 0)
-    evaluator = TrainingEvaluator(space, task, Recipe(epochs=epochs, seed=0, shift=-1), threads=1, seed=0)
-    rows = []
+    settings = TrainSettings(epochs=epochs, final_epochs=epochs, shift=-1, threads=1)
+    trainers = [TrainingEvaluator.for_run(RunContext(space, task, 1000 * i, "cpu"), settings) for i in range(retrains)]
+    rows: list[dict] = []
     for key in archs:
         arch = base.parse(key)
         for lr, batch in itertools.product(lrs, batches):
-            for i in range(retrains):
-                out = holdout_accuracy(evaluator, space.join(arch, lr=lr, batch_size=batch), seed=1000 * i)
+            for i, trainer in enumerate(trainers):
+                result = retrain_and_export(space.join(arch, lr=lr, batch_size=batch), trainer, epochs,
+                                            out / "retrains" / str(len(rows)))
                 rows.append({"arch": key, "lr": lr, "batch_size": batch, "retrain": i,
-                             "test_accuracy": out["test_accuracy"], "seconds": round(out["retrain_seconds"], 2)})
+                             "test_accuracy": result["test_accuracy"], "seconds": round(result["retrain_seconds"], 2)})
             print(f"{key} lr {lr} batch {batch}: "
                   f"{np.mean([r['test_accuracy'] for r in rows[-retrains:]]):.4f}", flush=True)
     return rows
@@ -90,7 +96,7 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = headroom(args.task, list(dict.fromkeys(archs)), [float(x) for x in args.lr.split(",")],
-                    [int(x) for x in args.batch_size.split(",")], args.retrains)
+                    [int(x) for x in args.batch_size.split(",")], args.retrains, args.out)
     write(args.out / "headroom.csv", rows)
     lines = summary(rows)
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
