@@ -12,12 +12,12 @@ from typing import Annotated
 import typer
 
 from nasforge.cli import app
-from nasforge.cli.common import fail, names
+from nasforge.cli.common import Command, fail, names
 
 RESOURCES = ("params", "flops", "latency_ms")
 
 
-@app.command()
+@app.command(cls=Command)
 def fbnetv3(
     task: Annotated[str, typer.Option(help="mnist1d, digits, cifar10, npz:PATH")] = "mnist1d",
     space: Annotated[str, typer.Option(help="architecture space, e.g. conv1d")] = "conv1d",
@@ -81,7 +81,7 @@ def fbnetv3(
         fail(exc)
     from nasforge.cli.search import _run, _start
 
-    result = _run(lambda callbacks: _start(cfg, out, callbacks), cfg)
+    result = _run(lambda callbacks, on_epoch=None: _start(cfg, out, callbacks, on_epoch), cfg)
     _print_family(cfg, result.run_dir)
 
 

@@ -10,6 +10,7 @@ import typer
 
 from nasforge.cli import app
 from nasforge.cli.common import (
+    Command,
     Constraints,
     EvaluatorSettings,
     Objectives,
@@ -28,7 +29,7 @@ _EVALUATORS = registry_names("nasforge.estimate.base", "EVALUATORS")
 _TRAIN_OPTIONS = ("epochs", "final_epochs", "batch_size", "lr", "weight_decay", "optimizer")
 
 
-@app.command()
+@app.command(cls=Command)
 def search(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the search configuration; "
                                                 "options given here override it")] = None,
@@ -118,10 +119,10 @@ def search(
             final_retrain=final_retrain)
     except (ConfigError, ValueError) as exc:
         fail(exc)
-    _run(lambda callbacks: _start(cfg, out, callbacks), cfg)
+    _run(lambda callbacks, on_epoch=None: _start(cfg, out, callbacks, on_epoch), cfg)
 
 
-@app.command()
+@app.command(cls=Command)
 def resume(run_dir: Annotated[Path, typer.Argument(help="run directory to continue")]) -> None:
     """Continue an interrupted run to its budget, without re-running finished trials."""
     from nasforge.experiment.run_dir import CONFIG, RunDirError, check_existing
@@ -133,10 +134,10 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="run directory to contin
         cfg = load_config(run_dir / CONFIG)
     except (RunDirError, ValueError) as exc:
         fail(exc)
-    _run(lambda callbacks: resume_search(run_dir, callbacks=callbacks), cfg)
+    _run(lambda callbacks, on_epoch=None: resume_search(run_dir, callbacks=callbacks, on_epoch=on_epoch), cfg)
 
 
-@app.command()
+@app.command(cls=Command)
 def show(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     csv_out: Annotated[bool, typer.Option("--csv", help="print every trial as CSV")] = False,
@@ -172,7 +173,7 @@ def show(
                       f"{records.proxy_cost['proxy_seconds']:.1f} s")
 
 
-@app.command()
+@app.command(cls=Command)
 def report(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> None:
     """Rebuild a run's report.html."""
     from nasforge.experiment.run_dir import RunDirError
@@ -185,10 +186,10 @@ def report(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> No
     typer.echo(str(path))
 
 
-def _start(cfg, out, callbacks):
+def _start(cfg, out, callbacks, on_epoch=None):
     from nasforge.run.runner import start_search
 
-    return start_search(cfg, out, callbacks=callbacks)
+    return start_search(cfg, out, callbacks=callbacks, on_epoch=on_epoch)
 
 
 def _run(start, cfg):
@@ -209,8 +210,11 @@ def _run(start, cfg):
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)],
                         format="%(message)s")
     try:
-        with SearchProgress(cfg.budget.trials, cfg.budget.minutes, cfg.objectives[0]) as progress:
-            result = start([progress.callback])
+        from nasforge.run.runner import is_oneshot
+
+        total = cfg.strategy_settings.get("search_trials", 50) if is_oneshot(cfg) else cfg.budget.trials
+        with SearchProgress(total, None if is_oneshot(cfg) else cfg.budget.minutes, cfg.objectives[0]) as progress:
+            result = start([progress.callback], progress.epoch_callback)
     except (RunDirError, TaskDataError, IncompatibleError, ValueError, FileNotFoundError, ExecutorError) as exc:
         fail(exc)
     _print_result(console, result)

@@ -173,14 +173,14 @@ class TrainingEvaluator(Evaluator):
         stopper, incumbent = self.early_stopping, self._incumbent
 
         def on_epoch(epoch: int, net: Any) -> bool:
-            curve.append(accuracy(net, x_val, y_val)[0])
+            curve.append(accuracy(net.eval(), x_val, y_val)[0])
             net.train()
             return stopper.should_stop(curve, recipe.epochs, incumbent)  # type: ignore[union-attr]
 
         start = time.perf_counter()
         train_loss = fit(model, x_tr, y_tr, recipe, on_epoch if stopper else None)
         seconds = time.perf_counter() - start
-        val_acc, val_loss = accuracy(model, x_val, y_val)
+        val_acc, val_loss = accuracy(model.eval(), x_val, y_val)
         metrics = {**cheap, "val_accuracy": val_acc, "val_loss": val_loss,
                    "train_loss": train_loss, "train_seconds": seconds}
         fraction = getattr(self.space, "fidelity_fraction", lambda a: None)(arch)

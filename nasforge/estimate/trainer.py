@@ -131,12 +131,13 @@ class _EMA:
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1024) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy loss) of ``model`` on ``x, y`` in eval mode."""
-    model.eval()
+def accuracy(forward: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, batch_size: int = 1024) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy loss) of ``forward`` (a model or any callable) on ``x, y``,
+    in batches of ``batch_size``. The model's mode is the caller's: set ``eval()`` first for
+    running BN statistics (a supernet scored with batch statistics keeps ``train()``)."""
     correct, loss_sum = 0, 0.0
     for start in range(0, len(x), batch_size):
-        logits = model(x[start:start + batch_size])
+        logits = forward(x[start:start + batch_size])
         target = y[start:start + batch_size]
         correct += int((logits.argmax(1) == target).sum())
         loss_sum += float(nn.functional.cross_entropy(logits, target, reduction="sum"))

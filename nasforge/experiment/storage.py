@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS attempts (
     finished REAL,
     PRIMARY KEY (number, attempt)
 );
+CREATE TABLE IF NOT EXISTS epochs (
+    epoch INTEGER PRIMARY KEY,
+    record TEXT NOT NULL,
+    clock REAL
+);
 CREATE TABLE IF NOT EXISTS proxy_scores (
     scorer TEXT NOT NULL,
     arch_key TEXT NOT NULL,
@@ -88,6 +93,18 @@ class Storage:
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
+
+    # ------------------------------------------------------------------- epochs
+    def add_epoch(self, epoch: int, record: dict[str, Any], clock: float | None = None) -> None:
+        """Record one completed epoch of a one-shot method (its derived arch, architecture
+        probabilities, loss) with the run clock's reading."""
+        self._conn.execute("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?)",
+                           (epoch, json.dumps(record, default=float), clock))
+
+    def epochs(self) -> list[dict[str, Any]]:
+        """The recorded epochs in order, each ``{"epoch", ..., "clock"}``."""
+        rows = self._conn.execute("SELECT record, clock FROM epochs ORDER BY epoch").fetchall()
+        return [{**json.loads(record), "clock": clock} for record, clock in rows]
 
     # ------------------------------------------------------------- proxy scores
     def proxy_scores(self, scorer: str | None = None) -> dict[str, tuple[float | None, str | None, float]]:

@@ -1,31 +1,44 @@
-"""The one-shot method interface: ``method.train(space, task, settings) -> OneShotResult``.
+"""The one-shot method interface: a method trains a supernet epoch by epoch, then derives an
+architecture (or hands its trained supernet to an inherited-weight search).
 
-One-shot and differentiable NAS methods (DARTS, GDAS, PC-DARTS, ProxylessNAS, TangleNAS,
-SPOS, OFA/BigNAS) do not fit the ask/tell :class:`~nasforge.strategy.base.Strategy` contract:
+One-shot and differentiable NAS methods (DARTS, GDAS, PC-DARTS, ProxylessNAS, TangleNAS, SPOS,
+OFA/BigNAS) are the strategies whose trials are epochs: their state is a trained supernet and
+continuous architecture parameters, which need torch, so they live here rather than in
+``strategy/``, and a run drives them through a small protocol of its own
+(:mod:`nasforge.run.oneshot`), with the same run directory as every search.
 
-- their state is a trained supernet and continuous architecture parameters, not a history of
-  (arch, metrics) pairs, so it cannot be rebuilt by replaying tells (the contract's resume
-  guarantee) and it needs torch, which strategies never import;
-- they evaluate nothing through an Evaluator: the search *is* training, on batches of data, with
-  gradients flowing into the architecture parameters.
+Lifecycle (the whole contract; implementations document only what differs):
 
-So a method is its own small noun. Lifecycle: ``m = METHODS.get(name)(**kwargs)`` stores its
-keyword arguments; ``m.train(space, task, settings)`` builds a supernet for ``space`` (whose
-constructor arguments set the skeleton, e.g. ``NB201Space(channels=8, cells=1)``), trains it
-on ``task`` (weights on the train split, architecture parameters or selection on the validation
-split; the test split is never touched) and returns a frozen :class:`OneShotResult` with the
-derived architecture and the per-epoch trajectory. The two worlds meet in the ``supernet``
-evaluator (:mod:`nasforge.oneshot.evaluator`): after weight-sharing training, any ask/tell
-strategy can search over the supernet with inherited weights.
+1. ``m = get_method(name, **settings)`` validates the settings (:class:`OneShotSettings`:
+   unknown names and wrong types are refused by name) and stores them.
+2. ``state = m.begin(space, task)`` builds the supernet for ``space`` (whose constructor
+   arguments set the skeleton) from the registry of supernets, its optimisers and seeded
+   generators. Weights train on the task's train split; architecture parameters and selection
+   use the validation split; the test split is never read.
+3. ``m.epoch(state)`` trains one epoch and returns its :class:`EpochRecord` (the derived arch
+   at that point, the architecture probabilities, the loss). ``state.state_dict()`` /
+   ``state.load_state_dict(d)`` (then ``m.resume(state)``) hold everything an epoch changes
+   (tensors and plain values, loadable with ``torch.load(weights_only=True)``), so a run resumed
+   from the last completed epoch continues exactly as an uninterrupted one.
+4. ``m.end(state, search)`` returns the :class:`OneShotResult`; weight-sharing methods call
+   ``search(supernet, task, settings, strategy)`` for the inherited-weight search.
+
+``m.train(space, task, search=...)`` runs 2-4 in one go. Which spaces a method supports follows
+from the supernet registry: each supernet class lists its ``capabilities`` and each method the
+ones it ``requires`` (:meth:`OneShotMethod.supported_spaces`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from nasforge.core.registry import Registry
+from nasforge.estimate.recipe import Training
 from nasforge.space.arch import Arch
 
 if TYPE_CHECKING:
@@ -34,11 +47,8 @@ if TYPE_CHECKING:
     from nasforge.space.space import Space
     from nasforge.task.task import Task
 
-SAMPLINGS = ("uniform", "sandwich")
 
-
-@dataclass(frozen=True)
-class OneShotSettings:
+class OneShotSettings(Training):
     """Settings of every one-shot method (each method reads the ones it uses).
 
     Weight training (the supernet-training heuristics of Yu et al. 2020): ``epochs``,
@@ -52,69 +62,86 @@ class OneShotSettings:
     Architecture parameters: ``arch_lr`` / ``arch_weight_decay`` (Adam, betas 0.5/0.999 as in
     DARTS), ``warmup_epochs`` of weight-only training, ``order`` 1 or 2 (DARTS), Gumbel
     temperature annealed from ``tau_max`` to ``tau_min`` (GDAS), ``partial_channels`` K
-    (PC-DARTS), ``latency_weight`` (ProxylessNAS), ``pt_tune_steps`` (DARTS-PT).
+    (PC-DARTS), ``latency_weight`` and ``latency_table`` (ProxylessNAS), ``pt_tune_steps`` (DARTS-PT).
 
     Evaluation with inherited weights: ``bn_mode`` (see :mod:`nasforge.oneshot.bn`),
     ``calib_batches`` of ``batch_size`` training images, ``eval_images`` validation images
     (``0`` = all). Search over the trained supernet: ``search_trials`` archs proposed by
-    ``search_strategy`` (an ask/tell strategy name).
+    ``search_strategy`` (an ask/tell strategy name). ``rank_archs`` > 0 also scores that many
+    random archs with inherited weights at the end (the supernet's ranking against the
+    benchmark's truth and against FLOPs, under each of ``rank_bn_modes``).
     """
 
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    sampling: str = "uniform"
-    num_random: int = 2
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(10, ge=1, le=10_000)
+    batch_size: int = Field(64, ge=2, le=1_000_000)
+    lr: float = Field(0.05, gt=0)
+    weight_decay: float = Field(3e-4, ge=0, le=10)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    grad_clip: float = Field(5.0, gt=0)
+    sampling: Literal["uniform", "sandwich"] = "uniform"
+    num_random: int = Field(2, ge=0)
     distill: bool = True
     bn_affine: bool = True
-    data_fraction: float = 1.0
-    arch_lr: float = 3e-4
-    arch_weight_decay: float = 1e-3
-    warmup_epochs: int = 0
-    order: int = 1
-    tau_max: float = 10.0
-    tau_min: float = 0.1
-    partial_channels: int = 4
-    latency_weight: float = 0.0
-    pt_tune_steps: int = 10
+    arch_lr: float = Field(3e-4, gt=0)
+    arch_weight_decay: float = Field(1e-3, ge=0)
+    warmup_epochs: int = Field(0, ge=0)
+    order: Literal[1, 2] = 1
+    tau_max: float = Field(10.0, gt=0)
+    tau_min: float = Field(0.1, gt=0)
+    partial_channels: int = Field(4, ge=1)
+    latency_weight: float = Field(0.0, ge=0)
+    latency_table: str | None = Field(None, description="ProxylessNAS: a latency table JSON file to read "
+                                      "(or write): runs that share it share one measurement")
+    pt_tune_steps: int = Field(10, ge=0)
     bn_mode: str = "recalibrate"
-    calib_batches: int = 4
-    eval_images: int = 0
-    search_trials: int = 50
+    calib_batches: int = Field(4, ge=1)
+    eval_images: int = Field(0, ge=0)
+    search_trials: int = Field(50, ge=1)
     search_strategy: str = "evolution"
-    seed: int = 0
-    threads: int | None = None
+    rank_archs: int = Field(0, ge=0, description="random archs scored with inherited weights at the end")
+    rank_bn_modes: tuple[str, ...] = ()
+    threads: int | None = Field(None, ge=1)
 
-    def __post_init__(self) -> None:
+    @field_validator("bn_mode")
+    @classmethod
+    def _bn_mode(cls, value: str) -> str:
         from nasforge.oneshot.bn import BN_MODES
 
-        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 2,
-                  "lr": self.lr > 0, "arch_lr": self.arch_lr > 0,
-                  "data_fraction": 0 < self.data_fraction <= 1, "order": self.order in (1, 2),
-                  "tau_min": 0 < self.tau_min <= self.tau_max, "num_random": self.num_random >= 0,
-                  "partial_channels": self.partial_channels >= 1,
-                  "warmup_epochs": 0 <= self.warmup_epochs, "calib_batches": self.calib_batches >= 1,
-                  "eval_images": self.eval_images >= 0, "search_trials": self.search_trials >= 1,
-                  "latency_weight": self.latency_weight >= 0, "pt_tune_steps": self.pt_tune_steps >= 0}
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"one-shot settings: invalid {', '.join(f'{n}={getattr(self, n)!r}' for n in bad)}")
-        if self.sampling not in SAMPLINGS:
-            raise ValueError(f"one-shot settings: sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
-        if self.bn_mode not in BN_MODES:
-            raise ValueError(f"one-shot settings: bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
+        if value not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {value!r}")
+        return value
+
+    @field_validator("rank_bn_modes")
+    @classmethod
+    def _rank_modes(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            cls._bn_mode(value)
+        return values
+
+    @field_validator("tau_min")
+    @classmethod
+    def _tau(cls, value: float, info: Any) -> float:
+        if value > info.data.get("tau_max", value):
+            raise ValueError(f"tau_min ({value}) must not exceed tau_max ({info.data['tau_max']})")
+        return value
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> OneShotSettings:
-        """Settings from a dict; unknown names raise with the valid ones."""
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - valid)
-        if unknown:
-            raise ValueError(f"unknown one-shot setting(s) {unknown}; valid: {sorted(valid)}")
-        return cls(**values)
+        """Settings from a dict; unknown names and wrong values raise one ValueError naming them."""
+        try:
+            return cls(**dict(values))
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"])
+                msg = "unknown one-shot setting" if err["type"] == "extra_forbidden" else \
+                    err["msg"].removeprefix("Value error, ")
+                problems.append(f"{where}: {msg}" + (f" (got {err['input']!r})" if "input" in err and
+                                                      err["type"] != "extra_forbidden" else ""))
+            raise ValueError("invalid one-shot setting(s): " + "; ".join(problems)
+                             + f"; valid: {sorted(cls.model_fields)}") from None
 
 
 @dataclass(frozen=True)
@@ -123,7 +150,7 @@ class EpochRecord:
 
     ``arch_weights`` maps each decision to the probabilities of its options (softmax of the
     architecture parameters; empty for methods without them); ``derived`` is the arch the
-    method would return at this point.
+    method would return at this point; ``seconds`` counts from the start of training.
     """
 
     epoch: int
@@ -132,6 +159,15 @@ class EpochRecord:
     derived: str
     arch_weights: Mapping[str, Sequence[float]] = field(default_factory=dict)
     info: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EpochRecord:
+        return cls(**{k: data[k] for k in ("epoch", "train_loss", "seconds", "derived")},
+                   arch_weights={k: list(v) for k, v in dict(data.get("arch_weights", {})).items()},
+                   info=dict(data.get("info", {})))
 
 
 @dataclass(frozen=True)
@@ -148,29 +184,98 @@ class OneShotResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (no supernet)."""
-        from dataclasses import asdict
-
         return {"method": self.method, "arch": self.arch.key, "search_seconds": self.search_seconds,
-                "settings": asdict(self.settings), "info": dict(self.info),
-                "trajectory": [asdict(r) for r in self.trajectory]}
+                "settings": self.settings.model_dump(mode="json"), "info": dict(self.info),
+                "trajectory": [r.to_dict() for r in self.trajectory]}
+
+
+class TrainingState:
+    """What a method carries between epochs: the supernet, its data and generators, and the
+    trajectory so far. Methods add their optimisers and streams; :meth:`state_dict` must hold
+    everything an epoch changes (see the module docstring)."""
+
+    def __init__(self, space: Any, task: Any, settings: OneShotSettings, supernet: Any, data: Any,
+                 gen: Any) -> None:
+        self.space = space
+        self.task = task
+        self.settings = settings
+        self.supernet = supernet
+        self.data = data
+        self.gen = gen
+        self.trajectory: list[EpochRecord] = []
+        self._start = time.perf_counter()
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.trajectory)
+
+    def seconds(self) -> float:
+        """Training seconds, over every session of the run."""
+        return time.perf_counter() - self._start
+
+    def state_dict(self) -> dict[str, Any]:
+        import torch
+
+        return {"supernet": self.supernet.state_dict(), "gen": self.gen.get_state(),
+                "torch_rng": torch.get_rng_state(), "trajectory": [r.to_dict() for r in self.trajectory],
+                "seconds": self.seconds()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        import torch
+
+        self.supernet.load_state_dict(state["supernet"])
+        self.gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        self.trajectory = [EpochRecord.from_dict(r) for r in state["trajectory"]]
+        self._start = time.perf_counter() - float(state["seconds"])
 
 
 class OneShotMethod:
     """Base class; see the module docstring for the lifecycle."""
 
-    #: Spaces the method supports (names).
-    spaces: tuple[str, ...] = ()
+    name: ClassVar[str] = ""
+    #: supernet capabilities the method needs (see :data:`nasforge.oneshot.supernet.SUPERNETS`)
+    requires: ClassVar[frozenset[str]] = frozenset({"paths"})
+    #: whether the method ends with an inherited-weight search over its supernet
+    searches: ClassVar[bool] = False
+    #: settings the method fixes whatever is asked (e.g. darts2's order)
+    fixed: ClassVar[Mapping[str, Any]] = {}
 
-    def train(self, space: Space, task: Task, settings: OneShotSettings | None = None,
-              search: Any = None) -> OneShotResult:
-        """Search ``space`` on ``task``; ``search`` is the inherited-weight search of
-        weight-sharing methods (see :mod:`nasforge.oneshot.spos`), ignored by the others."""
+    def __init__(self, **settings: Any) -> None:
+        self.settings = OneShotSettings.from_mapping({**settings, **self.fixed})
+
+    @classmethod
+    def supported_spaces(cls) -> list[str]:
+        """Spaces whose registered supernet has every capability this method requires."""
+        from nasforge.oneshot.supernet import SUPERNETS
+
+        return [name for name in SUPERNETS.list() if cls.requires <= SUPERNETS.get(name).capabilities]
+
+    def check_space(self, space: Space) -> None:
+        supported = self.supported_spaces()
+        if space.name not in supported:
+            raise ValueError(f"one-shot method {self.name!r} supports spaces {supported}, not {space.name!r} "
+                             f"(it needs a supernet with {sorted(self.requires)})")
+
+    # ------------------------------------------------------------------ protocol
+    def begin(self, space: Space, task: Task) -> TrainingState:
         raise NotImplementedError
 
-    def _check_space(self, space: Space) -> None:
-        if space.name not in self.spaces:
-            raise ValueError(f"one-shot method {type(self).__name__} supports spaces "
-                             f"{list(self.spaces)}, not {space.name!r}")
+    def epoch(self, state: TrainingState) -> EpochRecord:
+        raise NotImplementedError
+
+    def resume(self, state: TrainingState) -> None:
+        """Called after ``state.load_state_dict``: take back any method-side state (default none)."""
+
+    def end(self, state: TrainingState, search: Any = None) -> OneShotResult:
+        raise NotImplementedError
+
+    def train(self, space: Space, task: Task, search: Any = None) -> OneShotResult:
+        """Train every epoch and finish (``search``: the inherited-weight search, where used)."""
+        state = self.begin(space, task)
+        while state.epochs_done < self.settings.epochs:
+            self.epoch(state)
+        return self.end(state, search)
 
 
 METHODS: Registry[type[OneShotMethod]] = Registry(
@@ -181,6 +286,6 @@ METHODS: Registry[type[OneShotMethod]] = Registry(
 register_method = METHODS.register
 
 
-def get_method(name: str, **kwargs: Any) -> OneShotMethod:
-    """A new one-shot method registered as ``name``."""
-    return METHODS.get(name)(**kwargs)
+def get_method(name: str, **settings: Any) -> OneShotMethod:
+    """A new one-shot method registered as ``name`` with ``settings`` (validated)."""
+    return METHODS.get(name)(**settings)

@@ -17,8 +17,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from nasforge.estimate.trainer import accuracy
 from nasforge.oneshot.base import EpochRecord, OneShotResult, OneShotSettings, register_method
-from nasforge.oneshot.data import SplitTensors, accuracy, batches
+from nasforge.oneshot.data import SplitTensors, batches
 from nasforge.oneshot.gradient import GradientMethod
 from nasforge.oneshot.supernet import Supernet
 from nasforge.space.nb201 import EDGE_NAMES, OPS
@@ -29,6 +30,7 @@ class DARTSPT(GradientMethod):
     """DARTS supernet training, then perturbation-based architecture selection."""
 
     name = "darts-pt"
+    requires = frozenset({"mixed-op", "softmax", "perturb"})
 
     def finish(self, supernet: Supernet, settings: OneShotSettings, trajectory: list[EpochRecord],
                seconds: float, data: SplitTensors) -> OneShotResult:
@@ -46,7 +48,7 @@ class DARTSPT(GradientMethod):
             scores = {}
             for k in range(len(OPS)):
                 supernet.dropped = (e, k)
-                scores[k] = accuracy(supernet, x_val, y_val)[0]
+                scores[k] = accuracy(supernet, x_val, y_val, batch_size=256)[0]
             supernet.dropped = None
             chosen = min(scores, key=lambda k: (scores[k], k))
             supernet.fixed[e] = chosen

@@ -8,12 +8,11 @@ validation split; the test split is never read. Training batches get random hori
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
@@ -59,17 +58,47 @@ def batches(x: Tensor, y: Tensor, batch_size: int, gen: torch.Generator, fractio
         idx = order[b * batch_size:(b + 1) * batch_size]
         if len(idx) < 2:
             return
-        xb = x[idx]
-        if flip and xb.dim() == 4:
-            mask = torch.rand(len(idx), generator=gen) < 0.5
-            xb = torch.where(mask[:, None, None, None], xb.flip(-1), xb)
-        yield xb, y[idx]
+        yield (_flipped(x[idx], gen) if flip else x[idx]), y[idx]
 
 
-def cycle(x: Tensor, y: Tensor, batch_size: int, gen: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
-    """Endless shuffled batches (the validation stream of bilevel methods)."""
-    while True:
-        yield from batches(x, y, batch_size, gen)
+class Cycle:
+    """Endless shuffled batches (the validation stream of bilevel methods): :func:`batches`
+    epoch after epoch, drawing from ``gen`` exactly as chaining them would, with a state
+    (``state_dict`` / ``load_state_dict``) so a resumed run continues mid-permutation."""
+
+    def __init__(self, x: Tensor, y: Tensor, batch_size: int, gen: torch.Generator) -> None:
+        self.x, self.y, self.batch_size, self.gen = x, y, batch_size, gen
+        self.order: Tensor | None = None  # the current permutation; drawn on the first batch
+        self.index = 0
+
+    def __iter__(self) -> Cycle:
+        return self
+
+    def __next__(self) -> tuple[Tensor, Tensor]:
+        while True:
+            if self.order is None:
+                self.order = torch.randperm(len(self.x), generator=self.gen)
+                self.index = 0
+            idx = self.order[self.index * self.batch_size:(self.index + 1) * self.batch_size]
+            self.index += 1
+            if len(idx) < 2:  # past the end (or a last batch of one): the next permutation
+                self.order = None
+                continue
+            return _flipped(self.x[idx], self.gen), self.y[idx]
+
+    def state_dict(self) -> dict[str, object]:
+        return {"order": self.order, "index": self.index}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.order, self.index = state["order"], int(state["index"])  # type: ignore[assignment, arg-type]
+
+
+def _flipped(xb: Tensor, gen: torch.Generator) -> Tensor:
+    """Images flipped horizontally at random (one draw per image from ``gen``); others as given."""
+    if xb.dim() != 4:
+        return xb
+    mask = torch.rand(len(xb), generator=gen) < 0.5
+    return torch.where(mask[:, None, None, None], xb.flip(-1), xb)
 
 
 def calibration_batches(x: Tensor, count: int, batch_size: int, seed: int) -> list[Tensor]:
@@ -90,16 +119,3 @@ def weight_optimizer(params: list[nn.Parameter], settings: OneShotSettings,
 def steps_per_epoch(n: int, settings: OneShotSettings) -> int:
     """Batches per epoch under ``settings.data_fraction``."""
     return max(1, math.ceil(settings.data_fraction * math.ceil(n / settings.batch_size)))
-
-
-@torch.no_grad()
-def accuracy(forward: Callable[[Tensor], Tensor], x: Tensor, y: Tensor,
-             batch_size: int = 256) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) of ``forward`` on ``x, y``."""
-    correct, loss = 0, 0.0
-    for start in range(0, len(x), batch_size):
-        logits = forward(x[start:start + batch_size])
-        target = y[start:start + batch_size]
-        correct += int((logits.argmax(1) == target).sum())
-        loss += float(F.cross_entropy(logits, target, reduction="sum"))
-    return correct / len(x), loss / len(x)

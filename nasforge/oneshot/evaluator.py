@@ -1,7 +1,9 @@
 """The ``supernet`` evaluator: accuracy of an architecture with weights inherited from a trained
 supernet (Guo et al. 2020 SPOS; Cai et al. 2020 OFA), so any ask/tell strategy can search over it.
 
-For each arch: extract the standalone subnet (:meth:`Supernet.extract`), apply the BN mode
+For each arch: extract the standalone subnet (:meth:`Supernet.extract`; on a partial-channel
+supernet, whose subnets cannot be extracted at full width, the arch's path through a copy of the
+supernet), apply the BN mode
 (default: recalibrate running statistics on ``calib_batches`` training batches of
 ``batch_size``, the same batches for every arch), then score it on the validation split (its
 first ``eval_images`` samples, all if 0). Metrics: ``val_accuracy`` and ``val_loss``, the names
@@ -128,12 +130,17 @@ class SupernetEvaluator(Evaluator):
     def _evaluate(self, arch: Arch) -> Mapping[str, float] | EvalResult:
         import torch
 
+        from nasforge.estimate.trainer import accuracy
         from nasforge.oneshot.bn import prepare_bn
-        from nasforge.oneshot.data import accuracy
 
         if self.threads:
             torch.set_num_threads(self.threads)
         supernet, data, calib = self._load()
-        net = prepare_bn(supernet.extract(arch), self.bn_mode, calib)
-        acc, loss = accuracy(net, *data.val(self.eval_images))
+        if getattr(supernet, "partial", 1) != 1:  # partial channels: the path through the supernet
+            from nasforge.oneshot.supernet import PathNet
+
+            net = prepare_bn(PathNet(supernet, arch), self.bn_mode, calib)
+        else:
+            net = prepare_bn(supernet.extract(arch), self.bn_mode, calib)
+        acc, loss = accuracy(net, *data.val(self.eval_images), batch_size=256)
         return {"val_accuracy": acc, "val_loss": loss}

@@ -22,7 +22,6 @@ operation probabilities of every edge after each epoch.
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -37,12 +36,13 @@ from nasforge.oneshot.base import (
     OneShotMethod,
     OneShotResult,
     OneShotSettings,
+    TrainingState,
     register_method,
 )
 from nasforge.oneshot.data import (
+    Cycle,
     SplitTensors,
     batches,
-    cycle,
     setup_torch,
     steps_per_epoch,
     weight_optimizer,
@@ -63,71 +63,96 @@ def frozen(params: list[nn.Parameter]):
             p.requires_grad_(flag)
 
 
+class GradientState(TrainingState):
+    """A bilevel method's state: the supernet, both optimisers, the schedule, the validation stream."""
+
+    def __init__(self, *args: Any, w_opt: Any, sched: Any, a_opt: Any, val_stream: Cycle,
+                 extra: dict[str, Any]) -> None:
+        super().__init__(*args)
+        self.w_opt, self.sched, self.a_opt, self.val_stream = w_opt, sched, a_opt, val_stream
+        self.extra = extra  # what the method's ``prepare`` measured (plain values)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "w_opt": self.w_opt.state_dict(), "sched": self.sched.state_dict(),
+                "a_opt": self.a_opt.state_dict(), "val_stream": self.val_stream.state_dict(), "extra": self.extra}
+
+    def load_state_dict(self, state: Any) -> None:
+        super().load_state_dict(state)
+        self.w_opt.load_state_dict(state["w_opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.a_opt.load_state_dict(state["a_opt"])
+        self.val_stream.load_state_dict(state["val_stream"])
+        self.extra = dict(state["extra"])
+
+
 class GradientMethod(OneShotMethod):
     """The bilevel loop; subclasses set the supernet modes (see the module docstring)."""
 
     name = "darts"
-    spaces = ("nb201",)
+    requires = frozenset({"mixed-op", "softmax"})
     weight_mode = "softmax"
     arch_mode = "softmax"
     anneal = False
     partial = False
-    force_order: int | None = None
-
-    def __init__(self) -> None:
-        pass
 
     # -------------------------------------------------------------------- hooks
     def build(self, space: Any, task: Any, settings: OneShotSettings) -> Supernet:
-        from nasforge.oneshot.nb201 import NB201Supernet
+        from nasforge.oneshot.supernet import build_supernet
 
-        k = settings.partial_channels if self.partial else 1
-        return NB201Supernet(space, task, partial=k, edge_norm=self.partial, bn_affine=settings.bn_affine)
+        options = {"partial": settings.partial_channels, "edge_norm": True} if self.partial else {}
+        return build_supernet(space, task, bn_affine=settings.bn_affine, **options)
 
     def extra_loss(self, supernet: Supernet) -> Tensor | None:
         return None
 
-    def prepare(self, supernet: Supernet, space: Any, task: Any, settings: OneShotSettings) -> None:
-        """Called once before training (e.g. to profile latencies)."""
+    def prepare(self, supernet: Supernet, space: Any, task: Any, settings: OneShotSettings) -> dict[str, Any]:
+        """Called once before training (e.g. to profile latencies); returns what it measured as
+        plain values, which the state keeps (a resumed run restores them through :meth:`resume`)."""
+        return {}
+
+    def resume(self, state: TrainingState) -> None:
+        """Take back what :meth:`prepare` measured from a restored ``state``."""
 
     # --------------------------------------------------------------------- loop
-    def train(self, space: Any, task: Any, settings: OneShotSettings | None = None,
-              search: Any = None) -> OneShotResult:
-        settings = settings or OneShotSettings()
-        if self.force_order:
-            settings = replace(settings, order=self.force_order)
-        self._check_space(space)
+    def begin(self, space: Any, task: Any) -> GradientState:
+        settings = self.settings
+        self.check_space(space)
         gen = setup_torch(settings)
         data = SplitTensors.of(task)
         supernet = self.build(space, task, settings)
         supernet.generator = gen
-        self.prepare(supernet, space, task, settings)
+        extra = self.prepare(supernet, space, task, settings)
         steps = steps_per_epoch(len(data.x_train), settings)
         w_opt, sched = weight_optimizer(supernet.weight_parameters(), settings, settings.epochs * steps)
         a_opt = torch.optim.Adam(supernet.arch_parameters(), lr=settings.arch_lr, betas=(0.5, 0.999),
                                  weight_decay=settings.arch_weight_decay)
-        val_stream = cycle(data.x_val, data.y_val, settings.batch_size, gen)
-        trajectory: list[EpochRecord] = []
-        start = time.perf_counter()
-        for epoch in range(settings.epochs):
-            if self.anneal:
-                frac = epoch / max(1, settings.epochs - 1)
-                supernet.tau = settings.tau_max - (settings.tau_max - settings.tau_min) * frac
-            losses, arch_hits, arch_seen = [], 0, 0
-            supernet.train()
-            for xt, yt in batches(data.x_train, data.y_train, settings.batch_size, gen, settings.data_fraction):
-                if epoch >= settings.warmup_epochs:
-                    xv, yv = next(val_stream)
-                    hits = self.arch_step(supernet, a_opt, w_opt, xt, yt, xv, yv, settings)
-                    arch_hits, arch_seen = arch_hits + hits, arch_seen + len(yv)
-                losses.append(self.weight_step(supernet, w_opt, xt, yt, settings))
-                sched.step()
-            info = {"arch_val_accuracy": arch_hits / arch_seen if arch_seen else float("nan")}
-            if self.anneal:
-                info["tau"] = float(supernet.tau)
-            trajectory.append(EpochRecord(epoch + 1, float(np.mean(losses)), time.perf_counter() - start,
-                                          supernet.derive().key, supernet.arch_weights(), info))
-        return self.finish(supernet, settings, trajectory, time.perf_counter() - start, data)
+        return GradientState(space, task, settings, supernet, data, gen, w_opt=w_opt, sched=sched, a_opt=a_opt,
+                             val_stream=Cycle(data.x_val, data.y_val, settings.batch_size, gen), extra=extra)
+
+    def epoch(self, state: GradientState) -> EpochRecord:
+        settings, supernet, data, epoch = state.settings, state.supernet, state.data, state.epochs_done
+        if self.anneal:
+            frac = epoch / max(1, settings.epochs - 1)
+            supernet.tau = settings.tau_max - (settings.tau_max - settings.tau_min) * frac
+        losses, arch_hits, arch_seen = [], 0, 0
+        supernet.train()
+        for xt, yt in batches(data.x_train, data.y_train, settings.batch_size, state.gen, settings.data_fraction):
+            if epoch >= settings.warmup_epochs:
+                xv, yv = next(state.val_stream)
+                hits = self.arch_step(supernet, state.a_opt, state.w_opt, xt, yt, xv, yv, settings)
+                arch_hits, arch_seen = arch_hits + hits, arch_seen + len(yv)
+            losses.append(self.weight_step(supernet, state.w_opt, xt, yt, settings))
+            state.sched.step()
+        info = {"arch_val_accuracy": arch_hits / arch_seen if arch_seen else float("nan")}
+        if self.anneal:
+            info["tau"] = float(supernet.tau)
+        record = EpochRecord(epoch + 1, float(np.mean(losses)), state.seconds(), supernet.derive().key,
+                             supernet.arch_weights(), info)
+        state.trajectory.append(record)
+        return record
+
+    def end(self, state: GradientState, search: Any = None) -> OneShotResult:
+        return self.finish(state.supernet, state.settings, state.trajectory, state.seconds(), state.data)
 
     def finish(self, supernet: Supernet, settings: OneShotSettings, trajectory: list[EpochRecord],
                seconds: float, data: SplitTensors) -> OneShotResult:
@@ -210,7 +235,7 @@ class DARTS2(GradientMethod):
     """DARTS with the second-order (unrolled) architecture gradient."""
 
     name = "darts2"
-    force_order = 2
+    fixed = {"order": 2}
 
 
 @register_method("gdas")
@@ -218,6 +243,7 @@ class GDAS(GradientMethod):
     """GDAS (Dong & Yang 2019): hard Gumbel-softmax sampling, one op per edge."""
 
     name = "gdas"
+    requires = frozenset({"mixed-op", "gumbel"})
     weight_mode = arch_mode = "gumbel"
     anneal = True
 
@@ -227,6 +253,7 @@ class FBNet(GradientMethod):
     """FBNet-style soft Gumbel-softmax relaxation (Wu et al. 2019), without a latency term."""
 
     name = "fbnet"
+    requires = frozenset({"mixed-op", "gumbel_soft"})
     weight_mode = arch_mode = "gumbel_soft"
     anneal = True
 
@@ -236,6 +263,7 @@ class PCDARTS(GradientMethod):
     """PC-DARTS (Xu et al. 2020): partial channels (K = ``partial_channels``) + edge normalisation."""
 
     name = "pcdarts"
+    requires = frozenset({"mixed-op", "softmax", "partial"})
     partial = True
 
 
@@ -244,17 +272,30 @@ class ProxylessNAS(GradientMethod):
     """ProxylessNAS (Cai et al. 2019): binary gates and a latency-table loss."""
 
     name = "proxyless"
+    requires = frozenset({"mixed-op", "sample", "binary"})
     weight_mode = "sample"
     arch_mode = "binary"
 
-    def prepare(self, supernet: Supernet, space: Any, task: Any, settings: OneShotSettings) -> None:
+    def prepare(self, supernet: Supernet, space: Any, task: Any, settings: OneShotSettings) -> dict[str, Any]:
         from nasforge.oneshot.latency import nb201_edge_latency
+
+        latency = nb201_edge_latency(space, task, path=settings.latency_table) if settings.latency_weight > 0 else None
+        self._use(latency)
+        return {} if latency is None else {"fixed_ms": latency.fixed, "per_op_ms": list(latency.per_op)}
+
+    def resume(self, state: TrainingState) -> None:
+        from nasforge.oneshot.latency import EdgeLatency
+
+        extra = getattr(state, "extra", {})
+        self._use(EdgeLatency(extra["fixed_ms"], tuple(extra["per_op_ms"])) if extra else None)
+
+    def _use(self, latency: Any) -> None:
         from nasforge.space.nb201 import EDGE_NAMES
 
-        self.latency_ = nb201_edge_latency(space, task) if settings.latency_weight > 0 else None
-        if self.latency_ is not None:
-            self.reference_ms_ = self.latency_.of(["nor_conv_3x3"] * len(EDGE_NAMES))
-        self.weight_ = settings.latency_weight
+        self.latency_ = latency
+        if latency is not None:
+            self.reference_ms_ = latency.of(["nor_conv_3x3"] * len(EDGE_NAMES))
+        self.weight_ = self.settings.latency_weight
 
     def extra_loss(self, supernet: Supernet) -> Tensor | None:
         if self.latency_ is None:

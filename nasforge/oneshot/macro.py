@@ -64,6 +64,8 @@ class MacroLayer(nn.Module):
 class MacroSupernet(Supernet):
     """Supernet of a :class:`MacroSpace` (its ``stages``, ``stem`` and ``head`` set the skeleton)."""
 
+    capabilities = frozenset({"paths", "entangled", "softmax"})
+
     def __init__(self, space: MacroSpace, task: Any, bn_affine: bool = True) -> None:
         super().__init__(space, task)
         self.config = dict(bn_affine=bn_affine)

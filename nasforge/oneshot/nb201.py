@@ -70,6 +70,8 @@ def _apply(edge: MixedEdge, x: Tensor, step: tuple[Any, ...]) -> Tensor:
 class NB201Supernet(Supernet):
     """Supernet of an :class:`NB201Space` (its ``channels`` and ``cells`` set the skeleton)."""
 
+    capabilities = frozenset({"paths", "mixed-op", "partial", "perturb", *MODES})
+
     def __init__(self, space: NB201Space, task: Any, partial: int = 1, edge_norm: bool = False,
                  bn_affine: bool = True) -> None:
         super().__init__(space, task)

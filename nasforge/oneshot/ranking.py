@@ -26,11 +26,6 @@ class Ranked:
     flops: float
 
 
-def sample_archs(space: Any, n: int, seed: int = 0) -> list[Arch]:
-    """Up to ``n`` distinct archs drawn uniformly with ``numpy.random.default_rng(seed)``."""
-    return space.sample_distinct(n, seed)
-
-
 def arch_flops(arch: Arch, space: Any, shape: Any) -> float:
     """FLOPs of ``arch``: the table's where it has them, else PyTorch's counter (MACs)."""
     from nasforge.oneshot.truth import true_metrics

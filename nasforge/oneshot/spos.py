@@ -18,9 +18,7 @@ ordinary experiment loop; the loop lives above this layer, so the caller passes 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +30,7 @@ from nasforge.oneshot.base import (
     OneShotMethod,
     OneShotResult,
     OneShotSettings,
+    TrainingState,
     register_method,
 )
 from nasforge.oneshot.data import (
@@ -56,76 +55,95 @@ def _step_paths(supernet: Supernet, settings: OneShotSettings, rng: np.random.Ge
     return [largest, smallest, *(space.sample(rng) for _ in range(settings.num_random))]
 
 
-def train_supernet(supernet: Supernet, data: SplitTensors, settings: OneShotSettings,
-                   gen: torch.Generator, rng: np.random.Generator) -> list[EpochRecord]:
-    """Train ``supernet``'s weights by path sampling (see the module docstring)."""
+class SupernetState(TrainingState):
+    """A weight-sharing method's state: the supernet, its optimiser and schedule, the path sampler."""
+
+    def __init__(self, *args: Any, opt: Any, sched: Any, rng: np.random.Generator) -> None:
+        super().__init__(*args)
+        self.opt, self.sched, self.rng = opt, sched, rng
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: Any) -> None:
+        super().load_state_dict(state)
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.rng.bit_generator.state = state["rng"]
+
+
+def begin_supernet(space: Any, task: Any, settings: OneShotSettings) -> SupernetState:
+    """A supernet of ``space`` for ``task`` ready for path-sampling training (seeded)."""
+    gen = setup_torch(settings)
+    rng = np.random.default_rng(settings.seed)
+    supernet = build_supernet(space, task, bn_affine=settings.bn_affine)
+    supernet.generator = gen
+    data = SplitTensors.of(task)
     steps = steps_per_epoch(len(data.x_train), settings)
     opt, sched = weight_optimizer(supernet.weight_parameters(), settings, settings.epochs * steps)
-    records, start = [], time.perf_counter()
-    for epoch in range(settings.epochs):
-        supernet.train()
-        losses = []
-        for x, y in batches(data.x_train, data.y_train, settings.batch_size, gen, settings.data_fraction):
-            opt.zero_grad(set_to_none=True)
-            teacher = None
-            for i, arch in enumerate(_step_paths(supernet, settings, rng)):
-                logits = supernet(x, arch)
-                if i == 0 or teacher is None:
-                    loss = F.cross_entropy(logits, y)
-                    if settings.sampling == "sandwich" and settings.distill:
-                        teacher = F.softmax(logits.detach(), dim=1)
-                    losses.append(float(loss.detach()))
-                else:
-                    loss = F.kl_div(F.log_softmax(logits, dim=1), teacher, reduction="batchmean")
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"supernet loss became {float(loss)} at epoch {epoch + 1}")
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(supernet.weight_parameters(), settings.grad_clip)
-            opt.step()
-            sched.step()
-        records.append(EpochRecord(epoch + 1, float(np.mean(losses)), time.perf_counter() - start, ""))
-    return records
+    return SupernetState(space, task, settings, supernet, data, gen, opt=opt, sched=sched, rng=rng)
+
+
+def supernet_epoch(state: SupernetState) -> EpochRecord:
+    """Train ``state.supernet``'s weights for one epoch by path sampling (see the module docstring)."""
+    settings, supernet, data = state.settings, state.supernet, state.data
+    supernet.train()
+    losses = []
+    for x, y in batches(data.x_train, data.y_train, settings.batch_size, state.gen, settings.data_fraction):
+        state.opt.zero_grad(set_to_none=True)
+        teacher = None
+        for i, arch in enumerate(_step_paths(supernet, settings, state.rng)):
+            logits = supernet(x, arch)
+            if i == 0 or teacher is None:
+                loss = F.cross_entropy(logits, y)
+                if settings.sampling == "sandwich" and settings.distill:
+                    teacher = F.softmax(logits.detach(), dim=1)
+                losses.append(float(loss.detach()))
+            else:
+                loss = F.kl_div(F.log_softmax(logits, dim=1), teacher, reduction="batchmean")
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"supernet loss became {float(loss)} at epoch {state.epochs_done + 1}")
+            loss.backward()
+        torch.nn.utils.clip_grad_norm_(supernet.weight_parameters(), settings.grad_clip)
+        state.opt.step()
+        state.sched.step()
+    record = EpochRecord(state.epochs_done + 1, float(np.mean(losses)), state.seconds(), "")
+    state.trajectory.append(record)
+    return record
 
 
 class WeightSharingMethod(OneShotMethod):
     """Train a supernet by path sampling, then search over it with inherited weights."""
 
     name = "spos"
-    spaces = ("nb201", "macro", "mbconv")
-    sampling: str | None = None
+    searches = True
     strategy: str | None = None
 
-    def __init__(self) -> None:
-        pass
+    def begin(self, space: Any, task: Any) -> SupernetState:
+        self.check_space(space)
+        return begin_supernet(space, task, self.settings)
 
-    def train(self, space: Any, task: Any, settings: OneShotSettings | None = None,
-              search: SupernetSearch | None = None) -> OneShotResult:
+    def epoch(self, state: SupernetState) -> EpochRecord:
+        return supernet_epoch(state)
+
+    def end(self, state: SupernetState, search: SupernetSearch | None = None) -> OneShotResult:
         if search is None:
             raise ValueError(f"one-shot method {self.name!r} searches its trained supernet through the experiment "
-                             "loop: run it with nasforge.run.oneshot.train_method (or pass search=...)")
-        settings = settings or OneShotSettings()
-        if self.sampling:
-            settings = replace(settings, sampling=self.sampling)
-        self._check_space(space)
-        gen = setup_torch(settings)
-        rng = np.random.default_rng(settings.seed)
-        supernet = build_supernet(space, task, bn_affine=settings.bn_affine)
-        supernet.generator = gen
-        start = time.perf_counter()
-        records = train_supernet(supernet, SplitTensors.of(task), settings, gen, rng)
-        train_seconds = time.perf_counter() - start
-        best, trials = search(supernet, task, settings, self.strategy)
-        info = {"train_seconds": train_seconds, "search_seconds": time.perf_counter() - start - train_seconds,
+                             "loop: run it with nasforge search (or pass search=...)")
+        train_seconds = state.seconds()
+        best, trials = search(state.supernet, state.task, state.settings, self.strategy)
+        info = {"train_seconds": train_seconds, "search_seconds": state.seconds() - train_seconds,
                 "best_supernet_accuracy": max(t.metrics.get("val_accuracy", 0.0) for t in trials),
                 "trials": len(trials)}
-        return OneShotResult(self.name, best, tuple(records), time.perf_counter() - start, settings,
-                             info, supernet)
+        return OneShotResult(self.name, best, tuple(state.trajectory), state.seconds(), state.settings,
+                             info, state.supernet)
 
 
 @register_method("spos")
 class SPOS(WeightSharingMethod):
-    """SPOS (Guo et al. 2020): uniform single-path training (unless ``settings.sampling``
-    says otherwise), then ``settings.search_strategy`` (evolution) over the supernet."""
+    """SPOS (Guo et al. 2020): uniform single-path training (unless ``sampling`` says otherwise),
+    then ``search_strategy`` (evolution) over the supernet."""
 
     name = "spos"
 
@@ -135,7 +153,7 @@ class Sandwich(WeightSharingMethod):
     """OFA/BigNAS sandwich rule with in-place distillation, then evolution over the supernet."""
 
     name = "sandwich"
-    sampling = "sandwich"
+    fixed = {"sampling": "sandwich"}
 
 
 @register_method("random-ws")
@@ -143,5 +161,5 @@ class RandomWeightSharing(WeightSharingMethod):
     """Random search with weight sharing (Li & Talwalkar 2019): uniform training, random search."""
 
     name = "random-ws"
-    sampling = "uniform"
+    fixed = {"sampling": "uniform"}
     strategy = "random"

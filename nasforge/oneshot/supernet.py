@@ -25,6 +25,11 @@ from nasforge.space.blocks import BlockSpace
 class Supernet(nn.Module):
     """Base class; see the module docstring."""
 
+    #: what one-shot methods can ask of this supernet: ``paths`` (single-path forward, every
+    #: supernet), ``mixed-op`` (every candidate operation run and mixed), ``entangled`` (candidates
+    #: mixed in weight space), and the relaxation modes it implements (``softmax``, ``gumbel``...)
+    capabilities: frozenset[str] = frozenset({"paths"})
+
     def __init__(self, space: BlockSpace, task: Any) -> None:
         super().__init__()
         from nasforge.hardware.metrics import TaskShape
@@ -62,6 +67,22 @@ class Supernet(nn.Module):
     def _check(self, arch: Arch) -> None:
         if arch.space != self.space.name:
             raise ValueError(f"{arch.key!r} is not an architecture of space {self.space.name!r}")
+
+
+class PathNet(nn.Module):
+    """The single path of ``arch`` through (a copy of) ``supernet`` as a module: what
+    ``supernet(x, arch)`` computes, for supernets whose subnets cannot be extracted at full width
+    (a partial-channel supernet). Its BN statistics are the copy's own."""
+
+    def __init__(self, supernet: Supernet, arch: Arch) -> None:
+        super().__init__()
+        import copy
+
+        self.supernet = copy.deepcopy(supernet)
+        self.arch = arch
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.supernet(x, self.arch)
 
 
 def copy_state(src: nn.Module, dst: nn.Module) -> None:

@@ -9,21 +9,13 @@ arg-max option of every layer.
 
 from __future__ import annotations
 
-from typing import Any
-
-from nasforge.oneshot.base import OneShotSettings, register_method
+from nasforge.oneshot.base import register_method
 from nasforge.oneshot.gradient import GradientMethod
-from nasforge.oneshot.supernet import Supernet
 
 
 @register_method("tanglenas")
 class TangleNAS(GradientMethod):
-    """Weight-entangled differentiable search on the macro space."""
+    """Weight-entangled differentiable search (spaces whose supernet is entangled: macro)."""
 
     name = "tanglenas"
-    spaces = ("macro",)
-
-    def build(self, space: Any, task: Any, settings: OneShotSettings) -> Supernet:
-        from nasforge.oneshot.macro import MacroSupernet
-
-        return MacroSupernet(space, task, bn_affine=settings.bn_affine)
+    requires = frozenset({"entangled", "softmax"})

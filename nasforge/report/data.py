@@ -28,6 +28,20 @@ class RunRecords:
     constraints: list[Constraint]
     summary: dict[str, Any] | None
     proxy_cost: dict[str, float] = field(default_factory=dict)  # evaluations, seconds (guided runs)
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # one-shot runs: the trained epochs
+    family: list[dict[str, Any]] | None = None  # a constraint family (best/family.json)
+    correlations: list[dict[str, str]] | None = None  # a supernet's ranking study (correlations.csv)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A one-shot run's epochs: the training loss and, per decision, the probability of the
+    option finally derived (empty for methods without architecture parameters)."""
+
+    epoch: list[int]
+    train_loss: list[float]
+    derived: list[str]
+    probability: dict[str, list[float]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ def read_run(path: str | Path) -> RunRecords:
     try:
         trials = storage.trials()
         cost = storage.proxy_cost()
+        epochs = storage.epochs()
     finally:
         storage.close()
     summary_path = path / rd.BEST / "summary.json"
@@ -72,8 +87,45 @@ def read_run(path: str | Path) -> RunRecords:
         constraints = [Constraint.parse(t) for t in _texts(config, "constraints")]
     except ValueError as exc:
         raise rd.RunDirError(f"{path / rd.CONFIG}: {exc}") from None
+    family_path = path / rd.BEST / "family.json"
+    family = _read_list(family_path) if family_path.is_file() else None
     return RunRecords(path, config, trials, objectives, constraints, summary,
-                      cost if cost["proxy_evaluations"] else {})
+                      cost if cost["proxy_evaluations"] else {}, epochs, family, _read_correlations(path))
+
+
+def _read_list(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise rd.RunDirError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise rd.RunDirError(f"{path} holds a {type(data).__name__}, not a list of records")
+    return data
+
+
+def _read_correlations(path: Path) -> list[dict[str, str]] | None:
+    import csv
+
+    file = path / "correlations.csv"
+    if not file.is_file():
+        return None
+    with open(file, newline="", encoding="utf-8", errors="replace") as fh:
+        return list(csv.DictReader(fh))
+
+
+def trajectory(records: RunRecords) -> Trajectory | None:
+    """The epochs of a one-shot run (``None`` for other runs)."""
+    if not records.epochs:
+        return None
+    final = records.epochs[-1]
+    chosen: dict[str, int] = {}
+    for name, probs in dict(final.get("arch_weights") or {}).items():
+        if probs:
+            chosen[name] = max(range(len(probs)), key=lambda i: probs[i])
+    probability = {name: [float((e.get("arch_weights") or {}).get(name, [float("nan")] * (i + 1))[i])
+                          for e in records.epochs] for name, i in chosen.items()}
+    return Trajectory([int(e["epoch"]) for e in records.epochs], [float(e["train_loss"]) for e in records.epochs],
+                      [str(e.get("derived", "")) for e in records.epochs], probability)
 
 
 def _read_mapping(path: Path, parse: Any, error: type[Exception]) -> dict[str, Any]:

@@ -15,10 +15,11 @@ from typing import Any
 import jinja2
 
 from nasforge.experiment import run_dir as rd
-from nasforge.report.data import RunRecords, history, pareto_view, read_run, trial_rows
+from nasforge.report.data import RunRecords, history, pareto_view, read_run, trajectory, trial_rows
 
 #: the entries of ``best/summary.json`` the page shows
-SUMMARY_KEYS = ("arch", "test_accuracy", "retrain_epochs", "params", "flops")
+SUMMARY_KEYS = ("kind", "arch", "test_accuracy", "retrain_epochs", "params", "flops", "benchmark", "truth",
+                "searched_with")
 
 
 def _png(fig) -> str:
@@ -61,6 +62,23 @@ def _plots(records: RunRecords) -> list[tuple[str, str]]:
         ax.grid(alpha=0.3)
         out.append(("Best so far", _png(fig)))
         plt.close(fig)
+    path = trajectory(records)
+    if path is not None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        if path.probability:
+            for name, values in path.probability.items():
+                ax.plot(path.epoch, values, marker=".", lw=1, label=name)
+            ax.set_ylabel("probability of the finally derived option")
+            ax.set_ylim(0, 1.02)
+            if len(path.probability) <= 12:
+                ax.legend(fontsize=7, ncol=2)
+        else:
+            ax.plot(path.epoch, path.train_loss, marker=".", color="C0")
+            ax.set_ylabel("supernet training loss")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        out.append(("Trajectory", _png(fig)))
+        plt.close(fig)
     return out
 
 
@@ -74,6 +92,14 @@ def render(records: RunRecords) -> str:
     summary = None
     if records.summary is not None:
         summary = {key: records.summary.get(key) for key in SUMMARY_KEYS}
+        truth = summary.get("truth")
+        summary["truth"] = [(str(k), v) for k, v in truth.items()] if isinstance(truth, dict) else []
+    path = trajectory(records)
+    epochs = [] if path is None else [
+        (e, loss, derived) for e, loss, derived in zip(path.epoch, path.train_loss, path.derived, strict=True)]
+    family = [(m.get("budget"), m.get("arch"), m.get("predicted"),
+               (m.get("result") or {}).get("test_accuracy") if isinstance(m.get("result"), dict) else None)
+              for m in records.family or []]
     return _template().render(
         name=records.path.name,
         config={key: str(cfg.get(key)) for key in ("task", "space", "strategy")},
@@ -81,6 +107,10 @@ def render(records: RunRecords) -> str:
         constraints=[str(c) for c in records.constraints],
         counts=sorted(counts.items()),
         summary=summary,
+        epochs=epochs,
+        family=family,
+        correlations=[(r.get("predictor"), r.get("target"), r.get("bn_mode"), r.get("kendall"), r.get("spearman"),
+                       r.get("n")) for r in records.correlations or []],
         plots=_plots(records),
         header=[str(h) for h in header],
         rows=rows,

@@ -129,6 +129,21 @@ def build_evaluator(config: SearchConfig, space: Any, task: Any, run_dir: Path |
     return CostedEvaluator(evaluator, space, shape, static, measured, models, config.parsed_constraints())
 
 
+def cost_wrapper(config: SearchConfig, space: Any, task: Any, run_dir: Path | None) -> Callable[[Any], Any] | None:
+    """``evaluator -> evaluator with the run's cost sources`` for the cost metrics that objectives
+    and constraints name and the evaluator does not report (``None`` when none is needed): what
+    a one-shot run puts around its supernet evaluator."""
+    from nasforge.oneshot.evaluator import SupernetEvaluator
+
+    static, wants_latency = cost_plan(config, SupernetEvaluator.METRICS)
+    if not static and not wants_latency:
+        return None
+    shape = task_shape(config, space, task)
+    measured = latency_settings(config) if wants_latency and config.latency.source == "measured" else None
+    models = {"latency_ms": latency_model(config, space, shape, run_dir)} if wants_latency and measured is None else {}
+    return lambda inner: CostedEvaluator(inner, space, shape, static, measured, models, config.parsed_constraints())
+
+
 def cost_service(evaluator: Evaluator, space: Any, shape: Any) -> Callable[[str], Callable[[Any], float]]:
     """``metric -> (arch -> value)``: a cost metric of an arch without training, from the run's
     cost sources where the run has them (a strategy's resource, e.g. FBNetV3's budgets)."""

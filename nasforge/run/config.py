@@ -185,17 +185,30 @@ class SearchConfig(_Strict):
     @field_validator("strategy")
     @classmethod
     def _strategy_known(cls, name: str) -> str:
+        from nasforge.oneshot.base import METHODS
         from nasforge.strategy.base import STRATEGIES
 
-        return _registered(STRATEGIES, name)
+        if name in METHODS:
+            return METHODS.canonical(name)
+        try:
+            return _registered(STRATEGIES, name)
+        except ValueError:
+            raise ValueError(f"unknown strategy {name!r}; strategies: {', '.join(STRATEGIES.list())}; one-shot "
+                             f"methods: {', '.join(METHODS.list())}") from None
 
     @field_validator("strategy_settings")
     @classmethod
     def _strategy_settings_valid(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from nasforge.oneshot.base import METHODS, OneShotSettings
         from nasforge.strategy.base import STRATEGIES
 
-        if "strategy" in info.data:
-            STRATEGIES.check_settings(info.data["strategy"], settings)
+        name = info.data.get("strategy")
+        if name in METHODS:
+            if "seed" in settings:
+                raise ValueError("seed: a one-shot method's seed is the run's seed (--seed / seed:)")
+            OneShotSettings.from_mapping(settings)
+        elif name is not None:
+            STRATEGIES.check_settings(name, settings)
         return settings
 
     @field_validator("task")
@@ -265,22 +278,38 @@ class SearchConfig(_Strict):
 
         space = _given(info, "space") or _space_of(self)
         evaluator, settings = self.evaluator.cls(), self.evaluator.parsed()
-        try:
-            evaluator.check_space(space, settings)
-        except IncompatibleError as exc:
-            raise ValueError(f"evaluator {self.evaluator.name!r} cannot search space {space.name!r}: {exc}") from None
+        oneshot = _oneshot_method(self.strategy)
+        if oneshot is not None:
+            if self.evaluator.name != "train":
+                raise ValueError(f"one-shot method {self.strategy!r} scores architectures with its own supernet; "
+                                 f"evaluator {self.evaluator.name!r} does not apply (the train evaluator's settings "
+                                 "are the recipe of the final retraining)")
+            supported = oneshot.supported_spaces()
+            if space.name not in supported:
+                raise ValueError(f"one-shot method {self.strategy!r} cannot search space {space.name!r}: it needs a "
+                                 f"supernet with {sorted(oneshot.requires)}, which spaces {supported} have")
+            from nasforge.oneshot.evaluator import SupernetEvaluator
+
+            evaluator = SupernetEvaluator
+        else:
+            try:
+                evaluator.check_space(space, settings)
+            except IncompatibleError as exc:
+                raise ValueError(f"evaluator {self.evaluator.name!r} cannot search space {space.name!r}: "
+                                 f"{exc}") from None
         if self.objectives is None:
             object.__setattr__(self, "objectives", evaluator.default_objectives(settings, space))
         if self.task is None and not _given(info, "task"):
             task = evaluator.default_task(settings, space) or getattr(space, "default_task", None) or "mnist1d"
             object.__setattr__(self, "task", task)
-        reported = evaluator.reports(settings, space)
+        reported = evaluator.reports(settings, space) if oneshot is None else list(evaluator.METRICS)
         costs = list(COST_METRICS) if getattr(space, "can_build", False) else []
         known = [*reported, *(m for m in costs if m not in reported)]
         for text in [*self.objectives, *self.constraints]:
             metric = Objective.parse(text).metric if ":" in text else Constraint.parse(text).metric
             if metric not in known:
-                raise ValueError(f"unknown metric {metric!r} in {text!r}: evaluator {self.evaluator.name!r} reports "
+                raise ValueError(f"unknown metric {metric!r} in {text!r}: evaluator "
+                                 f"{self.evaluator.name if oneshot is None else 'supernet'!r} reports "
                                  f"{reported}" + (f"; cost metrics of the space: {costs}" if costs else
                                                   f"; space {space.name!r} builds no network, so it has no cost metrics"))
         used = {m for m in self.metrics_used() if m in LATENCY_METRICS and m not in reported}
@@ -302,6 +331,13 @@ class SearchConfig(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _oneshot_method(name: str) -> Any:
+    """The one-shot method class registered as ``name``, or ``None`` for an ask/tell strategy."""
+    from nasforge.oneshot.base import METHODS
+
+    return METHODS.get(name) if name in METHODS else None
 
 
 def check_device(device: str) -> None:

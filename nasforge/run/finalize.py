@@ -118,7 +118,7 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
     start = time.perf_counter()
     fit(model, *(t.to(device) for t in as_tensors(x, y)), recipe)
     seconds = time.perf_counter() - start
-    test_acc, test_loss = accuracy(model, *(t.to(device) for t in as_tensors(task.x_test, task.y_test)))
+    test_acc, test_loss = accuracy(model.eval(), *(t.to(device) for t in as_tensors(task.x_test, task.y_test)))
     model = model.cpu()
     save_state_dict(model, out_dir / "model.pt")
     onnx_diff = export_onnx(model, task.input_shape, out_dir / "model.onnx", task.x_test[:64])

@@ -1,144 +1,187 @@
-"""End-to-end one-shot runs that write their results to a folder (used by the CLI and
-``benchmarks/oneshot.py``).
+"""One-shot methods in a run directory, like every search (``nasforge search --strategy darts``).
 
-- :func:`supernet_ranking`: train a weight-sharing supernet (uniform or sandwich sampling),
-  score ``n_archs`` archs with inherited weights under one or more BN modes, write
-  ``ranking.csv`` (``arch,supernet_accuracy,true_accuracy,flops``; one
-  ``ranking-<bn_mode>.csv`` per further mode), ``correlations.csv``
-  (``predictor,target,bn_mode,kendall,spearman,n``), ``summary.json`` and ``supernet.pt``.
-- :func:`method_run`: run a one-shot method, write ``result.json`` (derived arch, its true
-  accuracy where a table exists, trajectory, settings) and ``trajectory.csv``.
+A one-shot run trains the method's supernet epoch by epoch; after each epoch it writes
+``checkpoint.pt`` (the method's whole state: supernet and architecture parameters, optimisers,
+schedules, generators; tensors and plain values only, read back with ``weights_only=True``),
+then records the epoch (derived arch, architecture probabilities, loss) in ``trials.db``'s
+``epochs`` table. Then the run evaluates architectures as ordinary trials through the
+experiment loop: the inherited-weight search of SPOS / sandwich / random-WS
+(``search_strategy``, ``search_trials``), or the derived architecture of a gradient method. The
+run's finalisation retrains the selected architecture from scratch (the train evaluator's
+settings, ``final_epochs``) and the report shows the trajectory. ``supernet.pt`` is kept (it
+can serve ``--evaluator supernet`` later); with ``rank_archs`` the run also writes the
+supernet's ranking study (``ranking.csv``, ``correlations.csv``).
+
+A killed run resumes from its last completed epoch (``nasforge resume``): no completed epoch
+or trial is lost or repeated, and the result equals an uninterrupted run's.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-import time
-from collections.abc import Sequence
-from dataclasses import asdict
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from nasforge.core.objectives import Objective
+from nasforge.experiment.budget import Budget
+from nasforge.experiment.experiment import Callback, Experiment
+from nasforge.experiment.storage import Storage
 from nasforge.oneshot.base import OneShotResult, OneShotSettings, get_method
+from nasforge.strategy.base import get_strategy
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+SUPERNET = "supernet.pt"
+RANKING = "ranking.csv"
+CORRELATIONS = "correlations.csv"
+#: called after every completed epoch with (epoch record, epochs planned)
+EpochCallback = Callable[[Any, int], None]
 
 
-def supernet_ranking(space: Any, task: Any, settings: OneShotSettings, n_archs: int, out: str | Path,
-                     bn_modes: Sequence[str] | None = None, arch_seed: int = 0,
-                     save: bool = True) -> dict[str, Any]:
-    """Train, rank and write (see the module docstring); returns the summary."""
-    from nasforge.oneshot.data import SplitTensors, setup_torch
+def search_supernet(supernet: Any, task: Any, settings: OneShotSettings, strategy: str | None = None,
+                    storage: Storage | None = None, objectives: Sequence[Objective] = (),
+                    constraints: Sequence[Any] = (), callbacks: Sequence[Callback] = (),
+                    evaluator: Callable[[Any], Any] | None = None) -> tuple[Any, list[Any]]:
+    """Run ``strategy`` (default ``settings.search_strategy``) for ``settings.search_trials``
+    trials over the supernet with inherited weights, through the experiment loop (on ``storage``
+    when given, so they are the run's trials, else in memory); returns (best arch, trials).
+    ``evaluator`` wraps the supernet evaluator (e.g. with the run's cost sources)."""
     from nasforge.oneshot.evaluator import SupernetEvaluator
-    from nasforge.oneshot.io import save_supernet
-    from nasforge.oneshot.ranking import correlations, rank_archs, sample_archs
-    from nasforge.oneshot.spos import train_supernet
-    from nasforge.oneshot.supernet import build_supernet
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    gen = setup_torch(settings)
-    supernet = build_supernet(space, task, bn_affine=settings.bn_affine)
-    supernet.generator = gen
-    start = time.perf_counter()
-    records = train_supernet(supernet, SplitTensors.of(task), settings, gen, np.random.default_rng(settings.seed))
-    train_seconds = time.perf_counter() - start
-    if save:
-        save_supernet(supernet, out / "supernet.pt")
-    archs = sample_archs(space, n_archs, arch_seed)
-    modes = list(bn_modes or [settings.bn_mode])
-    rows, timings = [], {}
-    for i, mode in enumerate(modes):
-        evaluator = SupernetEvaluator(supernet, task, mode, settings.calib_batches, 128,
-                                      settings.eval_images, settings.seed)
-        t0 = time.perf_counter()
-        ranked = rank_archs(evaluator, archs, space, supernet.shape)
-        timings[mode] = time.perf_counter() - t0
-        name = "ranking.csv" if i == 0 else f"ranking-{mode}.csv"
-        with open(out / name, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["arch", "supernet_accuracy", "true_accuracy", "flops"])
-            for r in ranked:
-                writer.writerow([r.arch.key, f"{r.supernet_accuracy:.6f}", _fmt(r.true_accuracy), f"{r.flops:.0f}"])
-        rows += [{**row, "bn_mode": mode} for row in correlations(ranked)]
-    _write_rows(out / "correlations.csv", rows, ["predictor", "target", "bn_mode", "kendall", "spearman", "n"])
-    summary = {"space": space.name, "task": task.name, "settings": asdict(settings), "n_archs": len(archs),
-               "train_seconds": train_seconds, "rank_seconds": timings, "correlations": rows,
-               "train_loss": [r.train_loss for r in records]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    return summary
-
-
-def search_supernet(supernet: Any, task: Any, settings: OneShotSettings,
-                    strategy: str | None = None) -> tuple[Any, list[Any]]:
-    """Run ``strategy`` over the supernet evaluator; returns (best arch, trials)."""
-    from nasforge.core.objectives import Objective
-    from nasforge.experiment.budget import Budget
-    from nasforge.experiment.experiment import Experiment
-    from nasforge.experiment.storage import Storage
-    from nasforge.oneshot.evaluator import SupernetEvaluator
-    from nasforge.strategy.base import get_strategy
-
-    evaluator = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
+    inherited = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
                                   max(settings.batch_size, 64), settings.eval_images, settings.seed)
-    storage = Storage(":memory:")
+    store = storage if storage is not None else Storage(":memory:")
     try:
-        experiment = Experiment(space=supernet.space, strategy=get_strategy(strategy or settings.search_strategy),
-                                evaluator=evaluator, storage=storage, objectives=[Objective("val_accuracy")],
-                                budget=Budget(trials=settings.search_trials), seed=settings.seed)
+        experiment = Experiment(
+            space=supernet.space, strategy=get_strategy(strategy or settings.search_strategy),
+            evaluator=evaluator(inherited) if evaluator is not None else inherited, storage=store,
+            objectives=list(objectives) or [Objective("val_accuracy")], constraints=list(constraints),
+            budget=Budget(trials=settings.search_trials), seed=settings.seed, callbacks=list(callbacks))
         trials = experiment.run()
     finally:
-        storage.close()
+        if storage is None:
+            store.close()
     done = [t for t in trials if t.status == "complete"]
     if not done:
         raise RuntimeError("no architecture could be evaluated on the supernet: "
                            + "; ".join(str(t.error) for t in trials[:3]))
-    best = max(done, key=lambda t: (t.metrics["val_accuracy"], -t.number))
+    best = max(done, key=lambda t: (t.metrics.get("val_accuracy", float("-inf")), -t.number))
     return best.arch, trials
 
 
-def train_method(method: str, space: Any, task: Any, settings: OneShotSettings) -> OneShotResult:
-    """Run the one-shot ``method`` (weight-sharing ones search their supernet with :func:`search_supernet`)."""
-    return get_method(method).train(space, task, settings, search=search_supernet)
+def train_method(method: str, space: Any, task: Any, settings: OneShotSettings | dict[str, Any]) -> OneShotResult:
+    """Run the one-shot ``method`` in memory (weight-sharing ones search with :func:`search_supernet`)."""
+    values = settings.model_dump() if isinstance(settings, OneShotSettings) else dict(settings)
+    return get_method(method, **values).train(space, task, search=search_supernet)
 
 
-def method_run(method: str, space: Any, task: Any, settings: OneShotSettings, out: str | Path) -> dict[str, Any]:
-    """Run ``method``, write ``result.json`` and ``trajectory.csv``; returns the summary."""
-    from nasforge.oneshot.truth import true_metrics
+def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage,
+                callbacks: Sequence[Callback] = (), on_epoch: EpochCallback | None = None,
+                cost_wrapper: Callable[[Any], Any] | None = None) -> list[Any]:
+    """Train, checkpoint and evaluate the one-shot ``config.strategy`` in the run directory
+    ``path`` (see the module docstring); returns the run's trials."""
+    import torch
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    result = train_method(method, space, task, settings)
-    truth = true_metrics(result.arch)
-    summary = {**result.to_dict(), "space": space.name, "task": task.name,
-               "true_accuracy": None if truth is None else truth["accuracy"]}
-    (out / "result.json").write_text(json.dumps(summary, indent=1))
-    names = sorted({name for r in result.trajectory for name in r.arch_weights})
-    header = ["epoch", "train_loss", "seconds", "derived",
-              *(f"{n}:{i}" for n in names for i in range(_options(result, n)))]
-    rows = []
-    for r in result.trajectory:
-        probs = [f"{p:.5f}" for n in names for p in r.arch_weights.get(n, [])]
-        rows.append([r.epoch, f"{r.train_loss:.5f}", f"{r.seconds:.2f}", r.derived, *probs])
-    with open(out / "trajectory.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return summary
+    from nasforge.experiment.clock import Clock
+    from nasforge.oneshot.io import save_supernet
+
+    method = get_method(config.strategy, **{**config.strategy_settings, "seed": config.seed})
+    settings = method.settings
+    state = method.begin(space, task)
+    checkpoint = path / CHECKPOINT
+    if checkpoint.is_file():
+        state.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        method.resume(state)
+        log.info("resumed %s after epoch %d", config.strategy, state.epochs_done)
+    clock = Clock(config.clock, float(storage.get_meta("elapsed_seconds", 0.0)))
+    recorded = {e["epoch"] for e in storage.epochs()}
+    for record in state.trajectory:  # a kill between checkpoint and record: the checkpoint wins
+        if record.epoch not in recorded:
+            storage.add_epoch(record.epoch, record.to_dict(), clock.now())
+    while state.epochs_done < settings.epochs:
+        if config.budget.minutes is not None and clock.now() >= config.budget.minutes * 60:
+            log.warning("the time budget ended training after %d of %d epochs", state.epochs_done, settings.epochs)
+            break
+        record = method.epoch(state)
+        save_checkpoint(state.state_dict(), checkpoint)
+        storage.add_epoch(record.epoch, record.to_dict(), clock.now())
+        storage.set_meta("elapsed_seconds", clock.now())
+        if on_epoch is not None:
+            on_epoch(record, settings.epochs)
+    save_supernet(state.supernet, path / SUPERNET)
+    objectives, constraints = config.parsed_objectives(), config.parsed_constraints()
+
+    def search(supernet: Any, task: Any, settings: OneShotSettings, strategy: str | None) -> tuple[Any, list[Any]]:
+        return search_supernet(supernet, task, settings, strategy, storage, objectives, constraints, callbacks,
+                               cost_wrapper)
+
+    if method.searches:
+        result = method.end(state, search)
+    else:  # the derived architecture, scored with inherited weights as the run's one trial
+        result = method.end(state)
+        given = settings.replace(search_trials=1)
+        storage.set_meta("derived", result.arch.key)
+        _evaluate_given(state.supernet, task, given, result.arch, storage, objectives, constraints, callbacks,
+                        cost_wrapper)
+    storage.set_meta("oneshot", {"method": result.method, "arch": result.arch.key,
+                                 "search_seconds": result.search_seconds, "info": dict(result.info)})
+    if settings.rank_archs:
+        ranking_study(state.supernet, task, settings, path)
+    return storage.trials(space.parse)
 
 
-def _options(result: Any, name: str) -> int:
-    return max(len(r.arch_weights.get(name, [])) for r in result.trajectory)
+def _evaluate_given(supernet: Any, task: Any, settings: OneShotSettings, arch: Any, storage: Storage,
+                    objectives: Sequence[Objective], constraints: Sequence[Any], callbacks: Sequence[Callback],
+                    cost_wrapper: Callable[[Any], Any] | None) -> None:
+    from nasforge.oneshot.evaluator import SupernetEvaluator
+
+    inherited = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
+                                  max(settings.batch_size, 64), settings.eval_images, settings.seed)
+    Experiment(space=supernet.space, strategy=get_strategy("given", archs=[arch.key]),
+               evaluator=cost_wrapper(inherited) if cost_wrapper is not None else inherited, storage=storage,
+               objectives=list(objectives) or [Objective("val_accuracy")], constraints=list(constraints),
+               budget=Budget(trials=1), seed=settings.seed, callbacks=list(callbacks)).run()
 
 
-def _fmt(value: float) -> str:
-    return "" if not np.isfinite(value) else f"{value:.4f}"
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` ``state`` to ``path`` through a temporary file renamed over it."""
+    import torch
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
 
 
-def _write_rows(path: Path, rows: list[dict[str, Any]], header: list[str]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header)
+# ------------------------------------------------------------------ ranking study
+def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path) -> list[dict[str, Any]]:
+    """Score ``settings.rank_archs`` random archs with inherited weights under each BN mode
+    (``rank_bn_modes``, default ``bn_mode``); write ``ranking.csv`` (``ranking-<mode>.csv`` for
+    further modes) and ``correlations.csv`` (Kendall/Spearman of the supernet, of FLOPs and of
+    both against the benchmark's truth where one exists); returns the correlation rows."""
+    from nasforge.oneshot.evaluator import SupernetEvaluator
+    from nasforge.oneshot.ranking import correlations, rank_archs
+
+    archs = supernet.space.sample_distinct(settings.rank_archs, settings.seed)
+    rows: list[dict[str, Any]] = []
+    for i, mode in enumerate(settings.rank_bn_modes or (settings.bn_mode,)):
+        evaluator = SupernetEvaluator(supernet, task, mode, settings.calib_batches, 128, settings.eval_images,
+                                      settings.seed)
+        ranked = rank_archs(evaluator, archs, supernet.space, supernet.shape)
+        name = RANKING if i == 0 else f"ranking-{mode}.csv"
+        with open(out / name, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["arch", "supernet_accuracy", "true_accuracy", "flops"])
+            for r in ranked:
+                writer.writerow([r.arch.key, f"{r.supernet_accuracy:.6f}",
+                                 "" if r.true_accuracy != r.true_accuracy else f"{r.true_accuracy:.4f}",
+                                 f"{r.flops:.0f}"])
+        rows += [{**row, "bn_mode": mode} for row in correlations(ranked)]
+    with open(out / CORRELATIONS, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["predictor", "target", "bn_mode", "kendall", "spearman", "n"])
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+    return rows

@@ -24,6 +24,14 @@ class SearchProgress:
         )
         self._task = self._progress.add_task("search", total=total_trials, best="best: -", failed="",
                                              left=self._left(0.0))
+        self._epochs: object = None
+
+    def epoch_callback(self, record: object, total: int) -> None:
+        """One-shot runs: update after each trained epoch (the trials follow)."""
+        if self._epochs is None:
+            self._epochs = self._progress.add_task("epochs", total=total, best="", failed="", left="")
+        loss = getattr(record, "train_loss", float("nan"))
+        self._progress.update(self._epochs, completed=getattr(record, "epoch", 0), best=f"train loss {loss:.4g}")
 
     def __enter__(self) -> SearchProgress:
         self._progress.start()

@@ -12,7 +12,7 @@ from typing import Any
 from nasforge.core.records import Trial
 from nasforge.experiment import run_dir as rd
 from nasforge.experiment.executors import ExecutorError
-from nasforge.experiment.experiment import Callback, Experiment
+from nasforge.experiment.experiment import Callback
 from nasforge.experiment.selection import pareto_trials, select_best
 from nasforge.experiment.storage import Storage
 from nasforge.run.build import (
@@ -42,7 +42,7 @@ class SearchResult:
 
 
 def start_search(config: SearchConfig, run_dir: str | Path | None = None, space: Space | None = None,
-                 task: Task | None = None, callbacks: Sequence[Callback] = ()) -> SearchResult:
+                 task: Task | None = None, callbacks: Sequence[Callback] = (), on_epoch: Any = None) -> SearchResult:
     """Create a run directory for ``config``, search to the budget, then finish the run.
 
     Everything that can be checked is checked before the directory is created: the config, the
@@ -58,46 +58,61 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
         from nasforge.experiment.feasibility import check_constraints_satisfiable
 
         check_constraints_satisfiable(space_obj, task, config.parsed_constraints(), seed=config.seed)
-    check_strategy(config, space_obj, task)
+    if not is_oneshot(config):
+        check_strategy(config, space_obj, task)
     from nasforge.run.build import build_executor
 
     build_executor(config).preflight()
     path.mkdir(parents=True, exist_ok=True)
     (path / rd.CONFIG).write_text(config.to_yaml())
     try:
-        return _run(path, config, space_obj, task, callbacks)
+        return _run(path, config, space_obj, task, callbacks, on_epoch)
     except ExecutorError:  # workers could not start: leave no half-written run directory
         rd.remove_if_unused(path)
         raise
 
 
 def resume_search(run_dir: str | Path, space: Space | None = None, task: Task | None = None,
-                  callbacks: Sequence[Callback] = ()) -> SearchResult:
+                  callbacks: Sequence[Callback] = (), on_epoch: Any = None) -> SearchResult:
     """Continue the run in ``run_dir`` to its budget; finished trials are not run again."""
     path = Path(run_dir)
     rd.check_existing(path)
     config = load_config(path / rd.CONFIG, context={"space": space, "task": task})
     space_obj = make_space(config, space)
-    return _run(path, config, space_obj, load_data(config, task), callbacks)
+    return _run(path, config, space_obj, load_data(config, task), callbacks, on_epoch)
 
 
 def _run(path: Path, config: SearchConfig, space: Space, task: Task | None,
-         callbacks: Sequence[Callback]) -> SearchResult:
+         callbacks: Sequence[Callback], on_epoch: Any = None) -> SearchResult:
     with rd.RunLock(path):
         storage = Storage(path / rd.DB)
         try:
             storage.set_meta("seed", config.seed)
             storage.set_meta("clock", config.clock)
+            if is_oneshot(config):
+                from nasforge.run.build import cost_wrapper
+                from nasforge.run.oneshot import run_oneshot
+
+                trials = run_oneshot(path, config, space, task, storage, callbacks, on_epoch,
+                                     cost_wrapper(config, space, task, path))
+                return finish_run(path, config, space, trials, task)
             evaluator = build_evaluator(config, space, task, path)
             experiment = build_experiment(config, storage, space, task, callbacks, path, evaluator)
             trials = experiment.run()
-            return finish_run(path, config, experiment, trials, task)
+            return finish_run(path, config, space, trials, task, experiment.strategy)
         finally:
             storage.close()
 
 
-def finish_run(path: Path, config: SearchConfig, experiment: Experiment, trials: list[Trial],
-               task: Task | None = None) -> SearchResult:
+def is_oneshot(config: SearchConfig) -> bool:
+    """Whether the run's strategy is a one-shot method (trained epoch by epoch, see run/oneshot.py)."""
+    from nasforge.oneshot.base import METHODS
+
+    return config.strategy in METHODS
+
+
+def finish_run(path: Path, config: SearchConfig, space: Space, trials: list[Trial], task: Task | None = None,
+               strategy: Any = None) -> SearchResult:
     """Write pareto.csv, finalise the selected architecture as its evaluator says, build the report."""
     from nasforge.run.finalize import finalise
 
@@ -109,13 +124,12 @@ def finish_run(path: Path, config: SearchConfig, experiment: Experiment, trials:
     if best is None:
         log.warning("no feasible complete trial: nothing to retrain")
     elif config.final_retrain:
-        summary = finalise(best, config, experiment.space, task, path / rd.BEST)
-        family = getattr(experiment.strategy, "family", None)
+        summary = finalise(best, config, space, task, path / rd.BEST)
+        family = getattr(strategy, "family", None)
         if family is not None:
             from nasforge.run.finalize import finalise_family
 
-            finalise_family(family(), getattr(experiment.strategy, "resource", "params"), config,
-                            experiment.space, task, path / rd.BEST)
+            finalise_family(family(), getattr(strategy, "resource", "params"), config, space, task, path / rd.BEST)
     from nasforge.report.html import write_report
 
     write_report(path)

@@ -110,7 +110,7 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
     modules=("nasforge.strategy.random_search", "nasforge.strategy.evolution", "nasforge.strategy.tpe",
              "nasforge.strategy.proxy_search", "nasforge.strategy.hyperband", "nasforge.strategy.asha",
              "nasforge.strategy.local_search", "nasforge.strategy.bananas", "nasforge.strategy.nsga2", "nasforge.strategy.reinforce",
-             "nasforge.strategy.fbnetv3"),
+             "nasforge.strategy.fbnetv3", "nasforge.strategy.given"),
 )
 register_strategy = STRATEGIES.register
 

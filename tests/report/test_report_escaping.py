@@ -89,14 +89,14 @@ def test_numbers_are_formatted_and_other_values_shown_as_text(tmp_path: Path) ->
     assert "<title>nasforge run run</title>" in page
     assert "task <b>mnist1d</b>, space <b>conv1d</b>, strategy\n<b>random</b>, objectives val_accuracy:max" in page
     assert "constraints params&lt;=60000;" in page and "trials: complete 1</p>" in page
-    assert (f"<code>{arch.key}</code><br>test accuracy 0.8123 after retraining on train+val (40 epochs), "
+    assert (f"<code>{arch.key}</code><br>test accuracy 0.8123 after retraining from scratch on train+val (40 epochs), "
             "12,345 parameters, 6,789,012.0 FLOPs") in page
     assert "<td>0.1235</td>" in page and "<td>100</td>" in page and "<h2>Trials</h2>" in page
     summary.update(test_accuracy="0.9", retrain_epochs=None, params=[1, 2], flops=True)
     (run / "best" / "summary.json").write_text(json.dumps(summary))
     del summary["arch"]
     page = render(read_run(run))
-    assert "test accuracy 0.9 after retraining on train+val (? epochs), [1, 2] parameters, True FLOPs" in page
+    assert "test accuracy 0.9 after retraining from scratch on train+val (? epochs), [1, 2] parameters, True FLOPs" in page
     (run / "best" / "summary.json").write_text(json.dumps(summary))
     assert "<code>?</code>" in render(read_run(run))
 
@@ -139,3 +139,24 @@ def test_the_template_ships_with_the_package() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "report/templates/*.j2" in pyproject["tool"]["setuptools"]["package-data"]["nasforge"]
     assert any(d.replace(" ", "").startswith("jinja2>=") for d in pyproject["project"]["dependencies"])
+
+
+def test_one_shot_family_and_table_fields_are_text_too(tmp_path: Path) -> None:
+    """The fields of one-shot runs (epochs), constraint families, ranking studies and tabular
+    summaries reach the page escaped as well."""
+    archs = get_space("conv1d").sample_distinct(2, 0)
+    config = {"task": "t", "space": "conv1d", "strategy": "s", "objectives": ["val_accuracy:max"]}
+    summary = {"kind": "table", "arch": "a", "benchmark": script(20), "truth": {script(21): 1.0, "x": script(22)}}
+    folder = make_run(tmp_path / "run", config, [(archs[0], COMPLETE, {"val_accuracy": 0.5}, None)], summary)
+    storage = Storage(folder / "trials.db")
+    storage.add_epoch(1, {"epoch": 1, "train_loss": 1.0, "seconds": 1.0, "derived": script(23),
+                          "arch_weights": {script(24): [0.5, 0.5]}, "info": {}})
+    storage.close()
+    (folder / "best" / "family.json").write_text(json.dumps([
+        {"budget": script(25), "arch": script(26), "predicted": script(27), "result": {"test_accuracy": script(28)}}]))
+    (folder / "correlations.csv").write_text(
+        f"predictor,target,bn_mode,kendall,spearman,n\n{script(29)},{script(30)},r,0.1,0.2,{script(31)}\n")
+    page = write_report(folder).read_text()
+    assert "<script" not in page.lower()
+    for n in (20, 21, 22, 23, 25, 26, 27, 28, 29, 30, 31):
+        assert escaped(n) in page, n
