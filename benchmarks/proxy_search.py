@@ -1,27 +1,27 @@
 """Proxy-guided vs plain regularized evolution on NAS-Bench-201 (issue 6).
 
 Every (benchmark, strategy, seed) runs to the same number of queries (unique architectures
-evaluated) under the protocol of :mod:`nasforge.bench.protocol`: a repeated proposal is answered
-from the earlier result for free. The loop is the protocol's own, with one addition the bench
-does not record: after each query, the proxy evaluations and proxy seconds the strategy has spent
-so far (its ``scores`` cache; an architecture is charged the CPU seconds of its proxy, network
-build included, even when another run in the same worker process computed it first). ``--check`` replays a few plain runs
-through ``nasforge.bench.protocol.run_one`` and asserts identical regret curves.
+evaluated) under the protocol of :mod:`nasforge.bench.protocol`: each run is an ordinary
+Experiment (``nasforge.bench.protocol.run_one``: in-memory storage, the benchmark dataset's
+services for the proxy scorers), and a repeated proposal is answered from the earlier result for
+free. Recorded after each query: the regret, and the proxy evaluations and proxy seconds the
+strategy has spent so far (its ``scores`` cache; an architecture is charged the CPU seconds of
+its proxy, network build included, even when another run in the same worker process computed it
+first). ``--check`` first runs a few plain and guided jobs both in this process and in worker
+processes and asserts identical regret curves (a run depends on its seed alone).
 
     python benchmarks/proxy_search.py --proxy synflow --seeds 30 --queries 50 --check
 
-The proxy is computed on demand (CPU clock) and cached per worker process; ``--table`` reads
-precomputed values from a ``nasforge proxies`` folder first (then the charged time is the one
-recorded there). Prints a markdown table.
+The proxy is computed on demand (on CIFAR-10 images, CPU clock) and cached per worker process;
+``--table`` reads precomputed values from a ``nasforge proxies`` folder first (then the charged
+time is the one recorded there). Prints a markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
-import time
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,9 @@ def settings_for(name: str, table: str | None, column: str, args: argparse.Names
         scorer = {"scorer": "table", "scorer_settings": {"path": table, "column": column,
                                                           "compute_missing": True, "clock": "cpu"}}
     else:
-        scorer = {"scorer": column, "scorer_settings": {"clock": "cpu"}}
+        # on CIFAR-10 images for every NB201 table, as `nasforge proxies --task cifar10` (the
+        # CIFAR-100 and ImageNet16 tables come without their images)
+        scorer = {"scorer": column, "scorer_settings": {"clock": "cpu", "task": "cifar10"}}
     if name == "proxy-evolution":
         return {**scorer, "pool_size": args.pool, "candidates": args.candidates}
     if name == "proxy-warmstart":
@@ -42,58 +44,34 @@ def settings_for(name: str, table: str | None, column: str, args: argparse.Names
     return {}
 
 
-def run(job: tuple[str, str, int, int, dict[str, Any]]) -> dict[str, Any]:
-    """One run: regret, proxy evaluations and proxy seconds after each query."""
-    import torch
-
-    from nasforge.core.objectives import Objective
-    from nasforge.estimate.benchmarks import get_benchmark
-    from nasforge.estimate.tabular import TabularEvaluator
-    from nasforge.strategy.base import get_strategy
-
-    torch.set_num_threads(1)
-    bench_name, name, seed, queries, settings = job
-    bench = get_benchmark(bench_name)
-    objective = Objective.parse("accuracy:max")
-    strategy = get_strategy(name, **settings)
-    strategy.setup(bench.space(), [objective], (), seed)
-    evaluator = TabularEvaluator(bench.name)
-    seen: dict[str, Any] = {}
-    best, regret, evals, secs = -np.inf, [], [], []
-    optimum = bench.optimum(objective)
-    start = time.perf_counter()
-    while len(seen) < queries:
-        arch = strategy.ask()
-        if arch is None:
-            break
-        if arch.key in seen:
-            strategy.tell(arch, seen[arch.key])
-            continue
-        result = evaluator.evaluate(arch)
-        metrics = dict(result.metrics) if result.ok else None
-        seen[arch.key] = metrics
-        strategy.tell(arch, metrics)
-        if metrics:
-            best = max(best, metrics["accuracy"])
-        regret.append(optimum - best)
-        stats = strategy.scores.stats() if hasattr(strategy, "scores") else {}
-        evals.append(stats.get("proxy_evaluations", 0.0))
-        secs.append(stats.get("proxy_seconds", 0.0))
-    return {"benchmark": bench_name, "strategy": name, "seed": seed, "regret": regret,
-            "proxy_evaluations": evals, "proxy_seconds": secs, "seconds": time.perf_counter() - start}
+def as_record(curve: Any, queries: int) -> dict[str, Any]:
+    """A run's curves as plain lists (no proxy: zero evaluations and seconds)."""
+    zeros = [0.0] * queries
+    return {"benchmark": curve.benchmark, "strategy": curve.strategy, "seed": curve.seed,
+            "regret": curve.regret.tolist(),
+            "proxy_evaluations": zeros if curve.proxy_evaluations is None else curve.proxy_evaluations.tolist(),
+            "proxy_seconds": zeros if curve.proxy_seconds is None else curve.proxy_seconds.tolist(),
+            "seconds": curve.seconds}
 
 
-def check_against_protocol(table: str, column: str, args: argparse.Namespace) -> None:
-    """The loop above gives the bench protocol's regret curves (plain and guided runs)."""
+def run_all(jobs: list[Any], workers: int) -> list[dict[str, Any]]:
+    """Every job through ``nasforge.bench.protocol`` (one Experiment each), over ``workers`` processes."""
+    from nasforge.bench.protocol import run_jobs
+
+    return [as_record(curve, job.queries) for job, curve in zip(jobs, run_jobs(jobs, workers), strict=True)]
+
+
+def check_determinism(table: str | None, column: str, args: argparse.Namespace) -> None:
+    """A few plain and guided runs give the same regret curves in this process and in workers."""
     from nasforge.bench.protocol import Job, run_one
 
-    for name in ("evolution", "proxy-evolution"):
-        for seed in (0, 1):
-            settings = settings_for(name, table, column, args)
-            mine = run(("nb201-cifar10", name, seed, args.queries, settings))["regret"]
-            theirs = run_one(Job("nb201-cifar10", name, seed, args.queries, settings=settings)).regret
-            assert np.allclose(mine, theirs), (name, seed, mine[:5], theirs[:5])
-    print("check: identical regret curves to nasforge.bench.protocol.run_one", flush=True)
+    jobs = [Job("nb201-cifar10", name, seed, args.queries, settings=settings_for(name, table, column, args))
+            for name in ("evolution", "proxy-evolution") for seed in (0, 1)]
+    pooled = run_all(jobs, max(2, args.workers))
+    for job, theirs in zip(jobs, pooled, strict=True):
+        mine = run_one(job).regret
+        assert np.allclose(mine, theirs["regret"]), (job.strategy, job.seed, mine[:5], theirs["regret"][:5])
+    print("check: identical regret curves in this process and in worker processes", flush=True)
 
 
 def summarise(runs: list[dict[str, Any]], at: tuple[int, ...]) -> str:
@@ -124,16 +102,17 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=256, help="proxy-scored random pool")
     parser.add_argument("--candidates", type=int, default=8, help="mutants pre-screened per step")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--check", action="store_true", help="compare with the bench protocol first")
+    parser.add_argument("--check", action="store_true", help="check first that runs depend on their seed alone")
     parser.add_argument("--json", help="write the raw curves here")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}", flush=True)
     if args.check:
-        check_against_protocol(args.table, args.proxy, args)
-    jobs = [(b, s, seed, args.queries, settings_for(s, args.table, args.proxy, args))
+        check_determinism(args.table, args.proxy, args)
+    from nasforge.bench.protocol import Job
+
+    jobs = [Job(b, s, seed, args.queries, settings=settings_for(s, args.table, args.proxy, args))
             for b in args.benchmarks.split(",") for s in args.strategies.split(",") for seed in range(args.seeds)]
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        runs = list(pool.imap_unordered(run, jobs))
+    runs = run_all(jobs, args.workers)
     at = tuple(q for q in (10, 25, 50, 100) if q <= args.queries)
     print(summarise(runs, at))
     print(f"load average after: {os.getloadavg()}")

@@ -1,22 +1,22 @@
 """Measure proxies over many architectures and rank-correlate them with a trained truth.
 
-What ``nasforge proxies`` runs: :func:`compute` scores architectures in worker processes (one
-torch thread each; results in input order, streamed), :func:`benchmark_truths` /
-:func:`run_truths` give the truth, :func:`correlations` the table. Failed proxy values rank
-below every scored architecture (a degenerate network is the worst case, and that is where a
-search using the proxy would put it).
+What ``nasforge proxies`` runs: :func:`compute` scores architectures on the Experiment loop, in
+worker processes (one torch thread each; rows in input order, handed over as they are done),
+:func:`benchmark_truths` / :func:`run_truths` give the truth, :func:`correlations` the table.
+Failed proxy values rank below every scored architecture (a degenerate network is the worst
+case, and that is where a search using the proxy would put it).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nasforge.core.records import FAILED
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
 
@@ -101,43 +101,58 @@ def run_truths(run_dir: str | Path) -> tuple[Any, list[Arch], list[Truth]]:
 
 
 # ------------------------------------------------------------------------ computing
-_WORKER: dict[str, Any] = {}
-
-
-def _init(settings: dict[str, Any]) -> None:
-    import torch
-
-    from nasforge.estimate.proxies.evaluator import ProxyEvaluator
-
-    torch.set_num_threads(1)
-    _WORKER["evaluator"] = ProxyEvaluator(threads=1, **settings)
-    _WORKER["space"] = settings["space"]
-
-
-def _score(key: str) -> Row:
-    evaluator = _WORKER["evaluator"]
-    space: Space = _WORKER["space"]
-    result = evaluator.evaluate(space.parse(key))
-    info = result.info
+def row_of(trial: Any) -> Row:
+    """The row of a finished trial of the proxy evaluator (a failed one: its errors, no values)."""
+    info = trial.info or {}
     errors = dict(info.get("errors", {}))
-    if not result.ok:
-        errors.setdefault("*", result.error or "failed")
-    return Row(key, dict(result.metrics), dict(info.get("seconds", {})), errors,
+    if trial.status == FAILED:
+        errors.setdefault("*", trial.error or "failed")
+    return Row(trial.arch.key, dict(trial.metrics), dict(info.get("seconds", {})), errors,
                float(info.get("build_seconds", 0.0)))
 
 
 def compute(space: Space, task: str, archs: Sequence[Arch], proxies: Sequence[str],
-            batch_size: int = 64, seed: int = 0, workers: int = 2, clock: str = "wall") -> Iterator[Row]:
-    """Rows for ``archs`` in order, computed by ``workers`` processes (1: in this process)."""
-    settings = {"proxies": tuple(proxies), "task": task, "space": space,
-                "batch_size": batch_size, "seed": seed, "clock": clock}
-    keys = [a.key for a in archs]
-    if workers <= 1 or len(keys) <= 1:
-        _init(settings)
-        yield from map(_score, keys)
-        return
-    with mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(settings,)) as pool:
-        yield from pool.imap(_score, keys, chunksize=1)
+            batch_size: int = 64, seed: int = 0, workers: int = 2, clock: str = "wall",
+            on_row: Callable[[Row], None] | None = None) -> list[Row]:
+    """Rows for ``archs`` (a repeated one once), in input order, computed by ``workers`` processes
+    with one torch thread each (1: in this process).
+
+    The scoring is an :class:`~nasforge.experiment.experiment.Experiment` (strategy ``given``,
+    the proxy evaluator, in-memory storage); ``on_row`` gets each row as soon as it and every
+    row before it are done, so a caller can write them as they come.
+    """
+    from nasforge.core.objectives import Objective
+    from nasforge.estimate.proxies.evaluator import ProxyEvaluator
+    from nasforge.experiment.budget import Budget
+    from nasforge.experiment.executors import ProcessExecutor, SerialExecutor
+    from nasforge.experiment.experiment import Experiment
+    from nasforge.experiment.storage import Storage
+    from nasforge.strategy.given import GivenArchs
+
+    keys = list(dict.fromkeys(a.key for a in archs))
+    if not keys:
+        return []
+    place = {key: i for i, key in enumerate(keys)}
+    done: dict[int, Row] = {}
+    rows: list[Row] = []
+
+    def collect(experiment: Experiment, trial: Any) -> None:
+        done[place[trial.arch.key]] = row_of(trial)
+        while len(rows) in done:  # release rows in input order
+            rows.append(done.pop(len(rows)))
+            if on_row is not None:
+                on_row(rows[-1])
+
+    evaluator = ProxyEvaluator(tuple(proxies), task, space, batch_size, seed, threads=1, clock=clock)
+    workers = min(workers, len(keys))
+    executor = SerialExecutor() if workers <= 1 else ProcessExecutor(workers=workers, threads_per_worker=1)
+    storage = Storage(":memory:")
+    try:
+        Experiment(space, GivenArchs(keys), evaluator, storage, [Objective(p, "max") for p in proxies],
+                   Budget(trials=len(keys)), seed=seed, executor=executor, callbacks=[collect]).run()
+    finally:
+        storage.close()
+    return rows
 
 
 # ---------------------------------------------------------------------- correlating

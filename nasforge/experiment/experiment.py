@@ -176,7 +176,7 @@ class Experiment:
             info, meta={"elapsed_seconds": now, "counted": counted}, clock=now)
         self._counted = counted
         trial = Trial(number, arch, result.status, dict(result.metrics), result.error, result.cost_seconds,
-                      clock=now)
+                      info=info, clock=now)
         self._done[arch.key] = trial
         self.strategy.tell(arch, trial.strategy_view())
         if result.status != COMPLETE:

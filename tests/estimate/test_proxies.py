@@ -236,3 +236,27 @@ def test_cpu_clock_reports_thread_time():
     assert result.info["clock"] == "cpu" and all(s > 0 for s in result.info["seconds"].values())
     with pytest.raises(ValueError, match="clock"):
         ProxyEvaluator(clock="gpu")
+
+
+def test_compute_scores_through_the_experiment_in_input_order():
+    """Rows come in input order (a repeated arch once), from 1 or 2 workers alike, with the
+    values the evaluator gives on its own; an arch no proxy can score keeps its error."""
+    from nasforge.bench.proxy_study import compute
+
+    space, task = tiny_space(), tiny_task()
+    dead = space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    a, b, c = (space.sample(np.random.default_rng(s)) for s in range(3))
+    archs = [a, dead, b, a, c]
+    names = ("zen", "epsinas")
+    streamed = []
+    rows = compute(space, task, archs, names, batch_size=8, seed=0, workers=1, on_row=streamed.append)
+    assert streamed == rows
+    assert [r.key for r in rows] == [a.key, dead.key, b.key, c.key]
+    ev = ProxyEvaluator(names, task, space, batch_size=8, seed=0, threads=1)
+    for row in rows[::2]:
+        assert row.values == ev.evaluate(space.parse(row.key)).metrics and not row.errors
+        assert set(row.seconds) == set(names) and row.build_seconds > 0
+    assert rows[1].values == {} and rows[1].errors["*"].startswith("RuntimeError: every proxy failed")
+    parallel = compute(space, task, archs, names, batch_size=8, seed=0, workers=2)
+    assert [(r.key, r.values, r.errors) for r in parallel] == [(r.key, r.values, r.errors) for r in rows]
+    assert compute(space, task, [], names) == []

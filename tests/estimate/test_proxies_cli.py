@@ -85,3 +85,28 @@ def test_run_dir_truth_is_the_trained_objective(tmp_path):
     assert rows[0] == ["arch", "params", "run:val_accuracy"]
     assert [r[0] for r in rows[1:]] == keys and [float(r[2]) for r in rows[1:]] == [0.5, 0.6, 0.7]
     assert [r[1] for r in read(out / "correlations.csv")[1:]] == ["run:val_accuracy"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--clock", "gpu", "--run-dir", "no-such-run"], "--clock: must be one of: wall, cpu; got 'gpu'"),
+    (["--proxies", "nope", "--archs-file", "no-such-file"], "--proxies: unknown proxy 'nope'; valid: epe_nas"),
+    (["--space", "nope"], "--space: unknown space 'nope'; valid: conv1d"),
+    (["--task", "nope"], "--task: unknown task 'nope'; valid: cifar10"),
+    (["--run-dir", "no-such-run", "--archs-file", "no-such-file"], "--archs-file: --run-dir scores the run's own"),
+    (["--workers", "0"], "'--workers'"),
+    (["--batch-size", "1"], "'--batch-size'"),
+])
+def test_settings_are_checked_before_any_data_loads(tmp_path, args, message):
+    result = CliRunner().invoke(app, ["proxies", "-o", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("error: ") and message in text and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_names_the_defaults_spaces_and_proxies():
+    result = CliRunner().invoke(app, ["proxies", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for word in ("--out", "-o", "nb201", "synflow", "gradsign", "default: 1000", "--resume"):
+        assert word in text, word

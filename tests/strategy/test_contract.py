@@ -25,7 +25,9 @@ from nasforge.strategy.base import STRATEGIES, get_strategy
 NAMES = STRATEGIES.list()
 OBJ = [Objective("score", "max")]
 MULTI = [Objective("score", "max"), Objective("size", "min")]
-EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
+EXPECTED_FAILURES: dict[tuple[str, str], str] = {
+    ("given", "determinism"): "proposes a fixed list: the seed is not used, so another seed cannot differ",
+}
 
 
 def objectives_for(name: str) -> list[Objective]:
