@@ -161,10 +161,15 @@ def show(
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    if records.epochs:  # a one-shot run: its trajectory first
+        epochs = Table("epoch", "train loss", "derived", title=f"{run_dir}: epochs")
+        for e in records.epochs:
+            epochs.add_row(str(e["epoch"]), f"{e['train_loss']:.4g}", str(e.get("derived", "")))
+        console.print(epochs)
     table = Table(*header, title=str(run_dir))
     for row in rows:
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    console = Console()
     console.print(table)
     if records.proxy_cost:
         counted = sum(t.counts_for_budget for t in records.trials)
