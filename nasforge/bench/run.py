@@ -58,8 +58,17 @@ def validate(benchmarks: Sequence[str], strategies: Sequence[str], objectives: S
     unknown = sorted(set(settings) - set(strategies))
     if unknown:
         raise ValueError(f"bench: settings for strategies not in the run: {unknown}")
+    from nasforge.experiment.services import run_services
+
     for name in strategies:
-        get_strategy(name, **dict(settings.get(name, {})))
+        strategy = get_strategy(name, **dict(settings.get(name, {})))
+        for bench_name in benchmarks:  # what only set-up can judge (a scorer without data, sizes)
+            bench = get_benchmark(bench_name)
+            space = bench.space()
+            try:
+                strategy.setup(space, objs, (), 0, run_services(space, bench.task, 0))
+            except ValueError as exc:
+                raise ValueError(f"bench: strategy {name!r} on {bench_name!r}: {exc}") from None
 
 
 def run_benchmark(

@@ -58,8 +58,8 @@ def oneshot(
     batch_size: Annotated[int | None, typer.Option(help="batch size (default 64)")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads")] = None,
     final_epochs: Annotated[int, typer.Option(min=1, help="epochs of the final retraining")] = 40,
-    final_retrain: Annotated[bool, typer.Option(
-        "--final-retrain/--no-final-retrain", help="retrain the derived architecture at the end")] = True,
+    no_final_retrain: Annotated[bool, typer.Option(
+        "--no-final-retrain", help="skip the final retraining of the derived architecture")] = False,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default: "
                                              "nasforge-runs/<date>-<time>)")] = None,
@@ -67,7 +67,7 @@ def oneshot(
     setting: MethodSettings = None,
 ) -> None:
     """Run a one-shot / differentiable method as a search (a run directory, resumable per epoch)."""
-    _search(method, space, space_setting, task, seed, setting, out, final_epochs, final_retrain, epochs=epochs,
+    _search(method, space, space_setting, task, seed, setting, out, final_epochs, not no_final_retrain, epochs=epochs,
             lr=lr, batch_size=batch_size, threads=threads)
 
 
@@ -84,8 +84,7 @@ def supernet(
     batch_size: Annotated[int | None, typer.Option(help="batch size (default 64)")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads")] = None,
     final_retrain: Annotated[bool, typer.Option(
-        "--final-retrain/--no-final-retrain", help="retrain the best architecture of the inherited-weight "
-        "search at the end")] = False,
+        "--final-retrain", help="also retrain the best architecture of the inherited-weight search")] = False,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default: "
                                              "nasforge-runs/<date>-<time>)")] = None,
