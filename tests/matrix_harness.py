@@ -37,6 +37,7 @@ STRATEGY_SETTINGS = {
     "evolution": ["population_size=2", "sample_size=1"],
     "bananas": ["n_init=2", "n_random=10", "epochs=20"],
     "nsga2": ["population_size=2"],
+    "fbnetv3": ["pool_size=30", "initial=2", "batch=1", "population=4", "generations=1"],
 }
 TRIALS = 3
 

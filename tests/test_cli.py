@@ -87,7 +87,7 @@ def test_existing_run_dir_is_refused(run):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--strategy", "nope"], "unknown strategy 'nope'; valid: "),
+    (["--strategy", "nope"], "unknown strategy 'nope'; strategies: "),
     (["--space", "nope"], "unknown space 'nope'; valid: "),
     (["--task", "nope"], "unknown task 'nope'; valid: "),
     (["--trials", "0"], "budget.trials"),

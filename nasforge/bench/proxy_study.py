@@ -41,18 +41,6 @@ class Row:
     build_seconds: float = 0.0
 
 
-def sample_archs(space: Space, n: int, seed: int) -> list[Arch]:
-    """``n`` distinct architectures drawn uniformly with ``seed`` (all of them if fewer exist)."""
-    rng = np.random.default_rng(seed)
-    seen: dict[str, Arch] = {}
-    tries = 0
-    while len(seen) < n and tries < 50 * n:
-        arch = space.sample(rng)
-        seen.setdefault(arch.key, arch)
-        tries += 1
-    return list(seen.values())
-
-
 def read_archs(space: Space, path: str | Path) -> list[Arch]:
     """Architectures from a file with one key per line (blank lines and ``#`` comments skipped)."""
     lines = Path(path).read_text().splitlines()
@@ -180,7 +168,7 @@ def correlations(rows: Sequence[Row], proxies: Sequence[str], truths: Sequence[T
     """One record per (proxy, truth): spearman, kendall, top10_precision, seconds_per_arch (the
     median over archs of the proxy's own seconds: robust to stalls of a shared machine; the raw
     times are in ``timings.csv``)."""
-    from scipy.stats import kendalltau, spearmanr
+    from nasforge.core.ranking import rank_correlations
 
     out = []
     for truth in truths:
@@ -190,11 +178,12 @@ def correlations(rows: Sequence[Row], proxies: Sequence[str], truths: Sequence[T
         for name in proxies:
             x = _with_failures_last(np.array([r.values.get(name, np.nan) for r in keep], dtype=float))
             secs = [r.seconds[name] for r in keep if name in r.seconds]
-            ok = len(keep) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+            kendall, spearman = rank_correlations(x, y, undefined=float("nan")) if len(keep) > 2 \
+                else (float("nan"), float("nan"))
             out.append({
                 "proxy": name, "truth": truth.name,
-                "spearman": float(spearmanr(x, y).statistic) if ok else float("nan"),
-                "kendall": float(kendalltau(x, y).statistic) if ok else float("nan"),
+                "spearman": spearman,
+                "kendall": kendall,
                 "top10_precision": top_precision(x, y) if len(keep) else float("nan"),
                 "seconds_per_arch": float(np.median(secs)) if secs else float("nan"),
             })

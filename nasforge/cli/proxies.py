@@ -57,7 +57,6 @@ def proxies(
         failures,
         read_archs,
         run_truths,
-        sample_archs,
     )
     from nasforge.core.registry import UnknownNameError
     from nasforge.estimate.proxies import parse_proxies
@@ -85,7 +84,7 @@ def proxies(
             fail(f"--task: {exc}")
     try:  # then the data: run directory, archs file, benchmark tables, rows to resume
         if run_dir is None:
-            chosen = read_archs(sp, archs_file) if archs_file else sample_archs(sp, archs, seed)
+            chosen = read_archs(sp, archs_file) if archs_file else sp.sample_distinct(archs, seed)
             truths = benchmark_truths(sp.name)
         else:
             config, chosen, truths = run_truths(run_dir)

@@ -39,18 +39,14 @@ class StudyResult:
     accuracy: list[dict[str, Any]]
 
 
-def sample_archs(space: Any, n: int, seed: int = 0) -> list[Arch]:
-    """Up to ``n`` distinct archs drawn uniformly with ``numpy.random.default_rng(seed)``."""
-    return space.sample_distinct(n, seed)
-
-
 def score(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
     """Kendall tau, share within +-10 %, and mean absolute percentage error."""
-    from scipy.stats import kendalltau
+    from nasforge.core.ranking import rank_correlations
 
     p, y = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
     rel = np.abs(p / y - 1.0)
-    return {"kendall_tau": float(kendalltau(p, y)[0]), "within_10pct": float(np.mean(rel <= 0.10)),
+    return {"kendall_tau": rank_correlations(p, y, undefined=float("nan"))[0],
+            "within_10pct": float(np.mean(rel <= 0.10)),
             "mape": float(np.mean(rel))}
 
 
@@ -65,7 +61,7 @@ def latency_study(space: Any, samples: int = 300, settings: LatencySettings | No
     settings = settings or LatencySettings()
     if not 0.0 < train_fraction < 1.0:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
-    archs = sample_archs(space, samples, seed)
+    archs = space.sample_distinct(samples, seed)
     n_train = int(round(train_fraction * len(archs)))
     if n_train < 2 or len(archs) - n_train < 2:
         raise ValueError(f"{len(archs)} archs are too few for a train / held-out split")

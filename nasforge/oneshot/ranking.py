@@ -62,7 +62,7 @@ def _normalised_ranks(values: np.ndarray) -> np.ndarray:
 
 def correlations(ranked: Sequence[Ranked]) -> list[dict[str, Any]]:
     """Rows ``predictor, target, kendall, spearman, n`` (see the module docstring)."""
-    from scipy.stats import kendalltau, spearmanr
+    from nasforge.core.ranking import rank_correlations
 
     sup = np.array([r.supernet_accuracy for r in ranked])
     flops = np.array([r.flops for r in ranked])
@@ -74,6 +74,6 @@ def correlations(ranked: Sequence[Ranked]) -> list[dict[str, Any]]:
                  ("supernet+flops", combined, "true_accuracy", truth), *pairs]
     rows = []
     for name, pred, target, values in pairs:
-        rows.append({"predictor": name, "target": target, "kendall": float(kendalltau(pred, values)[0]),
-                     "spearman": float(spearmanr(pred, values)[0]), "n": len(ranked)})
+        kendall, spearman = rank_correlations(pred, values, undefined=float("nan"))
+        rows.append({"predictor": name, "target": target, "kendall": kendall, "spearman": spearman, "n": len(ranked)})
     return rows

@@ -84,11 +84,10 @@ def test_cli_oneshot_and_supernet(tmp_path):
     from nasforge.cli import app
 
     runner = CliRunner()
-    common = ["--task", "cifar10", "--seed", "0", "--threads", "1", "-S", "data_fraction=0.01",
-              "--no-final-retrain"]
+    common = ["--task", "cifar10", "--seed", "0", "--threads", "1", "-S", "data_fraction=0.01"]
     out = tmp_path / "gdas"
     res = runner.invoke(app, ["oneshot", "--space", "nb201", "-P", "channels=4", "-P", "cells=1",
-                              "--method", "gdas", "--epochs", "1", "--out", str(out), *common])
+                              "--method", "gdas", "--epochs", "1", "--no-final-retrain", "--out", str(out), *common])
     assert res.exit_code == 0, res.output
     assert (out / "trials.db").is_file() and (out / "checkpoint.pt").is_file() and (out / "report.html").is_file()
     out = tmp_path / "spos"

@@ -115,7 +115,10 @@ class Comparison:
 def compare(values: np.ndarray, truth: np.ndarray, names: Sequence[str], labels: int = 20,
             repeats: int = 20, seed: int = 0, method: str = "rank", C: float = 1.0) -> Comparison:
     """Fit on ``labels`` random architectures, score the rest, ``repeats`` times."""
-    from scipy.stats import spearmanr
+    from nasforge.core.ranking import rank_correlations
+
+    def spearman(x: np.ndarray, y: np.ndarray) -> float:
+        return rank_correlations(x, y, undefined=float("nan"))[1]
 
     values = np.asarray(values, dtype=float)
     truth = np.asarray(truth, dtype=float)
@@ -126,9 +129,9 @@ def compare(values: np.ndarray, truth: np.ndarray, names: Sequence[str], labels:
         order = rng.permutation(len(truth))
         train, test = order[:labels], order[labels:]
         model = ProxyEnsemble(method, C, seed).fit(values[train], truth[train], reference=values)
-        ens.append(spearmanr(model.predict(values[test]), truth[test]).statistic)
-        held = [spearmanr(floor[test, j], truth[test]).statistic for j in range(values.shape[1])]
-        seen = [spearmanr(floor[train, j], truth[train]).statistic for j in range(values.shape[1])]
+        ens.append(spearman(model.predict(values[test]), truth[test]))
+        held = [spearman(floor[test, j], truth[test]) for j in range(values.shape[1])]
+        seen = [spearman(floor[train, j], truth[train]) for j in range(values.shape[1])]
         k = int(np.nanargmax(held))
         best.append(held[k])
         best_names.append(names[k])
