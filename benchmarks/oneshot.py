@@ -5,89 +5,145 @@
     python benchmarks/oneshot.py memory
     python benchmarks/oneshot.py report          # markdown tables from runs/oneshot
 
-Every run writes to ``runs/oneshot/<study>/<name>/seed<k>`` and is skipped when its result
-file exists, so an interrupted sweep resumes. The settings are deliberately small (2 shared CPU
-cores): see ``NB201_SETTINGS``, ``MACRO_SETTINGS`` and the space constructors below; the
-derived NB201 archs and the ranked macro archs are scored with the benchmarks' true accuracies
-of the full-size networks.
+Every run is a ``nasforge.search`` run directory of the one-shot method as the strategy
+(``runs/oneshot/<study>/<name>/seed<k>``: config.yaml, trials.db with the ``epochs`` table,
+checkpoint.pt, supernet.pt, report.html; ``nasforge show``/``report``/``resume`` read it),
+without the final retraining. A finished run directory (one with ``report.html``) is skipped;
+an interrupted one (a ``trials.db`` without a finished run) is resumed from its last completed
+epoch; one that another sweep is running (it holds ``.claim``) is left to it. The settings are
+deliberately small (2 shared CPU cores): see ``NB201_SETTINGS``, ``MACRO_SETTINGS`` and the
+space settings below; the derived NB201 archs and the ranked macro archs are scored with the
+benchmarks' true accuracies of the full-size networks.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import fcntl
 import json
+import os
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path("runs/oneshot")
 NB201_SPACE = {"channels": 8, "cells": 1}
 NB201_SETTINGS = {"epochs": 10, "batch_size": 64, "data_fraction": 0.25, "lr": 0.05, "arch_lr": 1e-2,
                   "search_trials": 60, "calib_batches": 2, "eval_images": 500, "threads": 1}
 MACRO_SPACE = {"stem": 8, "head": 128}
+#: the macro study needs only the ranking study (``rank_archs``): the run's own inherited-weight
+#: search is cut to one trial
 MACRO_SETTINGS = {"epochs": 4, "batch_size": 64, "lr": 0.05, "eval_images": 250, "calib_batches": 1,
-                  "threads": 1}
-#: macro variants: (settings overrides, BN modes scored); "How to Train Your Super-Net" axes.
+                  "threads": 1, "search_trials": 1}
+#: macro variants: (method, settings overrides, BN modes scored); "How to Train Your Super-Net" axes.
 VARIANTS = {
-    "spos": ({"sampling": "uniform"}, ["recalibrate", "train", "running"]),
-    "sandwich": ({"sampling": "sandwich", "num_random": 2, "distill": True}, ["recalibrate"]),
-    "spos-affine-off": ({"sampling": "uniform", "bn_affine": False}, ["recalibrate"]),
-    "spos-lr0.2": ({"sampling": "uniform", "lr": 0.2}, ["recalibrate"]),
-    "spos-2epochs": ({"sampling": "uniform", "epochs": 2}, ["recalibrate"]),
+    "spos": ("spos", {"sampling": "uniform"}, ["recalibrate", "train", "running"]),
+    "sandwich": ("sandwich", {"sampling": "sandwich", "num_random": 2, "distill": True}, ["recalibrate"]),
+    "spos-affine-off": ("spos", {"sampling": "uniform", "bn_affine": False}, ["recalibrate"]),
+    "spos-lr0.2": ("spos", {"sampling": "uniform", "lr": 0.2}, ["recalibrate"]),
+    "spos-2epochs": ("spos", {"sampling": "uniform", "epochs": 2}, ["recalibrate"]),
     # sandwich runs 4 paths per step: SPOS with 4x the epochs has the same training compute
-    "spos-16epochs": ({"sampling": "uniform", "epochs": 16}, ["recalibrate"]),
+    "spos-16epochs": ("spos", {"sampling": "uniform", "epochs": 16}, ["recalibrate"]),
 }
+FINISHED = "report.html"  # the last file a run writes (nasforge.run.runner.finish_run)
 
 
-def _claim(out: Path, result: str) -> bool:
-    """Whether this process should run ``out`` (not done, not claimed by a parallel sweep)."""
-    if (out / result).exists() or (out / "claimed").exists():
-        return False
+def _done(out: Path) -> bool:
+    return (out / FINISHED).is_file()
+
+
+def _run_dir(out: Path, start: Callable[[], Any]) -> Any:
+    """Start (``start()``) or resume the run in ``out`` unless it is finished or another sweep
+    holds it; returns the SearchResult, or ``None`` when this process left the run alone."""
+    from nasforge.experiment.run_dir import CONFIG, DB
+    from nasforge.run.runner import resume_search
+
+    if _done(out):
+        return None
     out.mkdir(parents=True, exist_ok=True)
-    (out / "claimed").touch()
-    return True
+    fd = os.open(out / ".claim", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:  # held while this process runs it; a killed process lets go, so its run can resume
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        if _done(out):
+            return None
+        if (out / DB).is_file() and (out / CONFIG).is_file():
+            print(f"resuming {out}", flush=True)
+            return resume_search(out)
+        return start()
+    finally:
+        os.close(fd)
 
 
-def _task(seed: int):
-    from nasforge.task import load_task
+def _search(out: Path, method: str, space: str, space_settings: dict, settings: dict, seed: int) -> Any:
+    import nasforge
 
-    return load_task("cifar10", seed=seed)
+    # no time budget (a run's default is 3.5 minutes, which would cut training on a loaded machine)
+    return _run_dir(out, lambda: nasforge.search(
+        "cifar10", space, method, strategy_settings=settings, space_settings=space_settings, seed=seed,
+        trials=settings["search_trials"], run_dir=out, final_retrain=False))
+
+
+def _oneshot(out: Path) -> dict[str, Any]:
+    """The run's one-shot record (method, arch, search_seconds, info) and its epochs."""
+    from nasforge.experiment.run_dir import DB
+    from nasforge.experiment.storage import Storage
+
+    storage = Storage(out / DB)
+    try:
+        return {**storage.get_meta("oneshot"), "epochs": storage.epochs()}
+    finally:
+        storage.close()
+
+
+def _true_accuracy(key: str) -> float | None:
+    from nasforge.oneshot.truth import true_metrics
+    from nasforge.space.registry import get_space
+
+    truth = true_metrics(get_space(key.split(":", 1)[0]).parse(key))
+    return None if truth is None else float(truth["accuracy"])
 
 
 def run_nb201(methods: list[str], seeds: list[int], root: Path, overrides: dict | None = None,
               tag: str = "") -> None:
-    from nasforge.oneshot.base import OneShotSettings
-    from nasforge.run.oneshot import method_run
-    from nasforge.space.registry import get_space
-
     for seed in seeds:
         for method in methods:
             out = root / "nb201" / f"{method}{tag}" / f"seed{seed}"
-            if not _claim(out, "result.json"):
+            settings = {**NB201_SETTINGS, **(overrides or {})}
+            if _search(out, method, "nb201", NB201_SPACE, settings, seed) is None:
                 continue
-            settings = OneShotSettings(**{**NB201_SETTINGS, **(overrides or {}), "seed": seed})
-            summary = method_run(method, get_space("nb201", **NB201_SPACE), _task(seed), settings, out)
-            print(f"nb201 {method} seed {seed}: {summary['arch']} true {summary['true_accuracy']} "
-                  f"({summary['search_seconds']:.0f} s)", flush=True)
+            r = _oneshot(out)
+            print(f"nb201 {method} seed {seed}: {r['arch']} true {_true_accuracy(r['arch'])} "
+                  f"({r['search_seconds']:.0f} s)", flush=True)
 
 
 def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int) -> None:
-    from nasforge.oneshot.base import OneShotSettings
-    from nasforge.run.oneshot import supernet_ranking
-    from nasforge.space.registry import get_space
-
     for seed in seeds:
         for name in variants:
             out = root / "macro" / name / f"seed{seed}"
-            if not _claim(out, "summary.json"):
+            method, overrides, modes = VARIANTS[name]
+            settings = {**MACRO_SETTINGS, **overrides, "rank_archs": archs, "rank_bn_modes": modes}
+            if _search(out, method, "macro", MACRO_SPACE, settings, seed) is None:
                 continue
-            overrides, modes = VARIANTS[name]
-            settings = OneShotSettings(**{**MACRO_SETTINGS, **overrides, "seed": seed})
-            summary = supernet_ranking(get_space("macro", **MACRO_SPACE), _task(seed), settings, archs, out,
-                                       modes, save=False)
-            first = summary["correlations"][0]
-            print(f"macro {name} seed {seed}: kendall {first['kendall']:.3f} ({summary['train_seconds']:.0f} s)",
-                  flush=True)
+            first = _correlations(out)[0]
+            print(f"macro {name} seed {seed}: kendall {float(first['kendall']):.3f} "
+                  f"({_train_seconds(out):.0f} s)", flush=True)
+
+
+def _correlations(out: Path) -> list[dict[str, str]]:
+    with open(out / "correlations.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _train_seconds(out: Path) -> float:
+    """Supernet training seconds: the last epoch's (they count from the start of training)."""
+    epochs = _oneshot(out)["epochs"]
+    return float(epochs[-1]["seconds"]) if epochs else float("nan")
 
 
 def run_memory(root: Path, batch: int = 32) -> None:
@@ -138,6 +194,8 @@ def run_memory(root: Path, batch: int = 32) -> None:
 def _mean_sd(values: list[float]) -> str:
     if not values:
         return "-"
+    if any(v != v for v in values):  # an undefined correlation (constant scores) in some run
+        return "nan"
     if len(values) == 1:
         return f"{values[0]:.3f}"
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
@@ -154,15 +212,18 @@ def report(root: Path) -> None:
     runs: dict[str, list[dict]] = {}
     print("| method | seed | search s | derived architecture | true CIFAR-10 acc | param-free edges | "
           "param-free prob. epoch 1 -> last |\n|---|---|---|---|---|---|---|")
-    for path in sorted((root / "nb201").glob("*/seed*/result.json")):
-        r = json.loads(path.read_text())
-        r["method"] = path.parent.parent.name  # the run folder: method plus any --tag
+    for path in sorted((root / "nb201").glob("*/seed*")):
+        if not _done(path):
+            continue
+        r = _oneshot(path)
+        r["method"] = path.parent.name  # the run folder: method plus any --tag
+        r["true_accuracy"] = _true_accuracy(r["arch"])
         runs.setdefault(r["method"], []).append(r)
         ops = [part.split("~")[0] for part in r["arch"].split(":", 1)[1].replace("+", "").split("|") if part]
         r["free_edges"] = sum(op in free for op in ops)
-        traj = [t for t in r["trajectory"] if t["arch_weights"]]
+        traj = [t for t in r["epochs"] if t["arch_weights"]]
         mass = f"{_free_mass(traj[0]['arch_weights']):.2f} -> {_free_mass(traj[-1]['arch_weights']):.2f}" if traj else "-"
-        print(f"| {r['method']} | {path.parent.name[4:]} | {r['search_seconds']:.0f} | `{r['arch'].split(':', 1)[1]}` | "
+        print(f"| {r['method']} | {path.name[4:]} | {r['search_seconds']:.0f} | `{r['arch'].split(':', 1)[1]}` | "
               f"{r['true_accuracy']:.2f} | {r['free_edges']}/6 | {mass} |")
     print("\n| method | seeds | true CIFAR-10 acc (mean ± sd) | search s (mean) | param-free edges (mean) |"
           "\n|---|---|---|---|---|")
@@ -172,18 +233,21 @@ def report(root: Path) -> None:
               f"{statistics.mean(r['free_edges'] for r in rs):.1f} |")
     print()
     stats: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for path in sorted((root / "macro").glob("*/seed*/summary.json")):
-        s = json.loads(path.read_text())
-        for row in s["correlations"]:
-            cell = stats.setdefault((path.parent.parent.name, row["bn_mode"]), {"train_s": []})
+    for path in sorted((root / "macro").glob("*/seed*")):
+        if not _done(path) or not (path / "correlations.csv").is_file():
+            continue
+        modes = []
+        for row in _correlations(path):
+            cell = stats.setdefault((path.parent.name, row["bn_mode"]), {"train_s": []})
             name = f"{row['predictor']}~{row['target']}"
             cell.setdefault(f"{name}:k", []).append(float(row["kendall"]))
             cell.setdefault(f"{name}:s", []).append(float(row["spearman"]))
-        for mode in s["rank_seconds"]:
-            stats[(path.parent.parent.name, mode)]["train_s"].append(s["train_seconds"])
+            modes += [row["bn_mode"]] if row["bn_mode"] not in modes else []
+        for mode in modes:
+            stats[(path.parent.name, mode)]["train_s"].append(_train_seconds(path))
     flops_k = [k for c in stats.values() for k in c.get("flops~true_accuracy:k", [])]
     flops_s = [v for c in stats.values() for v in c.get("flops~true_accuracy:s", [])]
-    print(f"FLOPs alone on the same archs (every run's 200): Kendall {_mean_sd(flops_k)}, "
+    print(f"FLOPs alone on the same archs (each run's ranked archs): Kendall {_mean_sd(flops_k)}, "
           f"Spearman {_mean_sd(flops_s)}\n")
     print("| variant | BN mode | seeds | supernet τ | supernet ρ | supernet+FLOPs τ | supernet+FLOPs ρ | "
           "supernet vs FLOPs τ | train s |\n|---|---|---|---|---|---|---|---|---|")
