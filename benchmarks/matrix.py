@@ -13,9 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from matrix_harness import EVALUATORS, SPACE_SETTINGS, markdown, prepare, run_cell  # noqa: E402
-
-from nasforge.strategy.base import STRATEGIES  # noqa: E402
+from matrix_harness import EVALUATORS, SPACE_SETTINGS, markdown, prepare, run_cell, strategies  # noqa: E402
 
 
 def main() -> None:
@@ -24,7 +22,7 @@ def main() -> None:
         root = Path(tmp)
         files = prepare(root / "files")
         cells = [run_cell(strategy, evaluator, space, files, root / f"{strategy}-{evaluator}-{space}")
-                 for strategy in STRATEGIES.list() for evaluator in EVALUATORS for space in SPACE_SETTINGS]
+                 for strategy in strategies() for evaluator in EVALUATORS for space in SPACE_SETTINGS]
     print(markdown(cells))
     done = sum(c.status == "completes" for c in cells)
     print(f"\n{len(cells)} cells: {done} complete, {len(cells) - done} refused before starting; "

@@ -39,7 +39,24 @@ STRATEGY_SETTINGS = {
     "nsga2": ["population_size=2"],
     "fbnetv3": ["pool_size=30", "initial=2", "batch=1", "population=4", "generations=1"],
 }
+#: one-shot methods (strategies too): one short epoch, a tiny inherited-weight search
+ONESHOT_SETTINGS = ["epochs=1", "batch_size=12", "search_trials=2", "calib_batches=1", "eval_images=8",
+                    "pt_tune_steps=1"]
 TRIALS = 3
+
+
+def strategies() -> list[str]:
+    """Every registered strategy: the ask/tell ones and the one-shot methods."""
+    from nasforge.oneshot.base import METHODS
+    from nasforge.strategy.base import STRATEGIES
+
+    return [*STRATEGIES.list(), *METHODS.list()]
+
+
+def is_oneshot(strategy: str) -> bool:
+    from nasforge.oneshot.base import METHODS
+
+    return strategy in METHODS
 
 
 @dataclass(frozen=True)
@@ -124,7 +141,7 @@ def cell_args(strategy: str, evaluator: str, space: str, files: dict[str, Path],
             "--seed", "0", "--out", str(out)]
     for item in SPACE_SETTINGS[space]:
         args += ["-P", item]
-    for item in STRATEGY_SETTINGS.get(strategy, []):
+    for item in ONESHOT_SETTINGS if is_oneshot(strategy) else STRATEGY_SETTINGS.get(strategy, []):
         args += ["-S", item]
     return args
 
@@ -157,21 +174,29 @@ def run_cell(strategy: str, evaluator: str, space: str, files: dict[str, Path], 
 
 
 def markdown(cells: list[Cell]) -> str:
-    """The matrix as a table: one row per (evaluator, space), the strategies that complete there,
-    and the message of those refused before starting."""
-    strategies = sorted({c.strategy for c in cells})
-    lines = ["| evaluator | space | completes (of " + str(len(strategies)) + " strategies) | refused before starting |",
-             "|---|---|---|---|"]
+    """The matrix as a table: one row per (evaluator, space): the ask/tell strategies and the
+    one-shot methods that complete there, and the messages of those refused before starting."""
+    kinds = {"ask/tell": sorted({c.strategy for c in cells if not is_oneshot(c.strategy)}),
+             "one-shot": sorted({c.strategy for c in cells if is_oneshot(c.strategy)})}
+    lines = [f"| evaluator | space | ask/tell strategies ({len(kinds['ask/tell'])}) | one-shot methods "
+             f"({len(kinds['one-shot'])}) | refused before starting, with |", "|---|---|---|---|---|"]
     for evaluator in EVALUATORS:
         for space in SPACE_SETTINGS:
-            row = [c for c in cells if c.evaluator == evaluator and c.space == space]
+            row = {c.strategy: c for c in cells if c.evaluator == evaluator and c.space == space}
             if not row:
                 continue
-            done = sorted(c.strategy for c in row if c.status == "completes")
-            refused = [c for c in row if c.status == "refused"]
-            shown = "every strategy" if len(done) == len(strategies) else (", ".join(done) or "none")
-            messages = sorted({c.message.removeprefix("invalid configuration: config: ") for c in refused})
-            who = "" if not refused else ("every strategy: " if len(refused) == len(strategies) else
-                                          ", ".join(sorted(c.strategy for c in refused)) + ": ")
-            lines.append(f"| {evaluator} | {space} | {shown} | {who}{'; '.join(messages).replace('|', '/')} |")
+            shown = []
+            for names in kinds.values():
+                done = [n for n in names if n in row and row[n].status == "completes"]
+                shown.append("all" if done and len(done) == len(names) else ", ".join(done) or "none")
+            messages: dict[str, list[str]] = {}
+            for c in row.values():
+                if c.status == "refused":  # one message per kind of refusal, the strategy's name left out
+                    text = c.message.removeprefix("invalid configuration: config: ").replace(f"'{c.strategy}'", "M")
+                    text = text.split(", which spaces")[0].split(" (the train evaluator")[0]
+                    messages.setdefault(text, []).append(c.strategy)
+            refused = "<br>".join(f"{', '.join(who)}: {m}" if len(who) < 4 else
+                                  f"every {'one-shot method' if is_oneshot(who[0]) else 'ask/tell strategy'}: {m}"
+                                  for m, who in sorted(messages.items()))
+            lines.append(f"| {evaluator} | {space} | {shown[0]} | {shown[1]} | {refused.replace('|', '/')} |")
     return "\n".join(lines)
