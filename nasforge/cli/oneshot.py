@@ -17,6 +17,11 @@ import typer
 from nasforge.cli import app
 from nasforge.cli.common import Command, SpaceSettings, fail, names_later, pairs
 
+Lr = Annotated[float | None, typer.Option(help="weight learning rate (default 0.05)")]
+BatchSize = Annotated[int | None, typer.Option(help="batch size (default 64)")]
+Threads = Annotated[int | None, typer.Option(min=1, help="torch threads")]
+Seed = Annotated[int, typer.Option(help="random seed")]
+RunOut = Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default: nasforge-runs/<date>-<time>)")]
 MethodSettings = Annotated[list[str] | None, typer.Option(
     "--strategy-setting", "-S", help="one-shot method setting NAME=VALUE (repeatable), e.g. arch_lr=0.01; "
     "the method is the run's strategy")]
@@ -54,15 +59,14 @@ def oneshot(
     method: Annotated[str, typer.Option(help=names_later("nasforge.oneshot.base", "METHODS"))] = "darts",
     task: Annotated[str, typer.Option(help="task, e.g. cifar10")] = "cifar10",
     epochs: Annotated[int | None, typer.Option(min=1, help="search epochs (default 10)")] = None,
-    lr: Annotated[float | None, typer.Option(help="weight learning rate (default 0.05)")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="batch size (default 64)")] = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="torch threads")] = None,
+    lr: Lr = None,
+    batch_size: BatchSize = None,
+    threads: Threads = None,
     final_epochs: Annotated[int, typer.Option(min=1, help="epochs of the final retraining")] = 40,
     no_final_retrain: Annotated[bool, typer.Option(
         "--no-final-retrain", help="skip the final retraining of the derived architecture")] = False,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default: "
-                                             "nasforge-runs/<date>-<time>)")] = None,
+    seed: Seed = 0,
+    out: RunOut = None,
     space_setting: SpaceSettings = None,
     setting: MethodSettings = None,
 ) -> None:
@@ -80,14 +84,13 @@ def supernet(
     rank_archs: Annotated[int, typer.Option(min=2, help="archs scored with inherited weights")] = 200,
     bn_mode: Annotated[list[str] | None, typer.Option(
         help="BN mode(s) for scoring: recalibrate, train, running (repeatable; first is ranking.csv)")] = None,
-    lr: Annotated[float | None, typer.Option(help="weight learning rate (default 0.05)")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="batch size (default 64)")] = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="torch threads")] = None,
+    lr: Lr = None,
+    batch_size: BatchSize = None,
+    threads: Threads = None,
     final_retrain: Annotated[bool, typer.Option(
         "--final-retrain", help="also retrain the best architecture of the inherited-weight search")] = False,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default: "
-                                             "nasforge-runs/<date>-<time>)")] = None,
+    seed: Seed = 0,
+    out: RunOut = None,
     space_setting: SpaceSettings = None,
     setting: MethodSettings = None,
 ) -> None:
