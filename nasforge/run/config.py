@@ -291,6 +291,9 @@ class SearchConfig(_Strict):
             from nasforge.oneshot.evaluator import SupernetEvaluator
 
             evaluator = SupernetEvaluator
+            if "budget" not in self.model_fields_set:  # epochs and search_trials are a one-shot run's budget
+                trials = int(self.strategy_settings.get("search_trials", 50)) if oneshot.searches else 1
+                object.__setattr__(self, "budget", BudgetConfig(trials=trials, minutes=None))
         else:
             try:
                 evaluator.check_space(space, settings)
