@@ -123,8 +123,15 @@ def search(
 
 
 @app.command(cls=Command)
-def resume(run_dir: Annotated[Path, typer.Argument(help="run directory to continue")]) -> None:
-    """Continue an interrupted run to its budget, without re-running finished trials."""
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="run directory to continue")],
+    allow_change: Annotated[list[str] | None, typer.Option(
+        "--allow-change", help="accept this field of config.yaml changed since the run started, e.g. "
+        "evaluator.settings.epochs (repeatable; budget, executor, workers, timeouts, retries and final_retrain "
+        "may always change)")] = None,
+) -> None:
+    """Continue an interrupted run to its budget, without re-running finished trials (a complete run
+    is left as it is; one stopped in its final retraining is only finalised)."""
     from nasforge.experiment.run_dir import CONFIG, RunDirError, check_existing
     from nasforge.run.config import load_config
     from nasforge.run.runner import resume_search
@@ -134,7 +141,8 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="run directory to contin
         cfg = load_config(run_dir / CONFIG)
     except (RunDirError, ValueError) as exc:
         fail(exc)
-    _run(lambda callbacks, on_epoch=None: resume_search(run_dir, callbacks=callbacks, on_epoch=on_epoch), cfg)
+    _run(lambda callbacks, on_epoch=None: resume_search(run_dir, callbacks=callbacks, on_epoch=on_epoch,
+                                                        allow_change=allow_change or ()), cfg)
 
 
 @app.command(cls=Command)
@@ -179,15 +187,26 @@ def show(
 
 
 @app.command(cls=Command)
-def report(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> None:
-    """Rebuild a run's report.html."""
-    from nasforge.experiment.run_dir import RunDirError
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="folder to write report.html into "
+                                             "(default: the run directory)")] = None,
+) -> None:
+    """Rebuild a run's report.html (the run is only read)."""
+    from nasforge.experiment.run_dir import DISK_FULL, REPORT, RunDirError, describe_os_error
     from nasforge.report.html import write_report
 
     try:
-        path = write_report(run_dir)
+        path = write_report(run_dir, out)
     except (RunDirError, ValueError) as exc:
         fail(exc)
+    except OSError as exc:  # the page could not be written; the run was read and is unchanged
+        target = exc.filename or (out or run_dir) / REPORT
+        again = f"`nasforge report {run_dir} --out FOLDER` writes it elsewhere"
+        if exc.errno in DISK_FULL:
+            fail(f"no space left on device while writing {target}; free space and run it again, or {again}")
+        fail(f"cannot write {target}: {Path(target).parent} {describe_os_error(exc)}; the run is unchanged; "
+             f"{again}")
     typer.echo(str(path))
 
 
@@ -209,6 +228,7 @@ def _run(start, cfg):
     from nasforge.experiment.executors import ExecutorError
     from nasforge.experiment.run_dir import RunDirError
     from nasforge.run.progress import SearchProgress
+    from nasforge.run.runner import SearchInterrupted
     from nasforge.task.task import TaskDataError
 
     console = Console()
@@ -222,6 +242,12 @@ def _run(start, cfg):
             result = start([progress.callback], progress.epoch_callback)
     except (RunDirError, TaskDataError, IncompatibleError, ValueError, FileNotFoundError, ExecutorError) as exc:
         fail(exc)
+    except SearchInterrupted as exc:  # finished trials are stored; the one in flight runs again on resume
+        typer.secho(str(exc), fg="yellow", err=True)
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # before the run directory held anything
+        typer.secho("interrupted", fg="yellow", err=True)
+        raise typer.Exit(130) from None
     _print_result(console, result)
     return result
 
@@ -239,7 +265,7 @@ def _print_result(console, result) -> None:
         counts[str(t.status)] = counts.get(str(t.status), 0) + 1
     console.print(f"{len(result.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     if not result.pareto_front:
-        console.print("[bold red]no trial met every constraint[/bold red]; nothing was selected")
+        _print_nothing_selected(console, result)
     s = result.summary
     if s and s.get("kind") == "table":
         truth = ", ".join(f"{k} {v:.4g}" for k, v in s["truth"].items())
@@ -247,4 +273,34 @@ def _print_result(console, result) -> None:
     elif s:
         console.print(f"selected: [bold]{s['arch']}[/bold]  test accuracy {s['test_accuracy']:.4f}, "
                       f"{s['params']:,} params (retrained {s['retrain_epochs']} epochs on train+val)")
+    if result.already_complete:
+        console.print("[bold]the run is complete[/bold]: nothing was run or written again (to search further, "
+                      "raise budget.trials or budget.minutes in its config.yaml and resume)")
     console.print(f"run directory: [bold]{result.run_dir}[/bold]")
+
+
+def _print_nothing_selected(console, result) -> None:
+    """No trial met every constraint (or completed): say so, and which trial came closest."""
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    constraints = result.config.constraints
+    if not constraints:
+        text = (f"no trial of {len(result.trials)} completed with every objective: nothing was selected or "
+                f"retrained (errors: `nasforge show {result.run_dir}`)")
+    else:
+        text = (f"none of the {len(result.trials)} trials met the constraints {', '.join(constraints)}: "
+                "nothing was selected, retrained or exported.")
+        t = result.closest
+        if t is not None:
+            from nasforge.core.objectives import total_violation
+
+            shown = [*(o.split(":")[0] for o in result.config.objectives),
+                     *(c.metric for c in result.config.parsed_constraints())]
+            values = ", ".join(f"{m} {t.metrics[m]:.4g}" for m in dict.fromkeys(shown) if m in t.metrics)
+            violation = total_violation(result.config.parsed_constraints(), t.metrics)
+            text += (f"\nclosest: trial {t.number} ({t.arch.key}, {t.status}) with {values} "
+                     f"(total violation {violation:.3g})")
+        text += "\nloosen the constraints, or search a space or settings that can meet them"
+    console.print(Panel(escape(text), title="nothing met the constraints" if constraints else "nothing selected",
+                        border_style="bold red", style="bold red"))

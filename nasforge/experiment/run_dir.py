@@ -1,6 +1,11 @@
-"""The run directory: its layout, its creation, and an exclusive lock while a process uses it.
+"""The run directory: its layout, its creation, an exclusive lock while a process uses it, and
+atomic writes of its files.
 
 Layout: ``config.yaml``, ``trials.db``, ``pareto.csv``, ``best/`` and ``report.html``.
+
+A process that writes into a run directory holds its :class:`RunLock` before it writes anything;
+every file besides ``trials.db`` is written through :func:`atomic_path` (a temporary file renamed
+over the target), so a crash, a Ctrl-C or a full disk never leaves a half-written output.
 """
 
 from __future__ import annotations
@@ -11,11 +16,27 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
 class RunDirError(RuntimeError):
     """A run directory that cannot be used as asked (exists, missing, locked, not writable)."""
+
+
+class DiskFullError(RunDirError):
+    """The disk filled up while nasforge wrote ``file`` of the run in ``run_dir``."""
+
+    def __init__(self, file: str | Path, run_dir: str | Path, code: int = errno.ENOSPC) -> None:
+        what = "disk quota exceeded" if code == errno.EDQUOT else "no space left on device"
+        super().__init__(f"{what} while writing {file}; free space and `nasforge resume {run_dir}` "
+                         "(finished trials are kept)")
+        self.file, self.run_dir = Path(file), Path(run_dir)
+
+
+#: errno values of a disk that is full (or a quota that is spent)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 CONFIG = "config.yaml"
@@ -39,21 +60,49 @@ def default_run_dir(root: str | Path = "nasforge-runs") -> Path:
     return path
 
 
-def check_new(path: Path) -> None:
-    """Refuse a run directory that already holds a run, or one that cannot be written."""
+#: files and folders a run writes besides trials.db (a folder holding one of them is not empty)
+RUN_FILES = (CONFIG, PARETO, REPORT, BEST, "checkpoint.pt", "supernet.pt")
+
+
+def check_new(path: Path, locked: bool = False) -> None:
+    """Refuse a run directory that a process is using, that already holds a run (or a damaged
+    store), that holds files a run would overwrite, or that cannot be written. Writes nothing.
+    ``locked``: the caller holds the directory's :class:`RunLock` (checking again under it)."""
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"cannot create the run directory {path}: it is a file")
+    if path.is_dir() and not locked:
+        check_not_in_use(path)
     if (path / DB).exists():
+        from nasforge.experiment.storage import check_store
+
+        check_store(path / DB)
         raise RunDirError(f"{path} already holds a run; continue it with `nasforge resume {path}` "
                           "or choose another --run-dir")
+    found = [name for name in RUN_FILES if (path / name).exists()]
+    if found:
+        names = "a " + found[0] if len(found) == 1 else ", ".join(found)
+        raise RunDirError(f"{path} holds {names} (and no {DB}: it is not a run) that a search would overwrite; "
+                          f"choose an empty folder or move {'it' if len(found) == 1 else 'them'} away (a config "
+                          "file is given to a search with --config FILE)")
     parent = path if path.exists() else _existing_parent(path)
     if not parent.is_dir():
         raise RunDirError(f"cannot create the run directory {path}: {parent} is not a directory")
     check_writable(parent, f"cannot create the run directory {path}")
 
 
-def check_existing(path: Path) -> None:
-    """Refuse a folder that does not hold a run, or one that cannot be written."""
+def check_run(path: Path) -> None:
+    """Refuse a folder that does not hold a run (``config.yaml`` and ``trials.db``), or whose
+    ``trials.db`` is damaged. Writes nothing: readers (``show``, ``report``) call this."""
     if not (path / DB).is_file() or not (path / CONFIG).is_file():
         raise RunDirError(f"{path} is not a nasforge run directory (expected {CONFIG} and {DB} in it)")
+    from nasforge.experiment.storage import check_store
+
+    check_store(path / DB)
+
+
+def check_existing(path: Path) -> None:
+    """Refuse a folder that does not hold an intact run, or one that cannot be written."""
+    check_run(path)
     check_writable(path, f"cannot continue the run in {path}")
 
 
@@ -84,6 +133,11 @@ def write_probe(folder: Path) -> None:
         os.unlink(name)
 
 
+def describe_os_error(exc: OSError) -> str:
+    """What went wrong with a file, in words (``is on a read-only file system``, ...)."""
+    return _cause(exc)
+
+
 def _cause(exc: OSError) -> str:
     causes = {errno.EROFS: "is on a read-only file system", errno.ENOSPC: "is on a full disk (no space left)",
               errno.EDQUOT: "is over its disk quota", errno.EACCES: "is not writable (permission denied)",
@@ -102,7 +156,7 @@ def remove_if_unused(path: Path) -> None:
         finally:
             con.close()
     except sqlite3.Error:
-        count = 0
+        return  # not a store this process created: leave it as it is
     if count:
         return
     for name in (CONFIG, DB, f"{DB}-wal", f"{DB}-shm", f"{DB}-journal", LOCK):
@@ -120,8 +174,64 @@ def _existing_parent(path: Path) -> Path:
     return Path("/")
 
 
+def check_not_in_use(path: Path) -> None:
+    """Refuse a run directory whose lock another process holds (writes nothing)."""
+    try:
+        fd = os.open(path / LOCK, os.O_RDONLY)
+    except OSError:
+        return  # no lock file: nobody has used it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _in_use(path, fd) from None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _in_use(path: Path, fd: int) -> RunDirError:
+    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+    return RunDirError(f"{path} is in use by process {holder}; two processes cannot run the same run directory")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` to write; renamed over ``path`` (after an fsync) when the
+    block ends without an error, removed otherwise. A reader, a crash or a full disk never sees a
+    half-written ``path``. An ``OSError`` of the block names ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename in (None, str(tmp)):
+            exc.filename = str(path)
+        raise
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through :func:`atomic_path`."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+
+
 class RunLock:
-    """An exclusive, non-blocking lock on a run directory (released when the process ends)."""
+    """An exclusive, non-blocking lock on a run directory (released when the process ends).
+
+    Taken before anything is written into the directory; it writes only ``.lock`` (its pid).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path / LOCK
@@ -132,10 +242,9 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+            error = _in_use(self.path.parent, fd)
             os.close(fd)
-            raise RunDirError(f"{self.path.parent} is in use by process {holder}; "
-                              "two processes cannot run the same run directory") from None
+            raise error from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd

@@ -65,15 +65,16 @@ class ParetoView:
 
 
 def read_run(path: str | Path) -> RunRecords:
-    """Load config, trials and the final summary of a run directory.
+    """Load config, trials and the final summary of a run directory, changing no file in it.
 
-    A config or summary that cannot be read as nasforge writes it raises
+    ``trials.db`` is opened read-only (so a run on a read-only disk, or one a search is writing,
+    can be read). A damaged store, config or summary raises
     :class:`~nasforge.experiment.run_dir.RunDirError` naming the file.
     """
     path = Path(path)
-    rd.check_existing(path)
+    rd.check_run(path)
     config = _read_mapping(path / rd.CONFIG, yaml.safe_load, yaml.YAMLError)
-    storage = Storage(path / rd.DB)
+    storage = Storage(path / rd.DB, read_only=True)
     try:
         trials = storage.trials()
         cost = storage.proxy_cost()

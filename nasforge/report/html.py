@@ -144,9 +144,12 @@ def _template() -> jinja2.Template:
     return env.get_template("report.html.j2")
 
 
-def write_report(run_dir: str | Path) -> Path:
-    """Write ``report.html`` into the run directory; returns its path."""
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write ``report.html`` into the run directory (or the folder ``out``), atomically; returns
+    its path. The run is only read (read-only), so a run on a read-only disk reports to ``out``."""
     records = read_run(run_dir)
-    path = Path(run_dir) / rd.REPORT
-    path.write_text(render(records))
+    folder = Path(out) if out is not None else Path(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / rd.REPORT
+    rd.write_text_atomic(path, render(records))
     return path

@@ -8,6 +8,10 @@
 - ``table`` (after ``tabular``): nothing is trained; ``best/summary.json`` holds the table's
   truth for the architecture (and ``best/arch.json``).
 
+Finalising is idempotent: an output folder whose ``summary.json`` already holds this
+architecture, finalised the same way (kind, and retraining epochs), is kept as it is, so a run
+resumed after its final retraining only does what is missing. Every file is written atomically.
+
 A strategy that offers a *constraint family* (``strategy.family()``: one architecture per
 resource budget, e.g. FBNetV3) has each member finalised the same way into
 ``best/family/<i>/``, listed in ``best/family.json`` with its measured resource.
@@ -30,19 +34,44 @@ from nasforge.estimate.train import TrainingEvaluator, TrainSettings
 def finalise(trial: Trial, config: Any, space: Any, task: Any, out_dir: Path) -> dict[str, Any]:
     """Finalise ``trial`` for the run of ``config`` (see the module docstring); returns the summary."""
     if config.evaluator.cls().finalise == "table":
-        return table_summary(trial.arch, config, space, out_dir, trial)
+        return finalised(out_dir, trial.arch.key, "table") or table_summary(trial.arch, config, space, out_dir, trial)
+    done = finalised(out_dir, trial.arch.key, "retrain", final_epochs(config))
+    if done is not None:
+        return done
     trainer, epochs = final_trainer(config, space, task)
     return retrain_and_export(trial.arch, trainer, epochs, out_dir, config.evaluator.name, trial)
+
+
+def final_epochs(config: Any) -> int:
+    """Epochs of the final retraining of ``config``'s run."""
+    return int(_final_settings(config).final_epochs)
+
+
+def finalised(out_dir: Path, arch_key: str, kind: str, epochs: int | None = None) -> dict[str, Any] | None:
+    """The summary in ``out_dir`` if it already finalises ``arch_key`` as ``kind`` (with ``epochs``
+    of retraining), else None. ``summary.json`` is the last file written, so the rest is there."""
+    try:
+        summary = json.loads((out_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("arch") != arch_key or summary.get("kind") != kind:
+        return None
+    if epochs is not None and summary.get("retrain_epochs") != epochs:
+        return None
+    files = ("arch.json", "model.pt", "model.onnx") if kind == "retrain" else ("arch.json",)
+    return summary if all((out_dir / name).is_file() for name in files) else None
 
 
 def final_trainer(config: Any, space: Any, task: Any) -> tuple[TrainingEvaluator, int]:
     """The training evaluator and epochs of the final retraining: the search's own recipe after a
     ``train`` search, the ``retrain`` recipe after the others."""
-    if config.evaluator.name == "train":
-        settings = config.evaluator.parsed()
-    else:
-        settings = TrainSettings.model_validate(config.retrain)
+    settings = _final_settings(config)
     return TrainingEvaluator.for_run(RunContext(space, task, config.seed, config.device), settings), settings.final_epochs
+
+
+def _final_settings(config: Any) -> TrainSettings:
+    return config.evaluator.parsed() if config.evaluator.name == "train" else TrainSettings.model_validate(
+        config.retrain)
 
 
 def finalise_family(members: list[dict[str, Any]], resource: str, config: Any, space: Any, task: Any,
@@ -55,10 +84,11 @@ def finalise_family(members: list[dict[str, Any]], resource: str, config: Any, s
         arch = space.parse(member["arch"])
         folder = out_dir / "family" / str(i)
         if config.evaluator.cls().finalise == "table":
-            result = table_summary(arch, config, space, folder)
+            result = finalised(folder, arch.key, "table") or table_summary(arch, config, space, folder)
         else:
             trainer, epochs = final_trainer(config, space, task)
-            result = retrain_and_export(arch, trainer, epochs, folder, config.evaluator.name)
+            result = finalised(folder, arch.key, "retrain", epochs) or retrain_and_export(
+                arch, trainer, epochs, folder, config.evaluator.name)
             result[f"measured_{resource}"] = measure(folder, trainer, arch, resource)
         rows.append({**member, "result": {k: v for k, v in result.items() if k != "values"}})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,16 +175,8 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed over it: a reader (or a crash)
-    never sees a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            import os
+    """Write ``text`` to ``path`` through a temporary file renamed over it: a reader (or a crash,
+    or a full disk) never sees a half-written file."""
+    from nasforge.experiment.run_dir import write_text_atomic
 
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(path, text)
