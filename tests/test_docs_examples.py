@@ -73,11 +73,6 @@ CANNOT_RUN_HERE: dict[str, str] = {}
 #: that others are editing: a strict xfail that only that error satisfies; once the fix lands the
 #: example passes and the xfail fails: remove the entry
 PENDING_FIXES: dict[tuple[str, str], tuple[str, str]] = {
-    ("docs/benchmarks.md", "nasforge bench --benchmarks nb201-cifar10,nb201-cifar100,nb201-imagenet16 "
-                           "--strategies evolution,proxy-evolution,proxy-warmstart -S proxy-evolution.scorer=table"): (
-        "code: nasforge/experiment/services.py (run_services.scorer) refuses every scorer that takes **settings "
-        "on a run without a task, though a table scorer without compute_missing only reads its table",
-        "scorer 'table' computes a proxy on the run's data, and this run has no task"),
 }
 
 #: a search config (for --config FILE when the doc section shows no YAML block)

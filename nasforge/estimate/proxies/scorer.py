@@ -38,6 +38,9 @@ class ProxyScorer:
     def __init__(self, space: Space, proxy: str, task: Any = "cifar10", batch_size: int = 64,
                  seed: int = 0, threads: int | None = 1, clock: str = "wall") -> None:
         PROXIES.get(proxy)
+        if task is None:
+            raise ValueError(f"scorer {proxy!r} computes a proxy on the run's data, and this run has no task "
+                             "(give the scorer a task: scorer_settings={task: cifar10})")
         self.clock = clock
         self.space = space
         self.proxy = proxy
