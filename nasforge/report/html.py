@@ -94,9 +94,17 @@ def render(records: RunRecords) -> str:
         summary = {key: records.summary.get(key) for key in SUMMARY_KEYS}
         truth = summary.get("truth")
         summary["truth"] = [(str(k), v) for k, v in truth.items()] if isinstance(truth, dict) else []
+    selected = None
+    if summary is None:  # no final retraining: the selection itself, with its search metrics
+        from nasforge.experiment.selection import select_best
+
+        best = select_best(records.trials, records.objectives, records.constraints)
+        if best is not None:
+            selected = (best.number, best.arch.key, [(str(k), v) for k, v in sorted(best.metrics.items())])
     path = trajectory(records)
     epochs = [] if path is None else [
         (e, loss, derived) for e, loss, derived in zip(path.epoch, path.train_loss, path.derived, strict=True)]
+    derived = any(d for _, _, d in epochs)
     family = [(m.get("budget"), m.get("arch"), m.get("predicted"),
                (m.get("result") or {}).get("test_accuracy") if isinstance(m.get("result"), dict) else None)
               for m in records.family or []]
@@ -107,7 +115,9 @@ def render(records: RunRecords) -> str:
         constraints=[str(c) for c in records.constraints],
         counts=sorted(counts.items()),
         summary=summary,
+        selected=selected,
         epochs=epochs,
+        derived=derived,
         family=family,
         correlations=[(r.get("predictor"), r.get("target"), r.get("bn_mode"), r.get("kendall"), r.get("spearman"),
                        r.get("n")) for r in records.correlations or []],
