@@ -47,7 +47,7 @@ def test_bad_options_name_the_field(tmp_path, args, message):
 def test_unreachable_ray_cluster(tmp_path):
     pytest.importorskip("ray", reason="the ray extra is not installed")
     refused(tmp_path, ["--executor", "ray", "--ray-address", "127.0.0.1:1"],
-            "cannot reach the Ray cluster at ray_address='127.0.0.1:1'")
+            "cannot connect to Ray at 127.0.0.1:1: Connection refused. Check the address")
 
 
 def test_constraint_no_architecture_can_meet(tmp_path):

@@ -15,6 +15,7 @@ were chosen by name (``evaluator: {kind: train, epochs: 15, latency: {...}}``) i
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 from typing import Any, Literal
 
@@ -164,6 +165,17 @@ class SearchConfig(_Strict):
         settings = {**ev.pop("settings", {}), **ev}
         data["evaluator"] = {"name": name, "settings": settings}
         return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        """No NaN or infinity anywhere (``--minutes nan``, ``-E lr=inf``, ``-S crossover=.nan``): a
+        non-finite number is never a meaningful setting, and a bound check would call it out of range."""
+        found = _non_finite(value)
+        if found is not None:
+            path, bad = found
+            raise ValueError(f"{'@' + '.'.join(path) + ': ' if path else ''}must be a finite number (got {bad!r})")
+        return value
 
     @field_validator("space")
     @classmethod
@@ -336,6 +348,32 @@ class SearchConfig(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
+def _non_finite(value: Any, path: tuple[str, ...] = (), seen: set[int] | None = None
+                ) -> tuple[tuple[str, ...], Any] | None:
+    """The path and value of the first NaN or infinity in ``value`` (a number, or a string that
+    parses as one, in nested mappings and lists), or ``None``. Each container is looked at once,
+    so YAML aliases repeating one list many times over cost nothing."""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return None if math.isfinite(float(value)) else (path, value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return None if math.isfinite(number) else (path, value)
+    if not isinstance(value, dict | list | tuple):
+        return None
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return None
+    seen.add(id(value))
+    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+        found = _non_finite(item, (*path, str(key)), seen)
+        if found is not None:
+            return found
+    return None
+
+
 def _oneshot_method(name: str) -> Any:
     """The one-shot method class registered as ``name``, or ``None`` for an ask/tell strategy."""
     from nasforge.oneshot.base import METHODS
@@ -436,25 +474,72 @@ def load_config(path: str | Path | None = None, context: dict[str, Any] | None =
     return validate_config(data, context)
 
 
+#: a configuration is a small text file; past this it is the wrong file (data, a checkpoint)
+MAX_CONFIG_BYTES = 10 * 2**20
+#: values a configuration may expand to through YAML aliases (a "billion laughs" file expands to 10^9)
+MAX_YAML_VALUES = 100_000
+
+
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     """A YAML file holding a mapping, read with ``safe_load`` (no tags executed); clear errors for
-    a missing, unreadable, non-UTF-8 or malformed file."""
+    a missing, unreadable, non-UTF-8, oversized, malformed, too deeply nested or alias-bombed file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file")
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{what} {path} is {size / 2**20:.1f} MiB; a configuration is a small YAML file "
+                              f"(at most {MAX_CONFIG_BYTES // 2**20} MiB): is it the right file?")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
     try:
-        loaded = yaml.safe_load(text)
+        loaded = safe_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{what} {path} {exc}") from None
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(f"{what} {path} must hold a mapping of fields, got {type(loaded).__name__}")
     return loaded or {}
+
+
+def safe_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``, refusing (``ValueError``) a document nested too deeply for the
+    parser or expanding through aliases to more than :data:`MAX_YAML_VALUES` values."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        values = _expanded_size(node, {})
+        if values > MAX_YAML_VALUES:
+            raise ValueError(f"expands to {values:,} values through YAML aliases (*name), more than the "
+                             f"{MAX_YAML_VALUES:,} a configuration may hold")
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ValueError("is nested too deeply to read") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is written out (each node counted once
+    per place it appears; computed once per node, so it costs as much as the file is long)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a node that contains itself counts once
+    if isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_size(item, memo) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    else:
+        total = 1
+    memo[id(node)] = total
+    return total
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

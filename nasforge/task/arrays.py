@@ -8,11 +8,16 @@ Every built-in loader ends here, so all tasks follow the same rules:
   :class:`Normalization` is given. The statistics are taken after any test split is carved off
   and before the validation split is drawn, so they never see test data and do not vary with
   ``seed``;
-- labels must be integers in ``[0, num_classes)`` (an integral float array is accepted);
-  ``num_classes`` defaults to the largest label + 1;
+- inputs must be finite and fit in float32; labels must be integers in ``[0, num_classes)`` (an
+  integral float array is accepted); ``num_classes`` defaults to the largest label + 1, which
+  may not exceed the number of labelled rows (a larger label is not a class index); train must
+  hold at least two classes;
 - a missing test split is carved from train first: a stratified ``TEST_FRACTION`` drawn with the
   fixed ``TEST_SEED``, so the test set does not move with the search seed; a missing validation
-  split is then a stratified ``val_fraction`` of what is left, drawn from ``seed``.
+  split is then a stratified ``val_fraction`` of what is left, drawn from ``seed``. Every split
+  must end with at least ``MIN_SPLIT_ROWS`` rows.
+
+Bad data is refused here, before any network is built, with a message naming the array.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ import numpy as np
 from nasforge.task.normalize import Normalization
 from nasforge.task.shapes import infer_layout, to_channels_first
 from nasforge.task.split import stratified_split
-from nasforge.task.task import Task, TaskDataError
+from nasforge.task.task import MIN_SPLIT_ROWS, Task, TaskDataError, check_num_classes
 
 TEST_FRACTION = 0.2
 TEST_SEED = 0
 _SPLITS = ("train", "val", "test")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def task_from_arrays(
@@ -59,6 +65,8 @@ def task_from_arrays(
 
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    if num_classes is not None:
+        check_num_classes(num_classes, name)
     given = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
     xs: dict[str, np.ndarray] = {}
     ys: dict[str, np.ndarray] = {}
@@ -90,7 +98,17 @@ def task_from_arrays(
             raise fail(f"x_{split} is {x.dtype} but x_train is {xs['train'].dtype}; give all splits one dtype")
 
     top = max(int(y.max()) for y in ys.values())
+    present = np.unique(ys["train"])
+    if len(present) < 2:
+        raise fail(f"y_train holds a single class ({present[0]}); a classifier needs examples of at least 2 classes")
     if num_classes is None:
+        rows = sum(len(y) for y in ys.values())
+        if top >= rows:
+            split = next(s for s in _SPLITS if s in ys and ys[s].max() == top)
+            distinct = len(np.unique(np.concatenate(list(ys.values()))))
+            raise fail(f"y_{split} has label {top}, but the {rows} labelled rows hold {distinct} distinct labels: "
+                       f"the class count would be {top + 1:,} (the largest label + 1). Labels must be class "
+                       "indices 0..K-1; np.unique(y, return_inverse=True)[1] renumbers them")
         num_classes = top + 1
     elif top >= num_classes:
         split = next(s for s in _SPLITS if s in ys and ys[s].max() == top)
@@ -99,6 +117,7 @@ def task_from_arrays(
     if class_names and len(class_names) != num_classes:
         raise fail(f"{len(class_names)} class_names for num_classes={num_classes}")
 
+    rows_given = len(xs["train"])
     if "test" not in xs:
         _carve(xs, ys, "test", TEST_FRACTION, TEST_SEED, fail)
     if normalization is None:  # fitted before the val split is drawn, so it does not vary with seed
@@ -106,6 +125,14 @@ def task_from_arrays(
         normalization = Normalization.fit(xs["train"], scale)
     if "val" not in xs:
         _carve(xs, ys, "val", val_fraction, seed, fail)
+    if any(len(xs[split]) < MIN_SPLIT_ROWS for split in _SPLITS):
+        sizes = ", ".join(f"{split} {len(xs[split])}" for split in _SPLITS)
+        carved = [name for split, name in (("test", "test"), ("val", "validation")) if given[split][0] is None]
+        if carved:
+            raise fail(f"too few rows: x_train's {rows_given} rows make {sizes} once the {' and '.join(carved)} "
+                       f"split{'s are' if len(carved) > 1 else ' is'} held out; each split needs at least "
+                       f"{MIN_SPLIT_ROWS} rows (give more rows, or x_val and x_test)")
+        raise fail(f"too few rows: {sizes}; each split needs at least {MIN_SPLIT_ROWS} rows")
     try:
         out = {split: normalization.apply(xs[split]) for split in _SPLITS}
     except ValueError as error:
@@ -153,6 +180,11 @@ def _inputs(x: np.ndarray, key: str, fail: Any) -> np.ndarray:
         raise fail(f"{key} has shape {x.shape}; expected (N, *input_shape)")
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise fail(f"{key} contains {int((~np.isfinite(x)).sum())} NaN or infinite values")
+    if x.size and x.dtype.kind == "f" and x.dtype.itemsize > 4:
+        largest = float(np.abs(x).max())
+        if largest > _FLOAT32_MAX:
+            raise fail(f"{key} holds values up to {largest:.3g} in magnitude, beyond float32's "
+                       f"{_FLOAT32_MAX:.3g}; rescale the inputs")
     return x
 
 

@@ -24,6 +24,8 @@ class Normalization:
     def __post_init__(self) -> None:
         if len(self.mean) != len(self.std) or not self.mean:
             raise ValueError(f"mean {self.mean} and std {self.std} need the same, non-zero length")
+        if not all(np.isfinite(v) for v in (self.scale, *self.mean, *self.std)):
+            raise ValueError(f"scale, mean and std must be finite numbers, got {self.scale}, {self.mean}, {self.std}")
         if min(self.std) <= 0:
             raise ValueError(f"std must be positive, got {self.std}")
 

@@ -13,9 +13,22 @@ import numpy as np
 
 from nasforge.task.normalize import Normalization
 
+#: fewest rows a split may have (a training batch of one breaks BatchNorm; one row is no estimate)
+MIN_SPLIT_ROWS = 2
+#: most classes a task may have: a larger count comes from a label that is not a class index, and the
+#: classifier layer grows with it (10**9 classes: hundreds of gigabytes)
+MAX_CLASSES = 100_000
+
 
 class TaskDataError(ValueError):
     """Data of the wrong shape, type or label range; the message names the array."""
+
+
+def check_num_classes(k: object, name: str) -> None:
+    """Refuse a class count that is not an integer in ``[2, MAX_CLASSES]``."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 2 <= k <= MAX_CLASSES:
+        raise TaskDataError(f"task {name!r}: num_classes={k!r}; expected an integer from 2 (a classifier needs two "
+                            f"classes) to {MAX_CLASSES:,}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +51,7 @@ class Task:
     normalization: Normalization | None = None
 
     def __post_init__(self) -> None:
+        check_num_classes(self.num_classes, self.name)
         splits = {"train": (self.x_train, self.y_train), "val": (self.x_val, self.y_val),
                   "test": (self.x_test, self.y_test)}
         shape = None
@@ -53,6 +67,9 @@ class Task:
                 )
             if len(x) == 0:
                 raise TaskDataError(f"task {self.name!r}: split {split!r} is empty")
+            if len(x) < MIN_SPLIT_ROWS:
+                raise TaskDataError(f"task {self.name!r}: split {split!r} has {len(x)} row(s); each split needs "
+                                    f"at least {MIN_SPLIT_ROWS}")
             if shape is None:
                 shape = x.shape[1:]
             elif x.shape[1:] != shape:
@@ -68,6 +85,10 @@ class Task:
                     f"task {self.name!r}: y_{split} has labels in [{y.min()}, {y.max()}], "
                     f"outside [0, {self.num_classes - 1}] for num_classes={self.num_classes}"
                 )
+        present = np.unique(self.y_train)
+        if len(present) < 2:
+            raise TaskDataError(f"task {self.name!r}: y_train holds a single class ({present[0]}); a classifier "
+                                "needs examples of at least 2 classes")
         if self.class_names and len(self.class_names) != self.num_classes:
             raise TaskDataError(
                 f"task {self.name!r}: {len(self.class_names)} class_names for num_classes={self.num_classes}"

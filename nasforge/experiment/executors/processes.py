@@ -10,14 +10,23 @@ Here a dead or killed worker loses only its own trial, which comes back failed w
 Messages from a worker: ``("ready", pid)`` once, then ``("start", number)`` and
 ``("done", number, result)`` per trial; the timeout counts from ``start``, so a worker still
 starting up (importing torch) does not eat into its trial's time.
+
+A worker never outlives the driver, however the driver ends (SIGKILL, a crash, an OOM kill):
+on Linux the kernel kills it when its parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), and
+on any system a daemon thread in the worker ends it within half a second of its parent
+process changing. (Linux sends the death signal when the *thread* that started the worker
+ends: start and use an executor from one thread, or from threads that live as long as it.)
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import multiprocessing.connection as mpc
 import os
 import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +49,49 @@ from nasforge.experiment.executors.base import (
 from nasforge.space.arch import Arch
 
 _STARTUP_TIMEOUT = 600.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+#: seconds between a worker's checks that its parent is alive (the portable fallback)
+PARENT_POLL_SECONDS = 0.5
 
 
-def _worker_main(conn: mpc.Connection, evaluator: Evaluator, threads: int | None) -> None:
+def die_with_parent(parent: int) -> None:
+    """End this process when process ``parent`` (its parent) ends; see the module docstring.
+
+    Called first thing in a worker, before the evaluator is unpickled (which may take seconds).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl here: the thread below still watches
+            pass
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="nasforge-parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)  # orphaned: the driver is gone, and with it whoever would read this trial's result
+
+
+class _TieToParent:
+    """An argument of the worker that, being unpickled in the worker, calls :func:`die_with_parent`.
+
+    Placed before the evaluator among the worker's arguments, so the tie holds before the
+    evaluator is unpickled (which may import torch and read data for seconds); in the worker the
+    argument itself is ``None``.
+    """
+
+    def __init__(self, parent: int) -> None:
+        self.parent = parent
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return die_with_parent, (self.parent,)
+
+
+def _worker_main(tie: None, conn: mpc.Connection, evaluator: Evaluator, threads: int | None) -> None:
     """A worker's life: announce itself, then evaluate until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     limit_threads(threads)
@@ -165,7 +214,8 @@ class ProcessExecutor(Executor):
     # ------------------------------------------------------------------- helpers
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(target=_worker_main, args=(child, self.evaluator, self.threads_per_worker),
+        process = self._ctx.Process(target=_worker_main,
+                                    args=(_TieToParent(os.getpid()), child, self.evaluator, self.threads_per_worker),
                                     daemon=True, name="nasforge-worker")
         process.start()
         child.close()

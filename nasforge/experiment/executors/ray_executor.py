@@ -12,6 +12,12 @@ interrupted otherwise); an actor whose process dies takes its trial with it. Eit
 trial comes back failed (``timeout`` / ``worker died``) and a new actor takes the slot; calls
 sent to a new actor wait until it is up, and its trial's clock starts then.
 
+Without ``ray_address`` the executor starts a private local Ray instance (``address="local"``)
+and stops it at ``close``: it never attaches to another Ray instance on the machine, nor to the
+cluster ``RAY_ADDRESS`` names (that takes ``ray_address``). With ``ray_address`` it connects to
+that cluster, and first checks that the address answers, so a wrong address fails in seconds
+with what to check instead of Ray retrying for minutes.
+
 Ray is an optional dependency (``pip install 'nasforge[ray]'``), imported only by ``start``.
 """
 
@@ -45,6 +51,21 @@ log = logging.getLogger(__name__)
 
 _STARTUP_TIMEOUT = 600.0
 INSTALL_HINT = "the ray executor needs Ray: pip install 'nasforge[ray]'"
+
+
+def cannot_connect(address: str, cause: str) -> str:
+    """The message for a Ray cluster at ``address`` that did not let us connect, and what to check."""
+    import importlib.metadata
+
+    try:
+        version = f"Ray {importlib.metadata.version('ray')}"
+    except importlib.metadata.PackageNotFoundError:
+        version = "this machine's Ray"
+    return (f"cannot connect to Ray at {address}: {cause.strip().rstrip('.')}. Check the address (the head "
+            "node's GCS host:port, e.g. 10.0.0.5:6379, or ray://HOST:10001 for Ray Client, which needs "
+            f"'ray[client]'), that the cluster is up (`ray status` on its head node), that it runs {version} "
+            "like this machine, and, if it uses token authentication, that its token is in RAY_AUTH_TOKEN "
+            "(or ~/.ray/auth_token)")
 
 
 class _EvalActor:
@@ -109,8 +130,7 @@ class RayExecutor(Executor):
             try:
                 socket.create_connection((host, port), timeout=5).close()
             except OSError as exc:
-                raise ExecutorError(f"cannot reach the Ray cluster at ray_address={self.address!r}: "
-                                    f"{exc.strerror or exc}") from None
+                raise ExecutorError(cannot_connect(self.address, exc.strerror or str(exc))) from None
 
     def start(self, evaluator: Evaluator) -> None:
         super().start(evaluator)
@@ -120,13 +140,20 @@ class RayExecutor(Executor):
             raise ExecutorError(INSTALL_HINT) from None
         began = time.perf_counter()
         if not ray.is_initialized():
+            if self.address:
+                self.preflight()
+            elif os.environ.get("RAY_ADDRESS"):
+                log.warning("RAY_ADDRESS=%s is set but no ray_address was given: starting a private local Ray "
+                            "instance (pass --ray-address to use that cluster)", os.environ["RAY_ADDRESS"])
             try:
-                ray.init(address=self.address,
+                ray.init(address=self.address or "local",  # "local": a new instance; RAY_ADDRESS is not read
                          num_cpus=None if self.address else self.workers * self.threads_per_worker,
                          include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             except Exception as exc:  # noqa: BLE001 - Ray raises several kinds here
-                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-                raise ExecutorError(f"cannot start {where}: {type(exc).__name__}: {exc}") from None
+                cause = f"{type(exc).__name__}: {exc}"
+                if self.address:
+                    raise ExecutorError(cannot_connect(self.address, cause)) from None
+                raise ExecutorError(f"cannot start a private local Ray instance: {cause}") from None
             self._owns_ray = True
         try:
             self._start_actors(ray, evaluator)
