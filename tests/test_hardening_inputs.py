@@ -256,8 +256,6 @@ def test_a_negative_population_size_is_refused(tmp_path):
             "sample_size <= population_size, got -1 and 4")
 
 
-@pytest.mark.xfail(strict=True, reason="start_search (nasforge/run/runner.py) sets the strategy up after building a "
-                   "sample network for the task; strategy settings' ranges are not part of their signatures")
 def test_a_negative_population_size_is_refused_before_any_network(tmp_path, nothing_built):
     refused(tmp_path, ["-S", "population_size=-1"], "population_size >= 2", nothing_built)
 

@@ -86,24 +86,25 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
                  task: Task | None = None, callbacks: Sequence[Callback] = (), on_epoch: Any = None) -> SearchResult:
     """Create a run directory for ``config``, search to the budget, then finish the run.
 
-    Everything that can be checked is checked before the directory is created: the config, the
-    data (loaded here), that the space builds networks for it, that the constraints can be met,
-    the strategy's set-up, the executor, and that the directory is new, unused and writable.
+    Everything that can be checked is checked before the directory is created, the cheap checks
+    first: the config, that the directory is new, unused and writable, the strategy's set-up and
+    the executor (before any data is loaded), then the data (loaded here), that the space builds
+    networks for it, and that the constraints can be met.
     """
+    from nasforge.run.build import build_executor
+
     path = Path(run_dir) if run_dir is not None else rd.default_run_dir()
     rd.check_new(path)
     space_obj = make_space(config, space)
+    if not is_oneshot(config):
+        check_strategy(config, space_obj, task)
+    build_executor(config).preflight()
     task = load_data(config, task)
     if task is not None and getattr(space_obj, "can_build", False):
         _check_space_fits(space_obj, task)
         from nasforge.experiment.feasibility import check_constraints_satisfiable
 
         check_constraints_satisfiable(space_obj, task, config.parsed_constraints(), seed=config.seed)
-    if not is_oneshot(config):
-        check_strategy(config, space_obj, task)
-    from nasforge.run.build import build_executor
-
-    build_executor(config).preflight()
     path.mkdir(parents=True, exist_ok=True)
     try:
         with _faults(path), rd.RunLock(path):
@@ -348,13 +349,14 @@ def _check_space_fits(space: Space, task: Task) -> None:
     import torch
 
     arch = space.sample(np.random.default_rng(0))
+    batch = task.x_train[:2]
     try:
         model = space.build(arch, task).eval()
         with torch.no_grad():
-            out = model(torch.from_numpy(task.x_train[:2]))
+            out = model(torch.from_numpy(batch))
     except Exception as exc:
         raise ValueError(f"space {space.name!r} cannot build a network for task {task.name!r} "
                          f"(input shape {task.input_shape}): {type(exc).__name__}: {exc}") from None
-    if tuple(out.shape) != (2, task.num_classes):
+    if tuple(out.shape) != (len(batch), task.num_classes):
         raise ValueError(f"space {space.name!r} outputs shape {tuple(out.shape)[1:]} for task {task.name!r}; "
                          f"expected ({task.num_classes},) logits")
