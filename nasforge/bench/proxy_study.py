@@ -64,16 +64,15 @@ def benchmark_truths(space: str) -> list[Truth]:
 def run_truths(run_dir: str | Path) -> tuple[Any, list[Arch], list[Truth]]:
     """``(config, archs, truths)`` of a run directory: its complete trials and, as truth, each
     objective that is not a hardware cost (e.g. ``val_accuracy``)."""
-    import yaml
-
     from nasforge.core.objectives import Objective
+    from nasforge.core.safe_yaml import safe_yaml
     from nasforge.experiment.run_dir import CONFIG, DB, check_existing
     from nasforge.experiment.storage import Storage
     from nasforge.hardware.metrics import METRICS
 
     path = Path(run_dir)
     check_existing(path)
-    config = yaml.safe_load((path / CONFIG).read_text())
+    config = safe_yaml((path / CONFIG).read_text())
     storage = Storage(path / DB)
     try:
         trials = [t for t in storage.trials() if t.finished_ok]

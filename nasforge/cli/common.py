@@ -41,6 +41,8 @@ def pairs(items: list[str] | None, option: str) -> dict[str, Any]:
     """
     import yaml
 
+    from nasforge.core.safe_yaml import safe_yaml
+
     out: dict[str, Any] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
@@ -48,9 +50,11 @@ def pairs(items: list[str] | None, option: str) -> dict[str, Any]:
         if not sep or not name:
             fail(f"{option}: expected NAME=VALUE, got {item!r}")
         try:
-            out[name] = yaml.safe_load(value) if value.strip() else ""
+            out[name] = safe_yaml(value) if value.strip() else ""
         except yaml.YAMLError:
             out[name] = value  # not YAML: the plain text
+        except ValueError as exc:  # an alias bomb or a nesting too deep
+            fail(f"{option}: the value of {name} {exc}")
     return out
 
 

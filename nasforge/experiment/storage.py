@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.core.records import RUNNING, Trial
-from nasforge.experiment.run_dir import RunDirError
+from nasforge.experiment.errors import RunDirError
 from nasforge.space.arch import Arch
 
 #: tables every run's store has had from the start (later ones are added when a writer opens it)

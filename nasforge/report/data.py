@@ -12,6 +12,7 @@ import yaml
 
 from nasforge.core.objectives import Constraint, Objective
 from nasforge.core.records import COMPLETE, Trial
+from nasforge.core.safe_yaml import safe_yaml
 from nasforge.experiment import run_dir as rd
 from nasforge.experiment.selection import feasible_trials, full_fidelity, pareto_trials
 from nasforge.experiment.storage import Storage
@@ -73,7 +74,7 @@ def read_run(path: str | Path) -> RunRecords:
     """
     path = Path(path)
     rd.check_run(path)
-    config = _read_mapping(path / rd.CONFIG, yaml.safe_load, yaml.YAMLError)
+    config = _read_mapping(path / rd.CONFIG, safe_yaml, (yaml.YAMLError, ValueError))
     storage = Storage(path / rd.DB, read_only=True)
     try:
         trials = storage.trials()

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from nasforge.core.objectives import Constraint, Objective, check_objectives
+from nasforge.core.safe_yaml import safe_yaml
 
 #: cost metrics computed from a network without training (see nasforge.hardware.metrics)
 COST_METRICS = ("params", "flops", "macs", "memory_mb", "size_mb", "latency_ms", "latency_iqr_ms")
@@ -477,7 +478,6 @@ def load_config(path: str | Path | None = None, context: dict[str, Any] | None =
 #: a configuration is a small text file; past this it is the wrong file (data, a checkpoint)
 MAX_CONFIG_BYTES = 10 * 2**20
 #: values a configuration may expand to through YAML aliases (a "billion laughs" file expands to 10^9)
-MAX_YAML_VALUES = 100_000
 
 
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
@@ -505,41 +505,6 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(f"{what} {path} must hold a mapping of fields, got {type(loaded).__name__}")
     return loaded or {}
-
-
-def safe_yaml(text: str) -> Any:
-    """``yaml.safe_load(text)``, refusing (``ValueError``) a document nested too deeply for the
-    parser or expanding through aliases to more than :data:`MAX_YAML_VALUES` values."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        values = _expanded_size(node, {})
-        if values > MAX_YAML_VALUES:
-            raise ValueError(f"expands to {values:,} values through YAML aliases (*name), more than the "
-                             f"{MAX_YAML_VALUES:,} a configuration may hold")
-        return loader.construct_document(node)
-    except RecursionError:
-        raise ValueError("is nested too deeply to read") from None
-    finally:
-        loader.dispose()
-
-
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
-    """How many values ``node`` stands for once every alias is written out (each node counted once
-    per place it appears; computed once per node, so it costs as much as the file is long)."""
-    if id(node) in memo:
-        return memo[id(node)]
-    memo[id(node)] = 1  # a node that contains itself counts once
-    if isinstance(node, yaml.SequenceNode):
-        total = 1 + sum(_expanded_size(item, memo) for item in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        total = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
-    else:
-        total = 1
-    memo[id(node)] = total
-    return total
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
