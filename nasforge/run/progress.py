@@ -25,20 +25,27 @@ class SearchProgress:
         self._task = self._progress.add_task("search", total=total_trials, best="best: -", failed="",
                                              left=self._left(0.0))
         self._epochs: object = None
+        self._started = False
 
     def epoch_callback(self, record: object, total: int) -> None:
         """One-shot runs: update after each trained epoch (the trials follow)."""
+        self._start()
         if self._epochs is None:
             self._epochs = self._progress.add_task("epochs", total=total, best="", failed="", left="")
         loss = getattr(record, "train_loss", float("nan"))
         self._progress.update(self._epochs, completed=getattr(record, "epoch", 0), best=f"train loss {loss:.4g}")
 
     def __enter__(self) -> SearchProgress:
-        self._progress.start()
-        return self
+        return self  # the display starts with the first trial or epoch: a refused run shows no bar
 
     def __exit__(self, *_: object) -> None:
-        self._progress.stop()
+        if self._started:
+            self._progress.stop()
+
+    def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._progress.start()
 
     def _left(self, elapsed: float) -> str:
         if self.minutes is None:
@@ -48,6 +55,7 @@ class SearchProgress:
 
     def callback(self, experiment: Experiment, trial: Trial) -> None:
         """Experiment callback: update after each finished trial."""
+        self._start()
         obj = experiment.objectives[0]
         if trial.status == COMPLETE and obj.metric in trial.metrics and all(
                 c.satisfied(trial.metrics) for c in experiment.constraints):
