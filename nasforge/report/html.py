@@ -36,7 +36,7 @@ def _plots(records: RunRecords) -> list[tuple[str, str]]:
 
     out = []
     view = pareto_view(records)
-    if view is not None:
+    if view is not None and view.points:  # nothing feasible: no Pareto plot (the page says so)
         fig, ax = plt.subplots(figsize=(6, 4))
         if view.points:
             ax.scatter(*zip(*view.points, strict=True), s=14, alpha=0.5, label="feasible trials")
