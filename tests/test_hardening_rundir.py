@@ -24,6 +24,7 @@ import yaml
 from typer.testing import CliRunner
 
 from nasforge.cli import app
+from nasforge.core import atomic
 from nasforge.experiment import run_dir as rd
 from nasforge.experiment import storage as storage_module
 
@@ -194,6 +195,7 @@ _IN_READ_ONLY_MOUNT = """
 import json, sys
 from typer.testing import CliRunner
 from nasforge.cli import app
+from nasforge.core import atomic
 run, out = sys.argv[1], sys.argv[2]
 results = {}
 for name, args in {"show": ["show", run, "--csv"], "report": ["report", run], "report_out": ["report", run, "-o", out],
@@ -362,7 +364,7 @@ def test_sigint_mid_search_stops_cleanly_and_resume_completes(tmp_path):
 
 def test_a_disk_full_while_exporting_leaves_no_partial_file(tmp_path, monkeypatch):
     run = tmp_path / "run"
-    monkeypatch.setattr(rd, "open", _full_disk_open("best"), raising=False)
+    monkeypatch.setattr(atomic, "open", _full_disk_open("best"), raising=False)
     result = _search([*TABULAR, "--trials", "4", "--out", str(run)])
     assert result.exit_code == 2, result.output
     assert (f"error: no space left on device while writing {run / 'best/arch.json'}; free space and "

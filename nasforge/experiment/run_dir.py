@@ -16,10 +16,9 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from nasforge.core.atomic import atomic_path, write_text_atomic  # noqa: F401 - how run files are written
 from nasforge.experiment.errors import DISK_FULL, DiskFullError, RunDirError  # noqa: F401 - the run directory's errors
 
 CONFIG = "config.yaml"
@@ -176,38 +175,6 @@ def check_not_in_use(path: Path) -> None:
 def _in_use(path: Path, fd: int) -> RunDirError:
     holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
     return RunDirError(f"{path} is in use by process {holder}; two processes cannot run the same run directory")
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path next to ``path`` to write; renamed over ``path`` (after an fsync) when the
-    block ends without an error, removed otherwise. A reader, a crash or a full disk never sees a
-    half-written ``path``. An ``OSError`` of the block names ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if exc.filename in (None, str(tmp)):
-            exc.filename = str(path)
-        raise
-    finally:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through :func:`atomic_path`."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
 
 
 class RunLock:

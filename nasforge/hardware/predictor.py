@@ -155,7 +155,7 @@ def _context(settings: LatencySettings | None, input_shape: tuple[int, ...], num
 
 def _write_json(path: Path, data: Any) -> None:
     """Write ``data`` to ``path`` atomically (a temporary file renamed over it)."""
+    from nasforge.core.atomic import write_text_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True))

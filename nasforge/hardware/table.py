@@ -113,10 +113,12 @@ class LatencyTable(CostModel):
         return float(sum(c["latency_ms"] for c in self.block_costs(arch)))
 
     def save(self, path: str | Path) -> None:
-        """Write the table (context and entries) as JSON."""
+        """Write the table (context and entries) as JSON, atomically (workers may share the file)."""
+        from nasforge.core.atomic import write_text_atomic
+
         data = {"context": self._context(), "blocks": self.entries_}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(data, indent=1, sort_keys=True))
+        write_text_atomic(Path(path), json.dumps(data, indent=1, sort_keys=True))
 
     def _load(self, path: Path) -> None:
         data = json.loads(path.read_text())

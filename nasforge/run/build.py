@@ -108,37 +108,28 @@ def latency_model(config: SearchConfig, space: Any, shape: Any, run_dir: Path | 
                                  settings, seed=config.seed, cache=cache, progress=progress)
 
 
-def build_evaluator(config: SearchConfig, space: Any, task: Any, run_dir: Path | None = None,
-                    latency: Any = None) -> Evaluator:
+def build_evaluator(config: SearchConfig, space: Any, task: Any, run_dir: Path | None = None) -> Evaluator:
     """The evaluator named by the config, for this run, wrapped with the cost sources the
-    objectives and constraints need (``latency``: a fitted latency model, see :func:`latency_model`)."""
+    objectives and constraints need (:func:`cost_wrapper`)."""
     cls, settings = config.evaluator.cls(), config.evaluator.parsed()
-    context = RunContext(space, task, config.seed, config.device)
-    evaluator = cls.for_run(context, settings, config.parsed_constraints())
-    static, wants_latency = cost_plan(config, cls.reports(settings, space))
+    evaluator = cls.for_run(RunContext(space, task, config.seed, config.device), settings,
+                            config.parsed_constraints())
+    wrap = cost_wrapper(config, space, task, run_dir, cls.reports(settings, space))
+    return evaluator if wrap is None else wrap(evaluator)
+
+
+def cost_wrapper(config: SearchConfig, space: Any, task: Any, run_dir: Path | None,
+                 reported: Sequence[str]) -> Callable[[Evaluator], Evaluator] | None:
+    """``evaluator -> evaluator with the run's cost sources`` for the cost metrics that objectives
+    and constraints name and the evaluator does not report (``reported``); ``None`` when none is
+    needed. Latency models are fitted (or read from ``run_dir``) here, once."""
+    static, wants_latency = cost_plan(config, reported)
     if not static and not wants_latency:
-        return evaluator
+        return None
     shape = task_shape(config, space, task)
     if shape is None:
         raise IncompatibleError(f"cost metrics {static} need the networks' input shape, and nothing gives it "
                                 "(name a --task)")
-    measured = latency_settings(config) if wants_latency and config.latency.source == "measured" else None
-    models = {}
-    if wants_latency and measured is None:
-        models["latency_ms"] = latency if latency is not None else latency_model(config, space, shape, run_dir)
-    return CostedEvaluator(evaluator, space, shape, static, measured, models, config.parsed_constraints())
-
-
-def cost_wrapper(config: SearchConfig, space: Any, task: Any, run_dir: Path | None) -> Callable[[Any], Any] | None:
-    """``evaluator -> evaluator with the run's cost sources`` for the cost metrics that objectives
-    and constraints name and the evaluator does not report (``None`` when none is needed): what
-    a one-shot run puts around its supernet evaluator."""
-    from nasforge.oneshot.evaluator import SupernetEvaluator
-
-    static, wants_latency = cost_plan(config, SupernetEvaluator.METRICS)
-    if not static and not wants_latency:
-        return None
-    shape = task_shape(config, space, task)
     measured = latency_settings(config) if wants_latency and config.latency.source == "measured" else None
     models = {"latency_ms": latency_model(config, space, shape, run_dir)} if wants_latency and measured is None else {}
     return lambda inner: CostedEvaluator(inner, space, shape, static, measured, models, config.parsed_constraints())

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasforge.experiment.run_dir import atomic_path
+from nasforge.core.atomic import atomic_path
 
 ONNX_TOLERANCE = 1e-4
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from nasforge.core.atomic import write_text_atomic
 from nasforge.core.records import Trial
 from nasforge.estimate.base import RunContext
 from nasforge.estimate.train import TrainingEvaluator, TrainSettings
@@ -92,7 +93,7 @@ def finalise_family(members: list[dict[str, Any]], resource: str, config: Any, s
             result[f"measured_{resource}"] = measure(folder, trainer, arch, resource)
         rows.append({**member, "result": {k: v for k, v in result.items() if k != "values"}})
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(out_dir / "family.json", json.dumps(rows, indent=2) + "\n")
+    write_text_atomic(out_dir / "family.json", json.dumps(rows, indent=2) + "\n")
     return rows
 
 
@@ -120,8 +121,8 @@ def table_summary(arch: Any, config: Any, space: Any, out_dir: Path, trial: Tria
         "truth": dict(truth.metrics),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(out_dir / "arch.json", arch.to_json() + "\n")
-    write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out_dir / "arch.json", arch.to_json() + "\n")
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -169,14 +170,6 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
         "device": device,
         "onnx_max_abs_diff": onnx_diff,
     }
-    write_atomic(out_dir / "arch.json", arch.to_json() + "\n")
-    write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out_dir / "arch.json", arch.to_json() + "\n")
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed over it: a reader (or a crash,
-    or a full disk) never sees a half-written file."""
-    from nasforge.experiment.run_dir import write_text_atomic
-
-    write_text_atomic(path, text)

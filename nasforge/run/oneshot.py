@@ -41,29 +41,38 @@ CORRELATIONS = "correlations.csv"
 EpochCallback = Callable[[Any, int], None]
 
 
-def search_supernet(supernet: Any, task: Any, settings: OneShotSettings, strategy: str | None = None,
-                    storage: Storage | None = None, objectives: Sequence[Objective] = (),
-                    constraints: Sequence[Any] = (), callbacks: Sequence[Callback] = (),
-                    evaluator: Callable[[Any], Any] | None = None) -> tuple[Any, list[Any]]:
-    """Run ``strategy`` (default ``settings.search_strategy``) for ``settings.search_trials``
-    trials over the supernet with inherited weights, through the experiment loop (on ``storage``
-    when given, so they are the run's trials, else in memory); returns (best arch, trials).
-    ``evaluator`` wraps the supernet evaluator (e.g. with the run's cost sources)."""
+def inherited_trials(supernet: Any, task: Any, settings: OneShotSettings, strategy: Any,
+                     storage: Storage | None = None, objectives: Sequence[Objective] = (),
+                     constraints: Sequence[Any] = (), callbacks: Sequence[Callback] = (),
+                     evaluator: Callable[[Any], Any] | None = None) -> list[Any]:
+    """``settings.search_trials`` trials of ``strategy`` (a Strategy or a registered name) scored
+    with weights inherited from ``supernet``, through the experiment loop: on ``storage`` when
+    given (they are the run's trials), else in memory. ``evaluator`` wraps the supernet evaluator
+    (e.g. with the run's cost sources)."""
     from nasforge.oneshot.evaluator import SupernetEvaluator
 
     inherited = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
                                   max(settings.batch_size, 64), settings.eval_images, settings.seed)
     store = storage if storage is not None else Storage(":memory:")
     try:
-        experiment = Experiment(
-            space=supernet.space, strategy=get_strategy(strategy or settings.search_strategy),
+        return Experiment(
+            space=supernet.space, strategy=get_strategy(strategy) if isinstance(strategy, str) else strategy,
             evaluator=evaluator(inherited) if evaluator is not None else inherited, storage=store,
             objectives=list(objectives) or [Objective("val_accuracy")], constraints=list(constraints),
-            budget=Budget(trials=settings.search_trials), seed=settings.seed, callbacks=list(callbacks))
-        trials = experiment.run()
+            budget=Budget(trials=settings.search_trials), seed=settings.seed, callbacks=list(callbacks)).run()
     finally:
         if storage is None:
             store.close()
+
+
+def search_supernet(supernet: Any, task: Any, settings: OneShotSettings, strategy: str | None = None,
+                    storage: Storage | None = None, objectives: Sequence[Objective] = (),
+                    constraints: Sequence[Any] = (), callbacks: Sequence[Callback] = (),
+                    evaluator: Callable[[Any], Any] | None = None) -> tuple[Any, list[Any]]:
+    """Run ``strategy`` (default ``settings.search_strategy``) over the supernet with inherited
+    weights (:func:`inherited_trials`); returns (best arch, trials)."""
+    trials = inherited_trials(supernet, task, settings, strategy or settings.search_strategy, storage, objectives,
+                              constraints, callbacks, evaluator)
     done = [t for t in trials if t.status == "complete"]
     if not done:
         raise RuntimeError("no architecture could be evaluated on the supernet: "
@@ -122,10 +131,9 @@ def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage
         result = method.end(state, search)
     else:  # the derived architecture, scored with inherited weights as the run's one trial
         result = method.end(state)
-        given = settings.replace(search_trials=1)
-        storage.set_meta("derived", result.arch.key)
-        _evaluate_given(state.supernet, task, given, result.arch, storage, objectives, constraints, callbacks,
-                        cost_wrapper)
+        inherited_trials(state.supernet, task, settings.replace(search_trials=1),
+                         get_strategy("given", archs=[result.arch.key]), storage, objectives, constraints, callbacks,
+                         cost_wrapper)
     storage.set_meta("oneshot", {"method": result.method, "arch": result.arch.key,
                                  "search_seconds": result.search_seconds, "info": dict(result.info)})
     if settings.rank_archs:
@@ -133,26 +141,14 @@ def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage
     return storage.trials(space.parse)
 
 
-def _evaluate_given(supernet: Any, task: Any, settings: OneShotSettings, arch: Any, storage: Storage,
-                    objectives: Sequence[Objective], constraints: Sequence[Any], callbacks: Sequence[Callback],
-                    cost_wrapper: Callable[[Any], Any] | None) -> None:
-    from nasforge.oneshot.evaluator import SupernetEvaluator
-
-    inherited = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
-                                  max(settings.batch_size, 64), settings.eval_images, settings.seed)
-    Experiment(space=supernet.space, strategy=get_strategy("given", archs=[arch.key]),
-               evaluator=cost_wrapper(inherited) if cost_wrapper is not None else inherited, storage=storage,
-               objectives=list(objectives) or [Objective("val_accuracy")], constraints=list(constraints),
-               budget=Budget(trials=1), seed=settings.seed, callbacks=list(callbacks)).run()
-
-
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """``torch.save`` ``state`` to ``path`` through a temporary file renamed over it."""
     import torch
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    from nasforge.core.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 # ------------------------------------------------------------------ ranking study

@@ -145,11 +145,12 @@ def _run(path: Path, config: SearchConfig, space: Space, task: Task | None, stor
     storage.set_meta("clock", config.clock)
     strategy = None
     if is_oneshot(config):
+        from nasforge.oneshot.evaluator import SupernetEvaluator
         from nasforge.run.build import cost_wrapper
         from nasforge.run.oneshot import run_oneshot
 
         trials = run_oneshot(path, config, space, task, storage, callbacks, on_epoch,
-                             cost_wrapper(config, space, task, path))
+                             cost_wrapper(config, space, task, path, SupernetEvaluator.METRICS))
     else:
         evaluator = build_evaluator(config, space, task, path)
         experiment = build_experiment(config, storage, space, task, callbacks, path, evaluator)
