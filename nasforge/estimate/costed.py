@@ -21,12 +21,8 @@ from typing import Any
 from nasforge.core.objectives import Constraint
 from nasforge.core.records import INFEASIBLE, EvalResult
 from nasforge.estimate.base import Evaluator
+from nasforge.hardware.metrics import LATENCY_METRICS, STATIC_METRICS
 from nasforge.space.arch import Arch
-
-#: metrics computed from the built network alone (no timing)
-STATIC_METRICS = ("params", "flops", "macs", "memory_mb", "size_mb")
-#: metrics of a latency measurement
-LATENCY_METRICS = ("latency_ms", "latency_iqr_ms")
 
 
 class CostedEvaluator(Evaluator):

@@ -22,18 +22,17 @@ from typing import Any
 import numpy as np
 
 from nasforge.core.objectives import Constraint, total_violation
+from nasforge.hardware.metrics import METRICS, STATIC_METRICS
 
 log = logging.getLogger(__name__)
 
-#: cost metrics computed from the untrained network alone (no timing), cheap enough to search
-STATIC_METRICS = ("params", "flops", "macs", "memory_mb", "size_mb")
 #: the range each known metric can take
 METRIC_RANGES: dict[str, tuple[float, float]] = {
     "val_accuracy": (0.0, 1.0),
     "val_loss": (0.0, math.inf),
     "train_loss": (0.0, math.inf),
     "train_seconds": (0.0, math.inf),
-    **{m: (0.0, math.inf) for m in (*STATIC_METRICS, "latency_ms", "latency_iqr_ms")},
+    **{m: (0.0, math.inf) for m in METRICS},
 }
 
 

@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
     from nasforge.hardware.latency import LatencySettings
 
-METRICS = ("params", "flops", "macs", "memory_mb", "size_mb", "latency_ms", "latency_iqr_ms")
+#: computed from the built network alone (no timing)
+STATIC_METRICS = ("params", "flops", "macs", "memory_mb", "size_mb")
+#: of a latency measurement
+LATENCY_METRICS = ("latency_ms", "latency_iqr_ms")
+METRICS = (*STATIC_METRICS, *LATENCY_METRICS)
 MIB = 2**20
 
 

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.estimate.base import Evaluator, IncompatibleError, RunContext
-from nasforge.estimate.costed import LATENCY_METRICS, STATIC_METRICS, CostedEvaluator
+from nasforge.estimate.costed import CostedEvaluator
 from nasforge.experiment.budget import Budget
 from nasforge.experiment.executors import executor_from_settings
 from nasforge.experiment.experiment import Callback, Experiment
 from nasforge.experiment.services import run_services
 from nasforge.experiment.storage import Storage
+from nasforge.hardware.metrics import LATENCY_METRICS, STATIC_METRICS
 from nasforge.run.config import SearchConfig
 from nasforge.space.registry import get_space
 from nasforge.strategy.base import get_strategy

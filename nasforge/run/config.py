@@ -32,10 +32,10 @@ from pydantic import (
 
 from nasforge.core.objectives import Constraint, Objective, check_objectives
 from nasforge.core.safe_yaml import safe_yaml
+from nasforge.hardware.metrics import LATENCY_METRICS
+from nasforge.hardware.metrics import METRICS as COST_METRICS
 
 #: cost metrics computed from a network without training (see nasforge.hardware.metrics)
-COST_METRICS = ("params", "flops", "macs", "memory_mb", "size_mb", "latency_ms", "latency_iqr_ms")
-LATENCY_METRICS = ("latency_ms", "latency_iqr_ms")
 
 
 class ConfigError(ValueError):
