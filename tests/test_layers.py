@@ -18,7 +18,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nasforge"
 LAYERS = {"core": 0, "space": 1, "task": 1, "hardware": 2, "estimate": 3, "strategy": 4, "oneshot": 4,
-          "experiment": 5, "report": 6, "bench": 6, "run": 7, "cli": 8, "api": 8, "": 9, "__main__": 9}
+          "experiment": 5, "report": 6, "bench": 6, "run": 7, "cli": 8, "api": 8, "gym": 8, "": 9, "__main__": 9}
 ONLY = {"strategy": {"strategy", "space", "core"}}
 #: registries name their built-in modules as strings (a plugin list, imported lazily by name):
 #: (registry module, named module) -> why the entry may point up
