@@ -5,7 +5,9 @@ NAME=VALUE settings parsed one way, and one way to fail.
 - ``--objective METRIC:max|min`` and ``--constraint 'METRIC<=N'``, repeatable;
 - ``-S NAME=VALUE``: a strategy (or one-shot method) setting; ``-E``: an evaluator setting;
   ``-P``: a space setting; values are YAML (``-S hidden=[16,16]``, ``-E proxies=synflow,nwot``);
-- ``--seed``, ``--device`` (cpu, cuda, cuda:N), ``--threads`` (torch threads per evaluation);
+- ``--seed``, ``--device`` (auto, cpu, cuda, cuda:N; ``auto``, the default of every command that
+  trains or measures, is the GPU when torch sees one, else the CPU: :func:`~nasforge.run.config.resolve_device`),
+  ``--threads`` (torch threads per evaluation);
 - bare boolean flags (``--early-stopping``, ``--csv``); every ``--help`` shows defaults.
 
 A wrong value ends with ``error: ...`` on standard error and exit code 2, never a traceback;
@@ -75,7 +77,8 @@ def registry_names(registry_path: str, attribute: str) -> str:
 
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="output folder")]
 Seed = Annotated[int, typer.Option(help="random seed of everything the command draws")]
-Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N")]
+#: ``--device``; commands resolve it with :func:`nasforge.run.config.resolve_device` (default ``auto``)
+Device = Annotated[str, typer.Option(help="auto (the GPU when torch sees one, else the CPU), cpu, cuda or cuda:N")]
 Threads = Annotated[int | None, typer.Option(min=1, help="torch threads per evaluation")]
 Objectives = Annotated[list[str] | None, typer.Option(
     "--objective", help="METRIC:max|min (repeatable; comma-separated also accepted)")]

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from nasforge.cli import app
-from nasforge.cli.common import Command, fail, names
+from nasforge.cli.common import Command, Device, fail, names
 
 RESOURCES = ("params", "flops", "latency_ms")
 
@@ -25,7 +25,7 @@ def fbnetv3(
         "lr,weight_decay,label_smoothing,mixup,dropout,ema"),
     budgets: Annotated[str, typer.Option(help="comma-separated bounds on the resource, e.g. 2000,5000,20000")] = (
         "2000,5000,20000"),
-    resource: Annotated[str, typer.Option(help="params, flops or latency_ms (CPU inference latency, from a "
+    resource: Annotated[str, typer.Option(help="params, flops or latency_ms (inference latency on --device, from a "
                                                "latency predictor fitted on measured architectures)")] = "params",
     latency_samples: Annotated[int, typer.Option(min=2, help="with --resource latency_ms: architectures measured "
                                                              "to fit the latency predictor")] = 100,
@@ -45,6 +45,7 @@ def fbnetv3(
                                                         "architectures ranked with the pool each round")] = 24,
     predictor: Annotated[str, typer.Option(help="mlp, gbdt, rf, gp")] = "mlp",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    device: Device = "auto",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default: "
                                              "nasforge-runs/<date>-<time>)")] = None,
 ) -> None:
@@ -76,7 +77,8 @@ def fbnetv3(
                                "pool_size": pool_size, "neighbours": neighbours, "predictor": predictor},
             evaluator={"name": "train", "settings": {"epochs": epochs, "final_epochs": final_epochs, "shift": -1}},
             objectives=["val_accuracy:max", f"{resource}:min"], constraints=[f"{resource}<={bounds[-1]:g}"],
-            latency={"source": "predictor", "samples": latency_samples}, clock=clock, budget=budget, seed=seed)
+            latency={"source": "predictor", "samples": latency_samples}, clock=clock, budget=budget, seed=seed,
+            device=device)
     except (ConfigError, ValueError) as exc:
         fail(exc)
     from nasforge.cli.search import _run, _start

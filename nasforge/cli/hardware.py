@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from nasforge.cli import app
-from nasforge.cli.common import Command, fail, registry_names
+from nasforge.cli.common import Command, Device, fail, registry_names
 
 _SPACES = registry_names("nasforge.space.registry", "SPACES")
 
@@ -30,13 +30,14 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 def _settings(device: str, **kwargs: Any) -> Any:
     """Latency settings, checked before anything is built or measured.
 
-    ``cuda:N`` makes CUDA device N the current one and measures on ``cuda``.
+    ``auto`` is resolved (:func:`~nasforge.run.config.resolve_device`); ``cuda:N`` makes CUDA
+    device N the current one and measures on ``cuda``.
     """
     from nasforge.hardware.latency import LatencySettings
-    from nasforge.run.config import check_device
+    from nasforge.run.config import resolve_device
 
     try:
-        check_device(device)
+        device = resolve_device(device)
     except ValueError as exc:
         fail(f"--device: {exc}")
     try:
@@ -70,7 +71,6 @@ def _space(name: str, blocks: bool = False) -> Any:
 Shape = Annotated[str | None, typer.Option(help="input shape C,H,W (default: the space's, e.g. 3,32,32)")]
 Classes = Annotated[int | None, typer.Option("--classes", min=1, help="number of classes (default: 10)")]
 Backend = Annotated[str, typer.Option(help="torch (eager) or onnx (ONNX Runtime)")]
-Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N")]
 Threads = Annotated[int, typer.Option(min=1, help="torch threads, pinned while measuring")]
 Batch = Annotated[int, typer.Option(min=1, help="batch size for memory and latency")]
 Clock = Annotated[str, typer.Option(help="wall (elapsed) or cpu (thread CPU time; steadier on a busy machine; "
@@ -85,7 +85,7 @@ def cost(
     input_shape: Shape = None,
     latency: Annotated[bool, typer.Option("--latency", help="also measure latency")] = False,
     backend: Backend = "torch",
-    device: Device = "cpu",
+    device: Device = "auto",
     threads: Threads = 1,
     batch_size: Batch = 1,
     clock: Clock = "wall",
@@ -118,7 +118,7 @@ def cost(
     for name in ("params", "flops", "macs"):
         record[name] = int(record[name])
     if latency:
-        record["latency"] = {"backend": backend, "device": device, "threads": threads,
+        record["latency"] = {"backend": backend, "device": settings.device, "threads": threads,
                              "clock": clock}
     if json_out:
         typer.echo(json.dumps(record, indent=2))
@@ -147,7 +147,7 @@ def latency(
     classes: Classes = None,
     input_shape: Shape = None,
     backend: Backend = "torch",
-    device: Device = "cpu",
+    device: Device = "auto",
     threads: Threads = 1,
     batch_size: Batch = 1,
     clock: Clock = "wall",

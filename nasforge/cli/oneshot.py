@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from nasforge.cli import app
-from nasforge.cli.common import Command, SpaceSettings, fail, names_later, pairs
+from nasforge.cli.common import Command, Device, SpaceSettings, fail, names_later, pairs
 
 Lr = Annotated[float | None, typer.Option(help="weight learning rate (default 0.05)")]
 BatchSize = Annotated[int | None, typer.Option(help="batch size (default 64)")]
@@ -28,7 +28,7 @@ MethodSettings = Annotated[list[str] | None, typer.Option(
 
 
 def _search(method: str, space: str, space_setting: list[str] | None, task: str, seed: int,
-            setting: list[str] | None, out: Path | None, final_epochs: int, final_retrain: bool,
+            setting: list[str] | None, out: Path | None, final_epochs: int, final_retrain: bool, device: str,
             **fixed: Any) -> None:
     from nasforge.run.config import ConfigError, load_config
 
@@ -37,6 +37,7 @@ def _search(method: str, space: str, space_setting: list[str] | None, task: str,
     try:
         cfg = load_config(task=task, space=space, space_settings=pairs(space_setting, "--space-setting") or None,
                           strategy=method, strategy_settings=settings, seed=seed, final_retrain=final_retrain,
+                          device=device,
                           evaluator={"name": "train", "settings": {"final_epochs": final_epochs}})
     except (ConfigError, ValueError) as exc:
         fail(exc)
@@ -66,12 +67,14 @@ def oneshot(
     no_final_retrain: Annotated[bool, typer.Option(
         "--no-final-retrain", help="skip the final retraining of the derived architecture")] = False,
     seed: Seed = 0,
+    device: Device = "auto",
     out: RunOut = None,
     space_setting: SpaceSettings = None,
     setting: MethodSettings = None,
 ) -> None:
     """Run a one-shot / differentiable method as a search (a run directory, resumable per epoch)."""
-    _search(method, space, space_setting, task, seed, setting, out, final_epochs, not no_final_retrain, epochs=epochs,
+    _search(method, space, space_setting, task, seed, setting, out, final_epochs, not no_final_retrain, device,
+            epochs=epochs,
             lr=lr, batch_size=batch_size, threads=threads)
 
 
@@ -90,6 +93,7 @@ def supernet(
     final_retrain: Annotated[bool, typer.Option(
         "--final-retrain", help="also retrain the best architecture of the inherited-weight search")] = False,
     seed: Seed = 0,
+    device: Device = "auto",
     out: RunOut = None,
     space_setting: SpaceSettings = None,
     setting: MethodSettings = None,
@@ -97,6 +101,6 @@ def supernet(
     """Train a weight-sharing supernet; its ranking study (ranking.csv, correlations.csv) is part of the run."""
     if method not in ("spos", "sandwich"):
         fail(f"--method must be spos or sandwich, got {method!r}")
-    _search(method, space, space_setting, task, seed, setting, out, 40, final_retrain, epochs=epochs, lr=lr,
+    _search(method, space, space_setting, task, seed, setting, out, 40, final_retrain, device, epochs=epochs, lr=lr,
             batch_size=batch_size, threads=threads, rank_archs=rank_archs,
             rank_bn_modes=list(bn_mode) if bn_mode else None, bn_mode=bn_mode[0] if bn_mode else None)

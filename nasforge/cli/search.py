@@ -46,8 +46,8 @@ def search(
     objective: Objectives = None,
     constraint: Constraints = None,
     trials: Annotated[int | None, typer.Option(help="budget: number of trials (default: 60)")] = None,
-    minutes: Annotated[float | None, typer.Option(help="budget: minutes on the run's clock (default: 3.5; "
-                                                  "given --trials alone, none)")] = None,
+    minutes: Annotated[float | None, typer.Option(help="budget: minutes on the run's clock (default: none, the "
+                                                  "run ends after its trials)")] = None,
     clock: Annotated[str | None, typer.Option(help="what --minutes counts: wall, cpu (CPU seconds) or "
                                               "simulated (evaluations' reported cost) (default: wall)")] = None,
     epochs: Annotated[int | None, typer.Option(help="train evaluator: epochs per trial (default: 15)")] = None,
@@ -61,7 +61,8 @@ def search(
         "best so far")] = False,
     latency: Annotated[str | None, typer.Option(help="source of latency_ms: measured, lut (block spaces) or "
                                                 "predictor (fitted on measured samples) (default: measured)")] = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cpu)")] = None,
+    device: Annotated[str | None, typer.Option(help="auto (the GPU when torch sees one, else the CPU), cpu, cuda "
+                                               "or cuda:N (default: auto)")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads per evaluation (default: 1)")] = None,
     executor: Annotated[str | None, typer.Option(help="serial, processes or ray (default: serial)")] = None,
     workers: Annotated[int | None, typer.Option(help="concurrent trials (processes or ray executor)")] = None,
@@ -129,6 +130,9 @@ def resume(
         "--allow-change", help="accept this field of config.yaml changed since the run started, e.g. "
         "evaluator.settings.epochs (repeatable; budget, executor, workers, timeouts, retries and final_retrain "
         "may always change)")] = None,
+    device: Annotated[str | None, typer.Option(
+        help="auto, cpu, cuda or cuda:N (default: the run's own device; another one is a change of config.yaml's "
+        "device, accepted with --allow-change device)")] = None,
 ) -> None:
     """Continue an interrupted run to its budget, without re-running finished trials (a complete run
     is left as it is; one stopped in its final retraining is only finalised)."""
@@ -138,11 +142,11 @@ def resume(
 
     try:
         check_existing(run_dir)
-        cfg = load_config(run_dir / CONFIG)
+        cfg = load_config(run_dir / CONFIG, device=device)
     except (RunDirError, ValueError) as exc:
         fail(exc)
     _run(lambda callbacks, on_epoch=None: resume_search(run_dir, callbacks=callbacks, on_epoch=on_epoch,
-                                                        allow_change=allow_change or ()), cfg)
+                                                        allow_change=allow_change or (), device=device), cfg)
 
 
 @app.command(cls=Command)

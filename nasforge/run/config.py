@@ -133,9 +133,12 @@ class SearchConfig(_Strict):
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     retrain: dict[str, Any] = Field(default_factory=dict, description="recipe of the final retraining after a "
                                     "proxy, supernet or predictor search (train evaluator settings)")
-    device: str = Field("cpu", description="cpu, cuda or cuda:N: where networks train and latency is measured")
+    device: str = Field("auto", validate_default=True, description="auto, cpu, cuda or cuda:N: where networks "
+                        "train and latency is measured; auto (resolved when the config is read) is the GPU when "
+                        "torch sees one, else the CPU")
     clock: Literal["wall", "cpu", "simulated"] = "wall"
-    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig(trials=60, minutes=3.5))
+    #: trials only, so the default run's result does not depend on the machine's speed
+    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig(trials=60, minutes=None))
     seed: int = Field(0, ge=0, le=2**32 - 1)
     executor: Literal["serial", "processes", "ray"] = "serial"
     workers: int = Field(1, ge=1, le=512, description="concurrent trials (processes or ray executor)")
@@ -237,8 +240,7 @@ class SearchConfig(_Strict):
     @field_validator("device")
     @classmethod
     def _device_known(cls, device: str) -> str:
-        check_device(device)
-        return device
+        return resolve_device(device)
 
     @field_validator("retrain")
     @classmethod
@@ -382,11 +384,23 @@ def _oneshot_method(name: str) -> Any:
     return METHODS.get(name) if name in METHODS else None
 
 
+def resolve_device(device: str) -> str:
+    """The device a run or a measurement uses: ``auto`` is ``cuda`` when torch sees a CUDA
+    device, else ``cpu``; any other name is checked (:func:`check_device`) and returned as is."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    check_device(device)
+    return device
+
+
 def check_device(device: str) -> None:
     """Refuse a device name that is not ``cpu``, ``cuda`` or ``cuda:N``, or CUDA where there is none."""
     kind, _, index = device.partition(":")
     if kind not in ("cpu", "cuda") or (index and (kind != "cuda" or not index.isdigit())):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r} (or 'auto': the GPU when "
+                         "torch sees one, else the CPU)")
     if kind == "cuda":
         import torch
 

@@ -41,8 +41,10 @@ from nasforge.run.build import (
     check_strategy,
     load_data,
     make_space,
+    needs_data,
 )
 from nasforge.run.config import ConfigError, SearchConfig, load_config
+from nasforge.run.fit import check_space_fits, check_task_spec_fits
 from nasforge.space.space import Space
 from nasforge.task.task import Task
 
@@ -96,12 +98,14 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
     path = Path(run_dir) if run_dir is not None else rd.default_run_dir()
     rd.check_new(path)
     space_obj = make_space(config, space)
+    if task is None and needs_data(config):
+        check_task_spec_fits(space_obj, config.task)  # a built-in task's shape is known before loading
     if not is_oneshot(config):
         check_strategy(config, space_obj, task)
     build_executor(config).preflight()
     task = load_data(config, task)
     if task is not None and getattr(space_obj, "can_build", False):
-        _check_space_fits(space_obj, task)
+        check_space_fits(space_obj, task.name, task.input_shape, task.num_classes, task.x_train[:2])
         from nasforge.experiment.feasibility import check_constraints_satisfiable
 
         check_constraints_satisfiable(space_obj, task, config.parsed_constraints(), seed=config.seed)
@@ -120,15 +124,16 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
 
 def resume_search(run_dir: str | Path, space: Space | None = None, task: Task | None = None,
                   callbacks: Sequence[Callback] = (), on_epoch: Any = None,
-                  allow_change: Sequence[str] = ()) -> SearchResult:
+                  allow_change: Sequence[str] = (), device: str | None = None) -> SearchResult:
     """Continue the run in ``run_dir`` to its budget; finished trials are not run again.
 
     A complete run is returned as it is (``already_complete``); ``allow_change`` names config
-    fields besides :data:`SAFE_CHANGES` that may differ from the run's start.
+    fields besides :data:`SAFE_CHANGES` that may differ from the run's start; ``device``
+    (``auto``, ``cpu``, ``cuda``...) replaces the run's device, a change like any other.
     """
     path = Path(run_dir)
     rd.check_existing(path)
-    config = load_config(path / rd.CONFIG, context={"space": space, "task": task})
+    config = load_config(path / rd.CONFIG, context={"space": space, "task": task}, device=device)
     space_obj = make_space(config, space)
     with _faults(path), rd.RunLock(path), closing(Storage(path / rd.DB)) as storage:
         check_unchanged(storage, config, allow_change, path)
@@ -149,6 +154,9 @@ def _run(path: Path, config: SearchConfig, space: Space, task: Task | None, stor
         from nasforge.run.build import cost_wrapper
         from nasforge.run.oneshot import run_oneshot
 
+        if config.device != "cpu":
+            log.warning("one-shot method %r trains its supernet on the CPU; device %r is used by the final "
+                        "retraining", config.strategy, config.device)
         trials = run_oneshot(path, config, space, task, storage, callbacks, on_epoch,
                              cost_wrapper(config, space, task, path, SupernetEvaluator.METRICS))
     else:
@@ -343,21 +351,3 @@ def write_pareto_csv(path: Path, front: Sequence[Trial], objectives: Sequence[An
         writer.writerow([t.number, t.arch.key, *(t.metrics.get(k, "") for k in first + others)])
     rd.write_text_atomic(path, buf.getvalue())
 
-
-def _check_space_fits(space: Space, task: Task) -> None:
-    """Build one sample network and run a forward pass, so a mismatch fails before searching."""
-    import numpy as np
-    import torch
-
-    arch = space.sample(np.random.default_rng(0))
-    batch = task.x_train[:2]
-    try:
-        model = space.build(arch, task).eval()
-        with torch.no_grad():
-            out = model(torch.from_numpy(batch))
-    except Exception as exc:
-        raise ValueError(f"space {space.name!r} cannot build a network for task {task.name!r} "
-                         f"(input shape {task.input_shape}): {type(exc).__name__}: {exc}") from None
-    if tuple(out.shape) != (len(batch), task.num_classes):
-        raise ValueError(f"space {space.name!r} outputs shape {tuple(out.shape)[1:]} for task {task.name!r}; "
-                         f"expected ({task.num_classes},) logits")
