@@ -10,7 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["search", "Space", "Choice", "Arch", "get_space", "load_task", "task_from_arrays", "__version__"]
+__all__ = ["search", "resume", "load_run", "Space", "Choice", "Arch", "get_space", "load_task", "task_from_arrays", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,6 +18,10 @@ def __getattr__(name: str) -> Any:
         from nasforge.api import search
 
         return search
+    if name in ("resume", "load_run"):
+        import nasforge.api as api
+
+        return getattr(api, name)
     if name in ("Space", "Choice", "Arch", "get_space"):
         import nasforge.space as space
 

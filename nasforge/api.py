@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from nasforge.run.config import load_config
+from nasforge.run.results import RunView
 from nasforge.run.runner import SearchResult, start_search
 from nasforge.space.space import Space
 from nasforge.task.task import Task
@@ -26,6 +28,8 @@ def search(
     seed: int = 0,
     config: str | Path | None = None,
     progress: bool = False,
+    callbacks: Sequence[Any] | None = None,
+    log_to: list[str] | dict[str, Any] | None = None,
     **settings: Any,
 ) -> SearchResult:
     """Run a search and return its :class:`SearchResult` (``.trials``, ``.pareto_front``, ``.best``).
@@ -36,6 +40,11 @@ def search(
     with ``evaluator_settings``, or a dict ``{"name": ..., "settings": {...}}``. Further keyword
     arguments are config fields: ``strategy_settings``, ``space_settings``, ``latency``,
     ``clock``, ``device``, ``executor``, ``workers``, ``final_retrain``, ...
+
+    ``callbacks``: called after every finished trial and once at the end
+    (:mod:`nasforge.run.callbacks`: plain callables ``fn(trial)``, or objects with ``on_start``,
+    ``on_trial``, ``on_end``). ``log_to``: experiment trackers, ``["mlflow", "tensorboard"]`` or a
+    mapping with their settings (:mod:`nasforge.run.tracking`).
     """
     if isinstance(evaluator, str) or evaluator_settings is not None:
         name = evaluator if isinstance(evaluator, str) else (evaluator or {}).get("name")
@@ -49,10 +58,38 @@ def search(
         config, context={"space": space_obj, "task": task_obj},
         task=task_obj.name if task_obj else task, space=space_obj.name if space_obj else space,
         strategy=strategy, objectives=objectives, constraints=constraints, budget=budget, seed=seed,
-        evaluator=evaluator, **settings)
+        evaluator=evaluator, log_to=log_to, **settings)
     if not progress:
-        return start_search(cfg, run_dir, space=space_obj, task=task_obj)
+        return start_search(cfg, run_dir, space=space_obj, task=task_obj, listeners=callbacks or ())
     from nasforge.run.progress import SearchProgress
 
     with SearchProgress(cfg.budget.trials, cfg.budget.minutes, cfg.objectives[0]) as bar:
-        return start_search(cfg, run_dir, space=space_obj, task=task_obj, callbacks=[bar.callback])
+        return start_search(cfg, run_dir, space=space_obj, task=task_obj, callbacks=[bar.callback],
+                            listeners=callbacks or ())
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    space: Space | None = None,
+    task: Task | None = None,
+    callbacks: Sequence[Any] | None = None,
+    log_to: list[str] | dict[str, Any] | None = None,
+    allow_change: Sequence[str] = (),
+) -> SearchResult:
+    """Continue the run in ``run_dir`` to its budget (finished trials are not run again); a
+    complete run is returned as it is (``already_complete``). ``space`` / ``task``: the objects
+    a run searched from Python with; ``callbacks`` and ``log_to`` as in :func:`search` (``log_to``
+    adds trackers for this session); ``allow_change`` as ``nasforge resume --allow-change``."""
+    from nasforge.run.runner import resume_search
+
+    return resume_search(run_dir, space=space, task=task, listeners=callbacks or (), log_to=log_to,
+                         allow_change=allow_change)
+
+
+def load_run(run_dir: str | Path) -> RunView:
+    """A finished (or running) run read from disk, read-only: ``.trials``, ``.pareto_front``,
+    ``.best``, ``.summary``, ``.config`` (a dict), ``.to_dataframe()``."""
+    from nasforge.run.results import read_run_view
+
+    return read_run_view(run_dir)

@@ -29,6 +29,28 @@ _EVALUATORS = registry_names("nasforge.estimate.base", "EVALUATORS")
 _TRAIN_OPTIONS = ("epochs", "final_epochs", "batch_size", "lr", "weight_decay", "optimizer")
 
 
+#: experiment trackers (nasforge.run.tracking), on search and resume
+LogTo = Annotated[list[str] | None, typer.Option(
+    "--log-to", help="also log every trial and the selected model to an experiment tracker: mlflow or "
+    "tensorboard (repeatable; needs pip install 'nasforge[mlflow]' / 'nasforge[tensorboard]')")]
+MlflowUri = Annotated[str | None, typer.Option(
+    help="MLflow tracking URI (implies --log-to mlflow; default: sqlite:///RUN/mlflow/mlflow.db)")]
+TensorBoardDir = Annotated[Path | None, typer.Option(
+    help="folder of TensorBoard runs, this run in DIR/<run name> (implies --log-to tensorboard; default: "
+    "RUN/tensorboard)")]
+
+
+def _trackers(names: list[str] | None, mlflow_uri: str | None, tensorboard_dir: Path | None) -> dict | None:
+    """``--log-to``, ``--mlflow-uri`` and ``--tensorboard-dir`` as the config's ``log_to`` mapping
+    (merged into a config file's own)."""
+    out: dict = {name: {} for name in names or []}
+    if mlflow_uri is not None:
+        out["mlflow"] = {"uri": mlflow_uri}
+    if tensorboard_dir is not None:
+        out["tensorboard"] = {"dir": str(tensorboard_dir)}
+    return out or None
+
+
 @app.command(cls=Command)
 def search(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the search configuration; "
@@ -66,7 +88,12 @@ def search(
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads per evaluation (default: 1)")] = None,
     executor: Annotated[str | None, typer.Option(help="serial, processes or ray (default: serial)")] = None,
     workers: Annotated[int | None, typer.Option(help="concurrent trials (processes or ray executor)")] = None,
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a private local Ray)")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="Ray cluster to run trials on: HOST:PORT of its head node (`ray start --head` prints it), "
+        "ray://HOST:PORT, or auto (the cluster Ray's own discovery finds) (default: a private local Ray)")] = None,
+    ray_token_file: Annotated[Path | None, typer.Option(
+        help="file holding the token of a Ray cluster with token authentication (default: Ray's own: "
+        "RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token)")] = None,
     threads_per_worker: Annotated[int | None, typer.Option(
         help="CPU threads per worker (Ray: CPUs reserved per trial); default: cores / workers")] = None,
     gpus_per_trial: Annotated[float | None, typer.Option(help="GPUs per trial on Ray (0.5 shares one GPU)")] = None,
@@ -78,6 +105,9 @@ def search(
         "--final-retrain/--no-final-retrain", help="retrain (or look up) the selected architecture at the end "
         "(default: on)", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(help="random seed of the whole run (default: 0)")] = None,
+    log_to: LogTo = None,
+    mlflow_uri: MlflowUri = None,
+    tensorboard_dir: TensorBoardDir = None,
     out: Annotated[Path | None, typer.Option("--out", "--run-dir", "-o", help="run directory to create "
                                              "(default: nasforge-runs/<date>-<time>)")] = None,
 ) -> None:
@@ -115,9 +145,10 @@ def search(
             evaluator={k: v for k, v in ev.items() if v is not None} or None,
             objectives=objective_list(objective), constraints=constraint or None, budget=budget or None,
             clock=clock, latency={"source": latency} if latency else None, device=device, retrain=retrain,
-            executor=executor, workers=workers, ray_address=ray_address, threads_per_worker=threads_per_worker,
+            executor=executor, workers=workers, ray_address=ray_address, ray_token_file=ray_token_file,
+            threads_per_worker=threads_per_worker,
             gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout, retries=retries, seed=seed,
-            final_retrain=final_retrain)
+            final_retrain=final_retrain, log_to=_trackers(log_to, mlflow_uri, tensorboard_dir))
     except (ConfigError, ValueError) as exc:
         fail(exc)
     _run(lambda callbacks, on_epoch=None: _start(cfg, out, callbacks, on_epoch), cfg)
@@ -133,6 +164,9 @@ def resume(
     device: Annotated[str | None, typer.Option(
         help="auto, cpu, cuda or cuda:N (default: the run's own device; another one is a change of config.yaml's "
         "device, accepted with --allow-change device)")] = None,
+    log_to: LogTo = None,
+    mlflow_uri: MlflowUri = None,
+    tensorboard_dir: TensorBoardDir = None,
 ) -> None:
     """Continue an interrupted run to its budget, without re-running finished trials (a complete run
     is left as it is; one stopped in its final retraining is only finalised)."""
@@ -140,13 +174,15 @@ def resume(
     from nasforge.run.config import load_config
     from nasforge.run.runner import resume_search
 
+    trackers = _trackers(log_to, mlflow_uri, tensorboard_dir)
     try:
         check_existing(run_dir)
-        cfg = load_config(run_dir / CONFIG, device=device)
+        cfg = load_config(run_dir / CONFIG, device=device, log_to=trackers)
     except (RunDirError, ValueError) as exc:
         fail(exc)
     _run(lambda callbacks, on_epoch=None: resume_search(run_dir, callbacks=callbacks, on_epoch=on_epoch,
-                                                        allow_change=allow_change or (), device=device), cfg)
+                                                        allow_change=allow_change or (), device=device,
+                                                        log_to=trackers), cfg)
 
 
 @app.command(cls=Command)
@@ -164,12 +200,16 @@ def show(
         records = read_run(run_dir)
     except (RunDirError, ValueError) as exc:
         fail(exc)
-    header, rows = trial_rows(records.trials)
-    if csv_out:
+    if csv_out:  # the trial table: a column per decision and per metric, Pareto and selected flags
+        from nasforge.report.table import trial_table
+        from nasforge.run.results import space_decisions
+
+        table = trial_table(records.trials, records.objectives, records.constraints, space_decisions(records.config))
         writer = csv.writer(sys.stdout)
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow(table.columns)
+        writer.writerows(table.rows)
         return
+    header, rows = trial_rows(records.trials)
     from rich.console import Console
     from rich.table import Table
 

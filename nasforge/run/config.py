@@ -118,6 +118,70 @@ class BudgetConfig(_Strict):
         return self
 
 
+class MlflowLogConfig(_Strict):
+    """Where the MLflow logger writes (``nasforge.run.tracking``)."""
+
+    uri: str | None = Field(None, min_length=1, description="MLflow tracking URI (a server, sqlite:///FILE, ...); "
+                            "default: sqlite:///RUN/mlflow/mlflow.db, artifacts in RUN/mlflow/artifacts")
+    experiment: str = Field("nasforge", min_length=1, max_length=500, description="MLflow experiment name")
+
+
+class TensorBoardLogConfig(_Strict):
+    """Where the TensorBoard logger writes (``nasforge.run.tracking``)."""
+
+    dir: str | None = Field(None, min_length=1, description="a folder for many runs (this run writes DIR/<run "
+                            "directory name>); default: RUN/tensorboard")
+
+
+#: experiment trackers ``log_to`` may name, and the module (and pip extra) each needs
+TRACKERS = {"mlflow": ("mlflow", "nasforge[mlflow]"), "tensorboard": ("tensorboard", "nasforge[tensorboard]")}
+
+
+class LogToConfig(_Strict):
+    """Experiment trackers the search logs to: ``log_to: [mlflow, tensorboard]``, or with
+    settings ``log_to: {mlflow: {uri: ..., experiment: ...}, tensorboard: {dir: ...}}``. Each
+    must be installed (its pip extra) before the search starts."""
+
+    mlflow: MlflowLogConfig | None = None
+    tensorboard: TensorBoardLogConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        """A list of tracker names (``[mlflow]``) is the mapping with default settings."""
+        if isinstance(data, str):
+            data = [data]
+        if isinstance(data, list | tuple):
+            unknown = [n for n in data if n not in TRACKERS]
+            if unknown:
+                raise ValueError(f"unknown tracker {unknown[0]!r}; trackers: {', '.join(TRACKERS)}")
+            return {name: {} for name in data}
+        if isinstance(data, dict):
+            unknown = [n for n in data if n not in TRACKERS]
+            if unknown:
+                raise ValueError(f"unknown tracker {unknown[0]!r}; trackers: {', '.join(TRACKERS)}")
+            return {k: ({} if v is True else v) for k, v in data.items() if v is not False}
+        return data
+
+    @model_validator(mode="after")
+    def _installed(self) -> LogToConfig:
+        import importlib.util
+        import sys
+
+        for name in self.names():
+            module, extra = TRACKERS[name]
+            found = sys.modules[module] is not None if module in sys.modules else \
+                importlib.util.find_spec(module) is not None
+            if not found:
+                raise ValueError(f"{name}: logging to {name} needs the {module} package, which is not installed: "
+                                 f"pip install '{extra}'")
+        return self
+
+    def names(self) -> list[str]:
+        """The trackers chosen, in a fixed order."""
+        return [name for name in TRACKERS if getattr(self, name) is not None]
+
+
 class SearchConfig(_Strict):
     """Everything a search needs; ``config.yaml`` in a run directory is this, resolved."""
 
@@ -145,12 +209,18 @@ class SearchConfig(_Strict):
     threads_per_worker: int | None = Field(None, ge=1, le=1024, description="CPU threads (Ray: CPUs) per "
                                            "worker; default: cores / workers")
     gpus_per_trial: float = Field(0.0, ge=0, le=64, description="GPUs per trial on Ray (a fraction shares one)")
-    ray_address: str | None = Field(None, min_length=1, description="Ray cluster address; default: a private "
-                                    "local Ray")
+    ray_address: str | None = Field(None, min_length=1, description="Ray cluster address: HOST:PORT of a head "
+                                    "node started with `ray start --head`, ray://HOST:PORT, or auto (Ray's own "
+                                    "discovery); default: a private local Ray")
+    ray_token_file: Path | None = Field(None, description="file holding the token of a Ray cluster with token "
+                                        "authentication (default: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
+                                        "~/.ray/auth_token)")
     trial_timeout: float | None = Field(None, gt=0, le=7 * 24 * 3600, description="seconds before a trial is "
                                         "stopped and stored failed (reason 'timeout')")
     retries: int = Field(0, ge=0, le=100, description="re-evaluations of a failed trial before it stays failed")
     final_retrain: bool = True
+    log_to: LogToConfig = Field(default_factory=LogToConfig, description="experiment trackers (mlflow, "
+                                "tensorboard) the search logs every trial and the selected model to")
 
     @model_validator(mode="before")
     @classmethod
@@ -266,6 +336,17 @@ class SearchConfig(_Strict):
     def _fits_executor(cls, value: Any, info: ValidationInfo) -> Any:
         if "executor" in info.data:
             _check_execution_field(str(info.field_name), value, info.data["executor"])
+        if info.field_name == "ray_address" and value is not None:
+            from nasforge.experiment.executors.ray_cluster import check_address
+
+            check_address(value)
+        return value
+
+    @field_validator("ray_token_file")
+    @classmethod
+    def _token_for_a_cluster(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not info.data.get("ray_address"):
+            raise ValueError("needs ray_address (the private local Ray that runs without one makes its own token)")
         return value
 
     @field_validator("objectives")

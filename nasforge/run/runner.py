@@ -35,6 +35,7 @@ from nasforge.experiment.executors import ExecutorError
 from nasforge.experiment.experiment import Callback
 from nasforge.experiment.selection import pareto_trials, select_best
 from nasforge.experiment.storage import Storage
+from nasforge.report.table import TrialTable
 from nasforge.run.build import (
     build_evaluator,
     build_experiment,
@@ -43,6 +44,7 @@ from nasforge.run.build import (
     make_space,
     needs_data,
 )
+from nasforge.run.callbacks import Callbacks, RunStart
 from nasforge.run.config import ConfigError, SearchConfig, load_config
 from nasforge.run.fit import check_space_fits, check_task_spec_fits
 from nasforge.space.space import Space
@@ -53,7 +55,7 @@ log = logging.getLogger(__name__)
 #: config fields a resumed run may change: how long it runs and how it executes, not what a trial
 #: measures (any other change is refused unless ``allow_change`` names it)
 SAFE_CHANGES = ("budget.trials", "budget.minutes", "executor", "workers", "threads_per_worker", "gpus_per_trial",
-                "ray_address", "trial_timeout", "retries", "final_retrain", "evaluator.settings.threads")
+                "ray_address", "ray_token_file", "trial_timeout", "retries", "final_retrain", "evaluator.settings.threads")
 
 
 @dataclass
@@ -71,6 +73,17 @@ class SearchResult:
     #: a resume found the run complete and changed nothing
     already_complete: bool = False
 
+    def table(self) -> TrialTable:
+        """The trial table (:func:`~nasforge.report.table.trial_table`): one row per trial, one
+        column per decision and per metric, Pareto and selected flags."""
+        from nasforge.report.table import trial_table
+
+        return trial_table(self.trials, self.config.parsed_objectives(), self.config.parsed_constraints())
+
+    def to_dataframe(self) -> Any:
+        """The trial table as a pandas DataFrame (needs ``pip install 'nasforge[pandas]'``)."""
+        return self.table().to_dataframe()
+
 
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped the run in ``run_dir``; ``nasforge resume`` continues it."""
@@ -85,8 +98,12 @@ class ConfigChangedError(ConfigError):
 
 
 def start_search(config: SearchConfig, run_dir: str | Path | None = None, space: Space | None = None,
-                 task: Task | None = None, callbacks: Sequence[Callback] = (), on_epoch: Any = None) -> SearchResult:
+                 task: Task | None = None, callbacks: Sequence[Callback] = (), on_epoch: Any = None,
+                 listeners: Sequence[Any] = ()) -> SearchResult:
     """Create a run directory for ``config``, search to the budget, then finish the run.
+
+    ``listeners`` are the user's search callbacks (:mod:`nasforge.run.callbacks`), checked first;
+    ``callbacks`` are the loop's own ``(experiment, trial)`` callbacks (the progress display).
 
     Everything that can be checked is checked before the directory is created, the cheap checks
     first: the config, that the directory is new, unused and writable, the strategy's set-up and
@@ -95,6 +112,7 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
     """
     from nasforge.run.build import build_executor
 
+    hooks = Callbacks(listeners)
     path = Path(run_dir) if run_dir is not None else rd.default_run_dir()
     rd.check_new(path)
     space_obj = make_space(config, space)
@@ -116,7 +134,7 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
             rd.write_text_atomic(path / rd.CONFIG, config.to_yaml())
             with closing(Storage(path / rd.DB)) as storage:
                 storage.set_meta("config", _dump(config))
-                return _run(path, config, space_obj, task, storage, callbacks, on_epoch)
+                return _run(path, config, space_obj, task, storage, callbacks, on_epoch, hooks)
     except ExecutorError:  # workers could not start: leave no half-written run directory
         rd.remove_if_unused(path)
         raise
@@ -124,28 +142,42 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
 
 def resume_search(run_dir: str | Path, space: Space | None = None, task: Task | None = None,
                   callbacks: Sequence[Callback] = (), on_epoch: Any = None,
-                  allow_change: Sequence[str] = (), device: str | None = None) -> SearchResult:
+                  allow_change: Sequence[str] = (), device: str | None = None, listeners: Sequence[Any] = (),
+                  log_to: Any = None) -> SearchResult:
     """Continue the run in ``run_dir`` to its budget; finished trials are not run again.
 
     A complete run is returned as it is (``already_complete``); ``allow_change`` names config
     fields besides :data:`SAFE_CHANGES` that may differ from the run's start; ``device``
-    (``auto``, ``cpu``, ``cuda``...) replaces the run's device, a change like any other.
+    (``auto``, ``cpu``, ``cuda``...) replaces the run's device, a change like any other;
+    ``listeners`` are search callbacks (:mod:`nasforge.run.callbacks`); ``log_to`` adds trackers
+    to the run's ``log_to`` for this session (``["mlflow"]``, or a mapping with settings).
     """
+    hooks = Callbacks(listeners)
     path = Path(run_dir)
     rd.check_existing(path)
-    config = load_config(path / rd.CONFIG, context={"space": space, "task": task}, device=device)
+    config = load_config(path / rd.CONFIG, context={"space": space, "task": task}, device=device,
+                         log_to=_tracker_mapping(log_to))
     space_obj = make_space(config, space)
     with _faults(path), rd.RunLock(path), closing(Storage(path / rd.DB)) as storage:
         check_unchanged(storage, config, allow_change, path)
         done = completed(path, config, space_obj, storage)
         if done is not None:
+            hooks = _with_trackers(hooks, config, path)
+            hooks.start(RunStart(path, config, space_obj, done.trials, resumed=True))
+            hooks.end(done)
             return done
-        return _run(path, config, space_obj, load_data(config, task), storage, callbacks, on_epoch)
+        return _run(path, config, space_obj, load_data(config, task), storage, callbacks, on_epoch, hooks,
+                    resumed=True)
 
 
 def _run(path: Path, config: SearchConfig, space: Space, task: Task | None, storage: Storage,
-         callbacks: Sequence[Callback], on_epoch: Any = None) -> SearchResult:
+         callbacks: Sequence[Callback], on_epoch: Any = None, hooks: Callbacks | None = None,
+         resumed: bool = False) -> SearchResult:
     """Search (or go on searching) to the budget and finish the run; the caller holds the lock."""
+    hooks = _with_trackers(hooks or Callbacks(), config, path)
+    if hooks:
+        hooks.start(RunStart(path, config, space, storage.trials(space.parse), resumed))
+        callbacks = [*callbacks, hooks.trial]
     storage.set_meta("seed", config.seed)
     storage.set_meta("clock", config.clock)
     strategy = None
@@ -166,6 +198,7 @@ def _run(path: Path, config: SearchConfig, space: Space, task: Task | None, stor
         strategy = experiment.strategy
     result = finish_run(path, config, space, trials, task, strategy)
     storage.set_meta("finished", _dump(config))
+    hooks.end(result)
     return result
 
 
@@ -291,7 +324,23 @@ def _text(value: Any) -> str:
 
 
 def _dump(config: SearchConfig) -> dict[str, Any]:
-    return config.model_dump(mode="json")
+    """The configuration that defines the run (``log_to``, where results are also sent, may
+    change at any resume and is left out)."""
+    return config.model_dump(mode="json", exclude={"log_to"})
+
+
+def _with_trackers(hooks: Callbacks, config: SearchConfig, path: Path) -> Callbacks:
+    """The user's callbacks, then the loggers the config's ``log_to`` names."""
+    from nasforge.run.tracking import trackers
+
+    return Callbacks([*hooks.items, *trackers(config, path)])
+
+
+def _tracker_mapping(log_to: Any) -> dict[str, Any] | None:
+    """``log_to`` given to a resume (names or a mapping) as a mapping merged into the run's own."""
+    if log_to is None or isinstance(log_to, dict):
+        return log_to
+    return {name: {} for name in ([log_to] if isinstance(log_to, str) else log_to)}
 
 
 def is_oneshot(config: SearchConfig) -> bool:
