@@ -32,6 +32,11 @@ class RunRecords:
     epochs: list[dict[str, Any]] = field(default_factory=list)  # one-shot runs: the trained epochs
     family: list[dict[str, Any]] | None = None  # a constraint family (best/family.json)
     correlations: list[dict[str, str]] | None = None  # a supernet's ranking study (correlations.csv)
+    meta: dict[str, Any] = field(default_factory=dict)  # the store's run facts (:data:`META_KEYS`)
+
+
+#: the entries of the store's ``meta`` table a report reads (absent ones are left out)
+META_KEYS = ("seed", "clock", "elapsed_seconds", "counted", "finished", "oneshot", "environment")
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,15 @@ class Trajectory:
 
 @dataclass(frozen=True)
 class History:
-    """Best-so-far of the first objective against counted trials."""
+    """Best-so-far of the first objective against counted trials (and the run's clock, in
+    seconds, when each of them finished: ``None`` for runs stored before trials kept it)."""
 
     metric: str
     trial_index: list[int]
     value: list[float]
     best_so_far: list[float]
+    clock: list[float | None] = field(default_factory=list)
+    number: list[int] = field(default_factory=list)  # the trials' own numbers
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ def read_run(path: str | Path) -> RunRecords:
         trials = storage.trials()
         cost = storage.proxy_cost()
         epochs = storage.epochs()
+        meta = {key: storage.get_meta(key) for key in META_KEYS}
     finally:
         storage.close()
     summary_path = path / rd.BEST / "summary.json"
@@ -92,7 +101,8 @@ def read_run(path: str | Path) -> RunRecords:
     family_path = path / rd.BEST / "family.json"
     family = _read_list(family_path) if family_path.is_file() else None
     return RunRecords(path, config, trials, objectives, constraints, summary,
-                      cost if cost["proxy_evaluations"] else {}, epochs, family, _read_correlations(path))
+                      cost if cost["proxy_evaluations"] else {}, epochs, family, _read_correlations(path),
+                      {key: value for key, value in meta.items() if value is not None})
 
 
 def _read_list(path: Path) -> list[dict[str, Any]]:
@@ -152,7 +162,7 @@ def history(records: RunRecords) -> History:
     """Best-so-far of the first objective over counted trials (failed ones and lower-fidelity
     rungs keep the best: a rung's accuracy is not comparable with a fully trained one's)."""
     obj = records.objectives[0]
-    index, values, best = [], [], []
+    index, values, best, clock, numbers = [], [], [], [], []
     current: float | None = None
     counted = [t for t in records.trials if t.counts_for_budget]
     for i, t in enumerate(counted, start=1):
@@ -165,7 +175,9 @@ def history(records: RunRecords) -> History:
         index.append(i)
         values.append(v)
         best.append(current)
-    return History(obj.metric, index, values, best)
+        clock.append(t.clock)
+        numbers.append(t.number)
+    return History(obj.metric, index, values, best, clock, numbers)
 
 
 def pareto_view(records: RunRecords) -> ParetoView | None:

@@ -1,130 +1,122 @@
-"""Render a run's report as one self-contained HTML page (plots embedded as PNG).
+"""Render a run's report as one self-contained, offline HTML page with interactive plots.
 
-The page is the Jinja2 template ``templates/report.html.j2`` with autoescaping on: everything read
-from the run directory (config, trials, ``best/summary.json``) reaches the page as escaped text.
+The page is the Jinja2 template ``templates/report.html.j2`` (on ``base.html.j2``) with
+autoescaping on: everything read from the run directory (config, trials, ``best/summary.json``)
+reaches the page as escaped text. The plots are Plotly figures, drawn in the browser by
+plotly.js, which is embedded once in the page (about 4.8 MB): no network is needed to view it.
+The figures travel as JSON in a ``<script type="application/json">`` element, with ``<``, ``>``
+and ``&`` written as ``\\u003c``-style escapes so that no text can close the element.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+import datetime as dt
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from nasforge.experiment import run_dir as rd
-from nasforge.report.data import RunRecords, history, pareto_view, read_run, trajectory, trial_rows
+from nasforge.report import figures as fig
+from nasforge.report.data import RunRecords, history, read_run, trajectory
+from nasforge.report.environment import current_environment
+from nasforge.report.views import (
+    decision_effects,
+    finite,
+    header,
+    hypervolume_curve,
+    marks,
+    trial_table,
+)
 
 #: the entries of ``best/summary.json`` the page shows
 SUMMARY_KEYS = ("kind", "arch", "test_accuracy", "retrain_epochs", "params", "flops", "benchmark", "truth",
                 "searched_with")
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def _plots(records: RunRecords) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = []
-    view = pareto_view(records)
-    if view is not None and view.points:  # nothing feasible: no Pareto plot (the page says so)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        if view.points:
-            ax.scatter(*zip(*view.points, strict=True), s=14, alpha=0.5, label="feasible trials")
-        if view.front:
-            ax.step(*zip(*view.front, strict=True), where="post", color="C3", lw=1.5)
-            ax.scatter(*zip(*view.front, strict=True), s=30, color="C3", label="Pareto front")
-        if records.objectives[1].metric in ("params", "flops"):
-            ax.set_xscale("log")
-        ax.set_xlabel(view.x_metric)
-        ax.set_ylabel(view.y_metric)
-        ax.legend()
-        ax.grid(alpha=0.3)
-        out.append(("Pareto front", _png(fig)))
-        plt.close(fig)
-    hist = history(records)
-    if hist.trial_index:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter(hist.trial_index, hist.value, s=12, alpha=0.5, label=hist.metric)
-        ax.plot(hist.trial_index, hist.best_so_far, color="C3", label="best so far")
-        ax.set_xlabel("trial")
-        ax.set_ylabel(hist.metric)
-        ax.legend()
-        ax.grid(alpha=0.3)
-        out.append(("Best so far", _png(fig)))
-        plt.close(fig)
+def figures(records: RunRecords) -> dict[str, dict[str, Any]]:
+    """The page's Plotly figures by element id: ``pareto``, ``history``, ``hypervolume``,
+    ``trajectory`` and ``decision-N`` (each only where the run has what it shows)."""
+    mark = marks(records)
+    out: dict[str, dict[str, Any] | None] = {
+        "pareto": fig.pareto_figure(records, mark),
+        "history": fig.history_figure(records, history(records), mark),
+    }
+    curve = hypervolume_curve(records)
+    if curve is not None:
+        out["hypervolume"] = fig.hypervolume_figure(curve, str(records.meta.get("clock", "")))
     path = trajectory(records)
     if path is not None:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        if path.probability:
-            for name, values in path.probability.items():
-                ax.plot(path.epoch, values, marker=".", lw=1, label=name)
-            ax.set_ylabel("probability of the finally derived option")
-            ax.set_ylim(0, 1.02)
-            if len(path.probability) <= 12:
-                ax.legend(fontsize=7, ncol=2)
-        else:
-            ax.plot(path.epoch, path.train_loss, marker=".", color="C0")
-            ax.set_ylabel("supernet training loss")
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        out.append(("Trajectory", _png(fig)))
-        plt.close(fig)
-    return out
+        out["trajectory"] = fig.trajectory_figure(path)
+    for i, effect in enumerate(decision_effects(records)):
+        out[f"decision-{i}"] = fig.decision_figure(effect)
+    return {key: value for key, value in out.items() if value is not None}
 
 
 def render(records: RunRecords) -> str:
     """The report page for ``records`` (``templates/report.html.j2``, autoescaped)."""
-    header, rows = trial_rows(records.trials)
-    counts: dict[str, int] = {}
-    for t in records.trials:
-        counts[str(t.status)] = counts.get(str(t.status), 0) + 1
-    cfg = records.config
-    summary = None
+    cfg_summary = None
     if records.summary is not None:
-        summary = {key: records.summary.get(key) for key in SUMMARY_KEYS}
-        truth = summary.get("truth")
-        summary["truth"] = [(str(k), v) for k, v in truth.items()] if isinstance(truth, dict) else []
+        cfg_summary = {key: records.summary.get(key) for key in SUMMARY_KEYS}
+        truth = cfg_summary.get("truth")
+        cfg_summary["truth"] = [(str(k), v) for k, v in truth.items()] if isinstance(truth, dict) else []
+    mark = marks(records)
+    by_number = {t.number: t for t in records.trials}
     selected = None
-    if summary is None:  # no final retraining: the selection itself, with its search metrics
-        from nasforge.experiment.selection import select_best
-
-        best = select_best(records.trials, records.objectives, records.constraints)
-        if best is not None:
-            selected = (best.number, best.arch.key, [(str(k), v) for k, v in sorted(best.metrics.items())])
+    if mark.selected is not None:
+        best = by_number[mark.selected]
+        selected = (best.number, best.arch.key, [(str(k), v) for k, v in sorted(best.metrics.items())])
     path = trajectory(records)
     epochs = [] if path is None else [
         (e, loss, derived) for e, loss, derived in zip(path.epoch, path.train_loss, path.derived, strict=True)]
-    derived = any(d for _, _, d in epochs)
     family = [(m.get("budget"), m.get("arch"), m.get("predicted"),
                (m.get("result") or {}).get("test_accuracy") if isinstance(m.get("result"), dict) else None)
               for m in records.family or []]
-    return _template().render(
+    figs = figures(records)
+    environment = records.meta.get("environment")
+    recorded = isinstance(environment, dict)
+    return template("report.html.j2").render(
         name=records.path.name,
-        config={key: str(cfg.get(key)) for key in ("task", "space", "strategy")},
-        objectives=[str(o) for o in records.objectives],
-        constraints=[str(c) for c in records.constraints],
-        counts=sorted(counts.items()),
-        summary=summary,
+        head=header(records),
+        environment=environment if recorded else current_environment(),
+        environment_recorded=recorded,
+        written=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        summary=cfg_summary,
         selected=selected,
+        single=len(records.objectives) == 1,
+        nothing_feasible=not mark.feasible,
         epochs=epochs,
-        derived=derived,
+        derived=any(d for _, _, d in epochs),
         family=family,
         correlations=[(r.get("predictor"), r.get("target"), r.get("bn_mode"), r.get("kendall"), r.get("spearman"),
                        r.get("n")) for r in records.correlations or []],
-        plots=_plots(records),
-        header=[str(h) for h in header],
-        rows=rows,
+        figure_ids=list(figs),
+        decisions=sorted((k for k in figs if k.startswith("decision-")), key=lambda k: int(k.split("-")[1])),
+        table=trial_table(records, mark),
+        data=script_json({"figures": figs}),
+        plotly_js=plotly_js(),
     )
+
+
+def script_json(value: Any) -> Markup:
+    """``value`` as JSON that is safe inside a ``<script>`` element (no ``<``, ``>``, ``&`` or
+    line separators appear literally; NaN and infinities become ``null``)."""
+    text = json.dumps(finite(value), allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                         ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return Markup(text)
+
+
+@lru_cache(maxsize=1)
+def plotly_js() -> Markup:
+    """The plotly.js bundle that ships with the ``plotly`` package, to embed in a page."""
+    from plotly.offline import get_plotlyjs
+
+    return Markup(get_plotlyjs().replace("</script", "<\\/script"))
 
 
 def number(value: Any, spec: str) -> str:
@@ -144,14 +136,23 @@ def cell(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-@lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
+def sort_key(value: Any) -> str:
+    """A table cell's ``data-v``: the number itself for numbers, nothing otherwise (the table
+    script then sorts by the cell's text)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    return ""
+
+
+@lru_cache(maxsize=4)
+def template(name: str) -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.PackageLoader("nasforge.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["num"] = number
     env.filters["cell"] = cell
     env.filters["text"] = text
-    return env.get_template("report.html.j2")
+    env.filters["sortkey"] = sort_key
+    return env.get_template(name)
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:

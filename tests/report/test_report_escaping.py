@@ -3,78 +3,49 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
 import pytest
-import yaml
+from report_runs import FIELDS, escaped, injected_run, make_run, script
 
-from nasforge.core.records import COMPLETE, FAILED
+from nasforge.core.records import COMPLETE
 from nasforge.experiment.run_dir import RunDirError
 from nasforge.experiment.storage import Storage
 from nasforge.report.data import read_run
 from nasforge.report.html import render, write_report
 from nasforge.space import get_space
-from nasforge.space.arch import Arch
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def script(n: int | str) -> str:
-    return f"<script>alert({n})</script>"
+SCRIPT = re.compile(r"<script([^>]*)>(.*?)</script>", re.S | re.I)
+APP_JS = (resources.files("nasforge.report") / "templates" / "app.js.j2").read_text()
 
 
-def escaped(n: int | str) -> str:
-    return f"&lt;script&gt;alert({n})&lt;/script&gt;"
-
-
-#: every place the report reads text from, each with its own payload number
-FIELDS = {"task": 1, "space": 2, "strategy": 3, "objective": 4, "arch": 5, "test_accuracy": 6,
-          "retrain_epochs": 7, "params": 8, "flops": 9, "trial_arch": 10, "trial_error": 11,
-          "metric_name": 12, "metric_value": 13, "status": 14}
-
-
-def make_run(folder: Path, config: dict, trials: list[tuple[Arch, str, dict, str | None]],
-             summary: dict | None) -> Path:
-    """A run directory written by hand: config.yaml, trials.db and best/summary.json."""
-    folder.mkdir(parents=True)
-    (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    storage = Storage(folder / "trials.db")
-    for arch, status, metrics, error in trials:
-        storage.add_trial(arch, status=status, metrics=metrics, error=error)
-    storage.close()
-    if summary is not None:
-        (folder / "best").mkdir()
-        (folder / "best" / "summary.json").write_text(json.dumps(summary))
-    return folder
-
-
-def injected_run(tmp_path: Path, **config_changes: object) -> Path:
-    archs = get_space("conv1d").sample_distinct(3, 0)
-    evil_arch = Arch("conv1d", dict(archs[0]), script(FIELDS["trial_arch"]))
-    objective = script(FIELDS["objective"])
-    metric = script(FIELDS["metric_name"])
-    config = {"task": script(FIELDS["task"]), "space": script(FIELDS["space"]),
-              "strategy": script(FIELDS["strategy"]), "objectives": [f"{objective}:max", "params:min"],
-              **config_changes}
-    trials = [
-        (evil_arch, COMPLETE, {objective: 0.7, "params": 2000, metric: 1.5,
-                               "note": script(FIELDS["metric_value"])}, None),
-        (archs[1], COMPLETE, {objective: 0.8, "params": 3000}, None),
-        (archs[2], FAILED, {}, script(FIELDS["trial_error"])),
-        (archs[1], script(FIELDS["status"]), {}, None),
-    ]
-    summary = {key: script(FIELDS[key]) for key in ("arch", "test_accuracy", "retrain_epochs", "params", "flops")}
-    return make_run(tmp_path / "run-<img src=x onerror=alert(0)>", config, trials, summary)
+def page_without_own_scripts(page: str) -> str:
+    """``page`` less its three script elements, after checking they are the report's own:
+    plotly.js, the figures as JSON (parsed here; no ``<`` in its text) and the page's script."""
+    scripts = SCRIPT.findall(page)
+    assert [attrs for attrs, _ in scripts] == ["", ' type="application/json" id="nf-data"', ""]
+    assert scripts[0][1].lstrip().startswith("/**\n* plotly.js v")
+    assert "<" not in scripts[1][1] and ">" not in scripts[1][1] and "figures" in json.loads(scripts[1][1])
+    assert scripts[2][1] == APP_JS.rstrip("\n")  # Jinja drops one trailing newline
+    return SCRIPT.sub("", page)
 
 
 def test_nothing_from_the_run_directory_becomes_markup(tmp_path: Path) -> None:
-    page = write_report(injected_run(tmp_path)).read_text()
-    assert "<script" not in page.lower() and "<img src=x" not in page
+    full = write_report(injected_run(tmp_path)).read_text()
+    page = page_without_own_scripts(full)
+    assert "<script" not in page.lower() and "<img src=x" not in full
     assert "&lt;img src=x onerror=alert(0)&gt;" in page  # the run directory's own name
     for field, n in FIELDS.items():
         assert escaped(n) in page, field
-    assert "data:image/png;base64," in page  # the plots still render, metric names and all
+    figures = json.loads(SCRIPT.findall(full)[1][1])["figures"]
+    assert {"pareto", "history", "hypervolume"} <= set(figures)  # the plots still render, metric names and all
+    hover = figures["pareto"]["data"][0]["text"][0]  # Plotly shows escaped text literally
+    assert escaped(FIELDS["trial_arch"]) in hover and "<script" not in json.dumps(figures)
 
 
 def test_numbers_are_formatted_and_other_values_shown_as_text(tmp_path: Path) -> None:
@@ -87,11 +58,14 @@ def test_numbers_are_formatted_and_other_values_shown_as_text(tmp_path: Path) ->
                    summary)
     page = render(read_run(run))
     assert "<title>nasforge run run</title>" in page
-    assert "task <b>mnist1d</b>, space <b>conv1d</b>, strategy\n<b>random</b>, objectives val_accuracy:max" in page
-    assert "constraints params&lt;=60000;" in page and "trials: complete 1</p>" in page
+    assert ("<dt>task</dt><dd>mnist1d</dd><dt>space</dt><dd>conv1d</dd><dt>strategy</dt><dd>random</dd>" in page
+            and "<dt>objectives</dt><dd>val_accuracy:max</dd>" in page)
+    assert "<dt>constraints</dt><dd>params&lt;=60000</dd>" in page and "<dt>trials</dt><dd>complete 1</dd>" in page
+    assert " ;" not in page_without_own_scripts(page)
     assert (f"<code>{arch.key}</code><br>test accuracy 0.8123 after retraining from scratch on train+val (40 epochs), "
-            "12,345 parameters, 6,789,012.0 FLOPs") in page
-    assert "<td>0.1235</td>" in page and "<td>100</td>" in page and "<h2>Trials</h2>" in page
+            "12,345 parameters, 6,789,012.0 FLOPs (trial 1)") in page
+    assert '<td class="num" data-v="0.123456">0.1235</td>' in page and '<td class="num" data-v="100.0">100</td>' in page
+    assert '<h2 id="trials">Trials</h2>' in page and '<span class="badge selected">selected</span>' in page
     summary.update(test_accuracy="0.9", retrain_epochs=None, params=[1, 2], flops=True)
     (run / "best" / "summary.json").write_text(json.dumps(summary))
     del summary["arch"]
@@ -156,7 +130,7 @@ def test_one_shot_family_and_table_fields_are_text_too(tmp_path: Path) -> None:
         {"budget": script(25), "arch": script(26), "predicted": script(27), "result": {"test_accuracy": script(28)}}]))
     (folder / "correlations.csv").write_text(
         f"predictor,target,bn_mode,kendall,spearman,n\n{script(29)},{script(30)},r,0.1,0.2,{script(31)}\n")
-    page = write_report(folder).read_text()
+    page = page_without_own_scripts(write_report(folder).read_text())
     assert "<script" not in page.lower()
     for n in (20, 21, 22, 23, 25, 26, 27, 28, 29, 30, 31):
         assert escaped(n) in page, n
