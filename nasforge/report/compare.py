@@ -256,10 +256,10 @@ def render(comparison: Comparison) -> str:
 def write_compare(paths: Sequence[str | Path], out: str | Path) -> Path:
     """Compare the runs in ``paths`` and write the page to the file ``out`` (atomically); the
     runs are only read. Returns ``out``."""
-    page = render(compare(paths))
     out = Path(out)
     if out.is_dir():
         raise rd.RunDirError(f"{out} is a folder; --out names the page to write, e.g. {out / 'compare.html'}")
+    page = render(compare(paths))
     out.parent.mkdir(parents=True, exist_ok=True)
     rd.write_text_atomic(out, page)
     return out

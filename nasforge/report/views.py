@@ -154,7 +154,7 @@ def ending_text(records: RunRecords) -> str:
     budget = records.config.get("budget") if isinstance(records.config.get("budget"), dict) else {}
     trials, minutes = budget.get("trials"), budget.get("minutes")
     elapsed = records.meta.get("elapsed_seconds")
-    spent = f"{counted} trials" + (f" of {trials}" if isinstance(trials, int) else "")
+    spent = f"{counted} trial{'' if counted == 1 else 's'}" + (f" of {trials}" if isinstance(trials, int) else "")
     if isinstance(elapsed, (int, float)):
         spent += f" in {_duration(float(elapsed))} of the run's clock"
     if records.epochs:

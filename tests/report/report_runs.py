@@ -28,13 +28,18 @@ FIELDS = {"task": 1, "space": 2, "strategy": 3, "objective": 4, "arch": 5, "test
 
 
 def make_run(folder: Path, config: dict, trials: list[tuple[Arch, str, dict, str | None]],
-             summary: dict | None) -> Path:
-    """A run directory written by hand: config.yaml, trials.db and best/summary.json."""
+             summary: dict | None, meta: dict | None = None) -> Path:
+    """A run directory written by hand: config.yaml, trials.db (with ``meta``; a trial
+    finished after ``n`` counted trials reads ``n`` on the run's clock) and best/summary.json."""
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     storage = Storage(folder / "trials.db")
-    for arch, status, metrics, error in trials:
-        storage.add_trial(arch, status=status, metrics=metrics, error=error)
+    for i, (arch, status, metrics, error) in enumerate(trials, start=1):
+        number = storage.add_trial(arch)
+        if status != "running":
+            storage.finish_trial(number, status, metrics, error, 1.0, clock=float(i))
+    for key, value in (meta or {}).items():
+        storage.set_meta(key, value)
     storage.close()
     if summary is not None:
         (folder / "best").mkdir()
