@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
+import sqlite3
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,10 +231,17 @@ def test_dataframe_and_csv_have_a_column_per_decision_and_metric(tracked):
     assert [r["selected"] for r in rows].count("True") == 1
 
 
-def test_failed_trials_in_the_frame(tmp_path):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A trained run with failed trials and a final retraining (best/model.pt, model.onnx)."""
     task, space = _toy()
-    result = nasforge.search(task, space, "random", trials=5, run_dir=tmp_path / "r", final_retrain=False,
-                             evaluator={"epochs": 1, "batch_size": 64}, objectives=["val_accuracy:max"])
+    run = tmp_path_factory.mktemp("trained") / "run"
+    return nasforge.search(task, space, "random", trials=5, run_dir=run, objectives=["val_accuracy:max"],
+                           evaluator={"epochs": 1, "final_epochs": 1, "batch_size": 64})
+
+
+def test_failed_trials_in_the_frame(trained):
+    result = trained
     frame = result.to_dataframe()
     failed = frame[frame["status"] == "failed"]
     assert len(failed) == sum(t.status == "failed" for t in result.trials) > 0
@@ -244,3 +254,62 @@ def test_without_pandas_the_error_names_the_extra(tracked, monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'nasforge\[pandas\]'"):
         tracked[1].to_dataframe()
     assert len(tracked[1].table().rows) == 6  # the table itself needs no pandas
+
+
+# ------------------------------------------------------------------------- docs/run-format.md
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "run-format.md"
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(title)
+    end = text.find("\n## ", start + len(title))
+    return text[start:end if end != -1 else len(text)]
+
+
+def _documented_entries() -> list[re.Pattern]:
+    """The entries of the "Files and folders" table as patterns (``<i>`` matches one name)."""
+    patterns = []
+    for line in _section(DOC.read_text(), "## Files and folders").splitlines():
+        if line.startswith("| `"):
+            for name in re.findall(r"`([^`]+)`", line.split("|")[1]):
+                parts = re.split(r"(<[^>]+>)", name)
+                patterns.append(re.compile("".join("[^/]+" if p.startswith("<") else re.escape(p) for p in parts)))
+    return patterns
+
+
+def _documented_tables() -> dict[str, dict[str, str]]:
+    tables: dict[str, dict[str, str]] = {}
+    for block in _section(DOC.read_text(), "## trials.db").split("\n### ")[1:]:
+        name = re.match(r"`(\w+)`", block).group(1)
+        tables[name] = dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", block, flags=re.M))
+    return tables
+
+
+def _entries(run: Path) -> list[str]:
+    """The run's entries: top-level ones, and those of best/ and latency/ (folders end in /)."""
+    out = []
+    for p in sorted(run.iterdir()):
+        out.append(p.name + ("/" if p.is_dir() else ""))
+        if p.name in ("best", "latency"):
+            out += [f"{p.name}/{c.name}" + ("/" if c.is_dir() else "") for c in sorted(p.iterdir())]
+    return out
+
+
+def test_the_run_format_doc_lists_every_entry_and_column(tracked, trained):
+    patterns = _documented_entries()
+    documented = _documented_tables()
+    meta_keys = set(re.findall(r"`(\w+)`", _section(DOC.read_text(), "Keys:").split("\n\n")[0]))
+    for run in (tracked[0], trained.run_dir):
+        entries = _entries(run)
+        assert {"config.yaml", "trials.db", "report.html", "best/", "best/summary.json"} <= set(entries)
+        undocumented = [e for e in entries if not any(p.fullmatch(e) for p in patterns)]
+        assert not undocumented, f"{run}: not in docs/run-format.md: {undocumented}"
+        with sqlite3.connect(run / "trials.db") as con:
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            schema = {t: {row[1]: row[2] for row in con.execute(f"PRAGMA table_info({t})")} for t in tables}
+            keys = {r[0] for r in con.execute("SELECT key FROM meta")}
+        assert schema == documented
+        assert keys <= meta_keys, f"meta keys not in docs/run-format.md: {keys - meta_keys}"
+    assert {"best/model.pt", "best/model.onnx", "best/arch.json"} <= set(_entries(trained.run_dir))
+    assert {"mlflow/", "tensorboard/"} <= set(_entries(tracked[0]))
