@@ -16,7 +16,14 @@ from report_runs import make_run
 from nasforge.core.records import COMPLETE, FAILED, INFEASIBLE, RUNNING
 from nasforge.report.data import read_run
 from nasforge.report.html import figures, render
-from nasforge.report.views import decision_effects, ending_text, header, hypervolume_curve, marks, trial_table
+from nasforge.report.views import (
+    decision_effects,
+    ending_text,
+    header,
+    hypervolume_curve,
+    marks,
+    trial_table,
+)
 from nasforge.space import get_space
 
 MO = {"task": "t", "space": "conv1d", "strategy": "random", "objectives": ["acc:max", "params:min"],
