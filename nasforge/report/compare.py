@@ -247,7 +247,7 @@ def render(comparison: Comparison) -> str:
     """The comparison page (``templates/compare.html.j2``, autoescaped)."""
     figs = figures(comparison)
     return template("compare.html.j2").render(
-        c=comparison, budgets=[budget_text(r.config) for r in comparison.runs], figure_ids=list(figs),
+        c=comparison, budgets=[budget_text(r.config, bool(r.epochs)) for r in comparison.runs], figure_ids=list(figs),
         objectives=[str(o) for o in comparison.objectives],
         written=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         data=script_json({"figures": figs}), plotly_js=plotly_js())

@@ -105,8 +105,9 @@ def _points(trials: Sequence[Trial], x: str, y: str, shown: Sequence[str], name:
 
 def history_figure(records: RunRecords, hist: History, mark: Marks) -> Figure | None:
     """Each counted feasible trial's first objective and the best so far, against the trial
-    count, with a button to switch to the run's clock (when the trials recorded it)."""
-    if not hist.trial_index:
+    count, with a button to switch to the run's clock (when the trials recorded it). ``None``
+    for fewer than two such trials (a one-shot run's single evaluation, say)."""
+    if len(hist.trial_index) < 2:
         return None
     by_number = {t.number: t for t in records.trials}
     shown = [o.metric for o in records.objectives]

@@ -130,21 +130,25 @@ def header(records: RunRecords) -> Header:
     for t in records.trials:
         counts[str(t.status)] = counts.get(str(t.status), 0) + 1
     return Header(records.path.name, settings, [str(o) for o in records.objectives],
-                  [str(c) for c in records.constraints], budget_text(cfg), ending_text(records),
+                  [str(c) for c in records.constraints], budget_text(cfg, bool(records.epochs)), ending_text(records),
                   is_finished(records), selection_rule(records), sorted(counts.items()), _period(records.trials),
                   yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
 
 
-def budget_text(config: dict[str, Any]) -> str:
+def budget_text(config: dict[str, Any], oneshot: bool = False) -> str:
+    """The run's budget as configured; a one-shot run's (``oneshot``) is its epochs, then its
+    inherited-weight trials."""
     budget = config.get("budget") if isinstance(config.get("budget"), dict) else {}
+    strategy = config.get("strategy_settings") if isinstance(config.get("strategy_settings"), dict) else {}
     parts = []
-    if isinstance(budget.get("trials"), int):
+    if oneshot:
+        epochs = strategy.get("epochs")
+        parts.append(f"{epochs if isinstance(epochs, int) else 'the method’s'} epochs, then "
+                     f"up to {budget.get('trials') if isinstance(budget.get('trials'), int) else 'its'} trials")
+    elif isinstance(budget.get("trials"), int):
         parts.append(f"{budget['trials']} trials")
     if isinstance(budget.get("minutes"), (int, float)):
         parts.append(f"{budget['minutes']:g} minutes")
-    strategy = config.get("strategy_settings") if isinstance(config.get("strategy_settings"), dict) else {}
-    if isinstance(strategy.get("epochs"), int):
-        parts.append(f"{strategy['epochs']} epochs")
     return ", ".join(parts) + " (whichever ends first)" if len(parts) > 1 else (parts[0] if parts else "?")
 
 
@@ -154,19 +158,33 @@ def ending_text(records: RunRecords) -> str:
     budget = records.config.get("budget") if isinstance(records.config.get("budget"), dict) else {}
     trials, minutes = budget.get("trials"), budget.get("minutes")
     elapsed = records.meta.get("elapsed_seconds")
+    timed = isinstance(minutes, (int, float)) and isinstance(elapsed, (int, float)) and elapsed >= 0.95 * minutes * 60
     spent = f"{counted} trial{'' if counted == 1 else 's'}" + (f" of {trials}" if isinstance(trials, int) else "")
     if isinstance(elapsed, (int, float)):
         spent += f" in {_duration(float(elapsed))} of the run's clock"
     if records.epochs:
-        spent = f"{len(records.epochs)} epochs, then {spent}"
+        return _oneshot_ending(records, counted, timed, minutes)
     if not is_finished(records):
         return (f"not finished: {spent} so far (interrupted, or still running); "
                 f"`nasforge resume {records.path.name}` continues it")
     if isinstance(trials, int) and counted >= trials:
         return f"the trial budget ran out: {spent}"
-    if isinstance(minutes, (int, float)) and isinstance(elapsed, (int, float)) and elapsed >= 0.95 * minutes * 60:
+    if timed:
         return f"the time budget ({minutes:g} minutes) ran out: {spent}"
     return f"finished before its budget: {spent} (the strategy or the space had nothing more to propose)"
+
+
+def _oneshot_ending(records: RunRecords, counted: int, timed: bool, minutes: Any) -> str:
+    settings = records.config.get("strategy_settings") if isinstance(records.config.get("strategy_settings"), dict) else {}
+    planned = settings.get("epochs")
+    trained = f"{len(records.epochs)}" + (f" of {planned}" if isinstance(planned, int) else "")
+    done = (f"{trained} epochs trained, then {counted} architecture{'' if counted == 1 else 's'} "
+            "evaluated with inherited weights")
+    if not is_finished(records):
+        return f"not finished: {done} so far; `nasforge resume {records.path.name}` continues it"
+    if timed and isinstance(planned, int) and len(records.epochs) < planned:
+        return f"the time budget ({minutes:g} minutes) ended training: {done}"
+    return done
 
 
 def selection_rule(records: RunRecords) -> str:
@@ -178,7 +196,8 @@ def selection_rule(records: RunRecords) -> str:
         rule += f"; feasible means {' and '.join(str(c) for c in records.constraints)}"
     oneshot = records.meta.get("oneshot")
     if isinstance(oneshot, dict) and oneshot.get("method"):
-        rule += f" (the one-shot method {oneshot['method']} evaluated its candidates with inherited weights)"
+        rule = (f"the architecture the one-shot method {oneshot['method']} returned: derived from its architecture "
+                f"parameters, or for a method that searches its trained supernet, {rule} (inherited weights)")
     if records.family:
         rule += "; one such trial per budget of the constraint family"
     summary = records.summary or {}

@@ -14,6 +14,7 @@ from pymoo.indicators.hv import HV
 from report_runs import make_run
 
 from nasforge.core.records import COMPLETE, FAILED, INFEASIBLE, RUNNING
+from nasforge.experiment.storage import Storage
 from nasforge.report.data import read_run
 from nasforge.report.html import figures, render
 from nasforge.report.views import (
@@ -130,3 +131,24 @@ def test_failed_trials_and_nothing_feasible(tmp_path):
     assert "<b>No feasible trial</b>" in page and "meets params&lt;=500" in page
     assert 'id="selected"' not in page and "CUDA out of memory" in page
     assert '<tr data-status="failed">' in page
+
+
+def test_a_one_shot_run_ends_in_epochs(tmp_path):
+    arch = get_space("conv1d").sample_distinct(1, 0)[0]
+    config = {**MO, "objectives": ["acc:max"], "constraints": [], "budget": {"trials": 1, "minutes": 0.01},
+              "strategy_settings": {"epochs": 3}}
+    run = make_run(tmp_path / "oneshot", config, [(arch, COMPLETE, {"acc": 0.5}, None)], None,
+                   {"finished": True, "elapsed_seconds": 0.9, "oneshot": {"method": "darts", "arch": arch.key}})
+    storage = Storage(run / "trials.db")
+    for epoch in (1, 2):
+        storage.add_epoch(epoch, {"epoch": epoch, "train_loss": 1.0 / epoch, "arch_weights": {"op": [0.4, 0.6]}})
+    storage.close()
+    records = read_run(run)
+    head = header(records)
+    assert head.budget == "3 epochs, then up to 1 trials, 0.01 minutes (whichever ends first)"
+    assert head.ending == ("the time budget (0.01 minutes) ended training: 2 of 3 epochs trained, then 1 "
+                           "architecture evaluated with inherited weights")
+    assert head.selection.startswith("the architecture the one-shot method darts returned")
+    figs = figures(records)
+    assert "history" not in figs and [t["name"] for t in figs["trajectory"]["data"]] == ["op", "training loss"]
+    assert figs["trajectory"]["data"][0]["y"] == [0.6, 0.6]
