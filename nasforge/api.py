@@ -27,7 +27,7 @@ def search(
     run_dir: str | Path | None = None,
     seed: int = 0,
     config: str | Path | None = None,
-    progress: bool = False,
+    progress: bool = True,
     callbacks: Sequence[Any] | None = None,
     log_to: list[str] | dict[str, Any] | None = None,
     **settings: Any,
@@ -40,6 +40,10 @@ def search(
     with ``evaluator_settings``, or a dict ``{"name": ..., "settings": {...}}``. Further keyword
     arguments are config fields: ``strategy_settings``, ``space_settings``, ``latency``,
     ``clock``, ``device``, ``executor``, ``workers``, ``final_retrain``, ...
+
+    ``progress`` (on by default) shows each phase as the run reaches it (loading data, trials,
+    final retraining, export, report) and ends with a note when the time budget cut the search
+    short; ``progress=False`` prints nothing.
 
     ``callbacks``: called after every finished trial and once at the end
     (:mod:`nasforge.run.callbacks`: plain callables ``fn(trial)``, or objects with ``on_start``,
@@ -61,11 +65,15 @@ def search(
         evaluator=evaluator, log_to=log_to, **settings)
     if not progress:
         return start_search(cfg, run_dir, space=space_obj, task=task_obj, listeners=callbacks or ())
-    from nasforge.run.progress import SearchProgress
+    from nasforge.run.progress import SearchProgress, time_budget_note
 
-    with SearchProgress(cfg.budget.trials, cfg.budget.minutes, cfg.objectives[0]) as bar:
-        return start_search(cfg, run_dir, space=space_obj, task=task_obj, callbacks=[bar.callback],
-                            listeners=callbacks or ())
+    with SearchProgress.for_config(cfg) as bar:
+        result = start_search(cfg, run_dir, space=space_obj, task=task_obj, callbacks=[bar.callback],
+                              on_epoch=bar.epoch_callback, listeners=callbacks or ())
+    note = time_budget_note(cfg, result.trials)
+    if note:
+        bar.console.print(f"[bold yellow]{note}[/bold yellow]")
+    return result
 
 
 def resume(

@@ -163,3 +163,120 @@ def test_hardware_commands_resolve_auto(monkeypatch):
         device = next(p for p in commands[name].params if p.name == "device")
         assert device.default in ("auto", None), name  # None: the config's default (auto) or the run's own
         assert device.help.startswith("auto"), name
+
+
+# ------------------------------------------------------------------ the time budget's note
+
+
+def test_a_time_cut_says_so_at_the_end(tmp_path):
+    """A tabular run on the simulated clock: 10 s per query, 1 minute of budget -> 6 of 50 trials."""
+    args = ["search", "--space", "nb201", "--evaluator", "tabular", "-E", "simulated_seconds=10", "--strategy",
+            "random", "--clock", "simulated", "--minutes", "1", "--trials", "50"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "cut")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "stopped by the time budget after 6 of 50 trials (budget.minutes 1 on the simulated clock)" in result.output
+    result = runner.invoke(app, [*args[:-4], "--minutes", "60", "--trials", "5", "--out", str(tmp_path / "full")],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "5 trials: 5 complete" in result.output and "stopped by the time budget" not in result.output
+
+
+# ------------------------------------------------------------------ phases and progress
+
+#: a tiny real run: two one-epoch trials on 5% of MNIST-1D, a two-epoch final retraining
+TINY = dict(trials=2, evaluator={"name": "train", "settings": {"epochs": 1, "final_epochs": 2,
+                                                               "data_fraction": 0.05}},
+            strategy_settings={"population_size": 2, "sample_size": 1})
+
+
+def test_every_long_phase_is_announced_in_order(tmp_path, capsys):
+    from nasforge.run.phases import listening
+
+    heard: list[tuple[str, int, int | None]] = []
+    with listening(lambda name, done, total: heard.append((name, done, total))):
+        nasforge.search("mnist1d", "conv1d", run_dir=tmp_path / "r", progress=False, **TINY)
+    assert capsys.readouterr().out == ""  # progress=False prints nothing
+    names = list(dict.fromkeys(name for name, _, _ in heard))
+    assert names == ["loading data", "setting up", "final retraining", "ONNX export", "report"]
+    assert [(d, t) for n, d, t in heard if n == "final retraining"] == [(0, 2), (1, 2), (2, 2)]
+
+
+def test_python_shows_progress_by_default(tmp_path, capsys):
+    import inspect
+
+    assert inspect.signature(nasforge.search).parameters["progress"].default is True
+    nasforge.search("mnist1d", "conv1d", run_dir=tmp_path / "r", **TINY)
+    out = capsys.readouterr().out  # not a terminal: the display is drawn once, when the run ends
+    for row in ("loading data", "setting up", "search", "2/2 trials", "final retraining", "2/2 epochs",
+                "ONNX export", "report"):
+        assert row in out, (row, out)
+    assert out.count("✓") == 6
+
+
+def test_a_failed_run_leaves_only_its_error():
+    import io
+
+    from rich.console import Console
+
+    from nasforge.run.progress import SearchProgress
+
+    console = Console(file=io.StringIO(), width=100)
+    with pytest.raises(RuntimeError), SearchProgress(3, None, "val_accuracy:max", console) as bar:
+        bar.phase("loading data")
+        raise RuntimeError("boom")
+    assert console.file.getvalue().strip() == ""  # nothing of the display is left
+    with SearchProgress(3, 2.0, "val_accuracy:max", console) as bar:
+        bar.phase("loading data")
+        bar.phase("final retraining", 1, 4)
+    text = console.file.getvalue()
+    assert "✓ loading data" in text and "final retraining" in text and "1/4 epochs" in text
+
+
+# ------------------------------------------------------------------ nasforge show
+
+
+def test_show_prints_every_architecture_in_full_at_120_columns(tmp_path):
+    run = tmp_path / "r"
+    nasforge.search("mnist1d", "conv1d", "random", run_dir=run, progress=False, final_retrain=False,
+                    trials=3, evaluator={"epochs": 1, "data_fraction": 0.05})
+    from contextlib import closing
+
+    from nasforge.experiment.storage import Storage
+    from nasforge.space import get_space
+
+    with closing(Storage(run / "trials.db")) as storage:
+        keys = [t.arch.key for t in storage.trials(get_space("conv1d").parse)]
+    assert max(len(k) for k in keys) > 40  # long enough to have been cut before
+    result = runner.invoke(app, ["show", str(run)], env={"COLUMNS": "120"}, terminal_width=120)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output and max(len(line) for line in result.output.splitlines()) <= 120
+    cells: list[str] = []
+    for line in result.output.splitlines():
+        parts = line.split("│")
+        if len(parts) > 3:
+            if parts[1].strip():
+                cells.append("")
+            cells[-1] += parts[2].strip()
+    assert cells == keys
+
+
+# ------------------------------------------------------------------ the package's face
+
+
+def test_all_and_dir_show_the_api_and_import_stays_light():
+    import subprocess
+    import sys
+
+    public = [n for n in nasforge.__all__ if not n.startswith("__")]
+    assert {"search", "Space", "Choice", "Arch", "load_task", "task_from_arrays", "SearchResult",
+            "ConfigError"} <= set(public)
+    assert set(nasforge.__all__) <= set(dir(nasforge))
+    assert [n for n in dir(nasforge) if not n.startswith("_")] == sorted(public)
+    for name in nasforge.__all__:
+        assert getattr(nasforge, name) is not None, name
+    code = ("import sys, time; t = time.perf_counter(); import nasforge; dt = time.perf_counter() - t; "
+            "names = dir(nasforge); "
+            "print(dt, sorted(m for m in sys.modules if m.startswith('nasforge') or m == 'torch'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    assert out[1].strip() == "['nasforge']"  # dir() loads nothing; torch is not imported
+    assert float(out[0]) < 0.5

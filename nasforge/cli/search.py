@@ -219,15 +219,38 @@ def show(
         for e in records.epochs:
             epochs.add_row(str(e["epoch"]), f"{e['train_loss']:.4g}", str(e.get("derived", "")))
         console.print(epochs)
-    table = Table(*header, title=str(run_dir))
-    for row in rows:
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    console.print(table)
+    console.print(_trials_table(console, str(run_dir), header, rows))
     if records.proxy_cost:
         counted = sum(t.counts_for_budget for t in records.trials)
         console.print(f"{counted} trials counted; proxy compute: "
                       f"{records.proxy_cost['proxy_evaluations']:.0f} architectures scored, "
                       f"{records.proxy_cost['proxy_seconds']:.1f} s")
+
+
+#: columns of ``nasforge show`` that take the width left by the others and fold over lines
+_FOLDED = ("arch", "error")
+
+
+def _trials_table(console, title: str, header: list[str], rows: list[list]):
+    """The trials as a Rich table that cuts nothing: numbers keep their width, the architecture
+    key and the error take the rest of the console's and fold over lines where they need more;
+    on a console too narrow for the whole table, metric names break after their underscores."""
+    from rich.table import Table
+
+    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+
+    def build(break_names: bool) -> Table:
+        table = Table(title=title)
+        for name in header:
+            folded = name in _FOLDED
+            table.add_column(name.replace("_", "_\n") if break_names and not folded else name, overflow="fold",
+                             ratio=1 if folded else None, no_wrap=not folded)
+        for row in cells:
+            table.add_row(*row)
+        return table
+
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(header)]
+    return build(sum(widths) + 3 * len(widths) + 1 > console.width)  # cell padding and borders: 3 per column
 
 
 @app.command(cls=Command)
@@ -279,10 +302,7 @@ def _run(start, cfg):
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)],
                         format="%(message)s")
     try:
-        from nasforge.run.runner import is_oneshot
-
-        total = cfg.strategy_settings.get("search_trials", 50) if is_oneshot(cfg) else cfg.budget.trials
-        with SearchProgress(total, None if is_oneshot(cfg) else cfg.budget.minutes, cfg.objectives[0]) as progress:
+        with SearchProgress.for_config(cfg, console) as progress:
             result = start([progress.callback], progress.epoch_callback)
     except (RunDirError, TaskDataError, IncompatibleError, ValueError, FileNotFoundError, ExecutorError) as exc:
         fail(exc)
@@ -300,7 +320,9 @@ def _print_result(console, result) -> None:
     from rich.table import Table
 
     metrics = [o.split(":")[0] for o in result.config.objectives]
-    table = Table("trial", "arch", *metrics, title="Pareto front")
+    table = Table(title="Pareto front")
+    for name in ("trial", "arch", *metrics):
+        table.add_column(name, overflow="fold", ratio=1 if name == "arch" else None, no_wrap=name != "arch")
     for t in result.pareto_front:
         table.add_row(str(t.number), t.arch.key, *(f"{t.metrics[m]:.4g}" for m in metrics))
     console.print(table)
@@ -308,6 +330,11 @@ def _print_result(console, result) -> None:
     for t in result.trials:
         counts[str(t.status)] = counts.get(str(t.status), 0) + 1
     console.print(f"{len(result.trials)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    from nasforge.run.progress import time_budget_note
+
+    note = time_budget_note(result.config, result.trials)
+    if note:
+        console.print(f"[bold yellow]{note}[/bold yellow]")
     if not result.pareto_front:
         _print_nothing_selected(console, result)
     s = result.summary

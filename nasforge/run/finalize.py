@@ -30,6 +30,7 @@ from nasforge.core.atomic import write_text_atomic
 from nasforge.core.records import Trial
 from nasforge.estimate.base import RunContext
 from nasforge.estimate.train import TrainingEvaluator, TrainSettings
+from nasforge.run.phases import phase
 
 
 def finalise(trial: Trial, config: Any, space: Any, task: Any, out_dir: Path) -> dict[str, Any]:
@@ -89,7 +90,8 @@ def finalise_family(members: list[dict[str, Any]], resource: str, config: Any, s
         else:
             trainer, epochs = final_trainer(config, space, task)
             result = finalised(folder, arch.key, "retrain", epochs) or retrain_and_export(
-                arch, trainer, epochs, folder, config.evaluator.name)
+                arch, trainer, epochs, folder, config.evaluator.name,
+                label=f"final retraining, family member {i + 1} of {len(members)}")
             result[f"measured_{resource}"] = measure(folder, trainer, arch, resource)
         rows.append({**member, "result": {k: v for k, v in result.items() if k != "values"}})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,9 +129,12 @@ def table_summary(arch: Any, config: Any, space: Any, out_dir: Path, trial: Tria
 
 
 def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out_dir: Path,
-                       searched_with: str = "train", trial: Trial | None = None) -> dict[str, Any]:
+                       searched_with: str = "train", trial: Trial | None = None,
+                       label: str = "final retraining") -> dict[str, Any]:
     """Retrain ``arch`` on train+val for ``epochs`` (its own recipe decisions, if any); score it
-    on test; save; return the summary (``trial``: the search's trial of it, if there was one)."""
+    on test; save; return the summary (``trial``: the search's trial of it, if there was one).
+    Each epoch, then the export, is announced as phase ``label`` and ``ONNX export``
+    (:mod:`nasforge.run.phases`)."""
     import torch
 
     from nasforge.estimate.trainer import accuracy, as_tensors, fit
@@ -147,10 +152,13 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
     torch.manual_seed(recipe.seed)
     model = evaluator.space.build(arch, task).to(device)
     start = time.perf_counter()
-    fit(model, *(t.to(device) for t in as_tensors(x, y)), recipe)
+    phase(label, 0, recipe.epochs)
+    fit(model, *(t.to(device) for t in as_tensors(x, y)), recipe,
+        on_epoch=lambda epoch, _model: phase(label, epoch, recipe.epochs) or False)
     seconds = time.perf_counter() - start
     test_acc, test_loss = accuracy(model.eval(), *(t.to(device) for t in as_tensors(task.x_test, task.y_test)))
     model = model.cpu()
+    phase("ONNX export")
     save_state_dict(model, out_dir / "model.pt")
     onnx_diff = export_onnx(model, task.input_shape, out_dir / "model.onnx", task.x_test[:64])
     summary = {

@@ -47,6 +47,7 @@ from nasforge.run.build import (
 from nasforge.run.callbacks import Callbacks, RunStart
 from nasforge.run.config import ConfigError, SearchConfig, load_config
 from nasforge.run.fit import check_space_fits, check_task_spec_fits
+from nasforge.run.phases import phase
 from nasforge.space.space import Space
 from nasforge.task.task import Task
 
@@ -121,6 +122,8 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
     if not is_oneshot(config):
         check_strategy(config, space_obj, task)
     build_executor(config).preflight()
+    if task is None and needs_data(config):
+        phase("loading data")
     task = load_data(config, task)
     if task is not None and getattr(space_obj, "can_build", False):
         check_space_fits(space_obj, task.name, task.input_shape, task.num_classes, task.x_train[:2])
@@ -166,6 +169,8 @@ def resume_search(run_dir: str | Path, space: Space | None = None, task: Task | 
             hooks.start(RunStart(path, config, space_obj, done.trials, resumed=True))
             hooks.end(done)
             return done
+        if task is None and needs_data(config):
+            phase("loading data")
         return _run(path, config, space_obj, load_data(config, task), storage, callbacks, on_epoch, hooks,
                     resumed=True)
 
@@ -181,6 +186,7 @@ def _run(path: Path, config: SearchConfig, space: Space, task: Task | None, stor
     storage.set_meta("seed", config.seed)
     storage.set_meta("clock", config.clock)
     strategy = None
+    phase("setting up")  # cost sources (a latency predictor measures its samples), services, strategy
     if is_oneshot(config):
         from nasforge.oneshot.evaluator import SupernetEvaluator
         from nasforge.run.build import cost_wrapper
@@ -374,6 +380,7 @@ def finish_run(path: Path, config: SearchConfig, space: Space, trials: list[Tria
             finalise_family(family(), getattr(strategy, "resource", "params"), config, space, task, path / rd.BEST)
     from nasforge.report.html import write_report
 
+    phase("report")
     write_report(path)
     return SearchResult(path, config, trials, front, best, summary, closest)
 
