@@ -1,6 +1,9 @@
 """The registered environments: ``gymnasium.make("nasforge/NB201-CIFAR10-v0", **kwargs)`` after
 ``import nasforge.gym``. Keyword arguments override the defaults below (any :class:`NasEnv`
 argument: ``objective``, ``target``, ``budget``, ``mode``, ``evaluator_settings``, ``run_dir``...).
+No default names an objective: without ``objective=`` or ``target=`` the reward is the
+first of the evaluator's default objectives (``accuracy:max`` for the tables, ``val_accuracy:max`` for training),
+so either may be given (``Macro-Target-v0`` names a target: pass ``target=None`` with an objective).
 
 :data:`ENVIRONMENTS` maps each id to its defaults; the test suite runs Gymnasium's
 ``check_env`` over all of them.
@@ -18,19 +21,18 @@ NAMESPACE = "nasforge"
 #: id -> default keyword arguments of :class:`~nasforge.gym.env.NasEnv`
 ENVIRONMENTS: dict[str, dict[str, Any]] = {
     "NB201-CIFAR10-v0": {"space": "nb201", "evaluator": "tabular",
-                         "evaluator_settings": {"benchmark": "nb201-cifar10"}, "objective": "accuracy:max"},
+                         "evaluator_settings": {"benchmark": "nb201-cifar10"}},
     "NB201-CIFAR100-v0": {"space": "nb201", "evaluator": "tabular",
-                          "evaluator_settings": {"benchmark": "nb201-cifar100"}, "objective": "accuracy:max"},
+                          "evaluator_settings": {"benchmark": "nb201-cifar100"}},
     "NB201-ImageNet16-v0": {"space": "nb201", "evaluator": "tabular",
-                            "evaluator_settings": {"benchmark": "nb201-imagenet16"}, "objective": "accuracy:max"},
-    "Macro-v0": {"space": "macro", "evaluator": "tabular", "evaluator_settings": {"benchmark": "macro"},
-                 "objective": "accuracy:max"},
+                            "evaluator_settings": {"benchmark": "nb201-imagenet16"}},
+    "Macro-v0": {"space": "macro", "evaluator": "tabular", "evaluator_settings": {"benchmark": "macro"}},
     # an ArchGym-style specification on the table's own metrics: accurate and small
     "Macro-Target-v0": {"space": "macro", "evaluator": "tabular", "evaluator_settings": {"benchmark": "macro"},
                         "target": "accuracy>=92.5, params<=1500000"},
     # real training: 1-D CNNs on MNIST-1D, a short recipe per query
     "Conv1d-MNIST1D-v0": {"space": "conv1d", "evaluator": "train", "task": "mnist1d",
-                          "evaluator_settings": {"epochs": 3}, "objective": "val_accuracy:max", "budget": 20},
+                          "evaluator_settings": {"epochs": 3}, "budget": 20},
 }
 
 

@@ -90,7 +90,8 @@ def make_reward(objective: str | None, target: str | Sequence[str] | None,
     """The reward named by the environment's arguments (``None``: the evaluator's first default
     objective, resolved by the caller). ``objective`` and ``target`` exclude each other."""
     if objective is not None and target is not None:
-        raise ValueError("give either objective= or target=, not both (a target already names its metrics)")
+        raise ValueError("give either objective= or target=, not both (a target already names its metrics; "
+                         "on an environment registered with a target, pass target=None with an objective)")
     if target is not None:
         if fail_reward is not None:
             raise ValueError("fail_reward applies to objective= rewards; a target's failed evaluation earns -1")
