@@ -57,6 +57,8 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: MINIMAL_CONFIG: README's search.yaml, predictors.md's mf.yaml.
 SUBSTITUTIONS: dict[str, str] = {
     "RUN_DIR": "run",                    # README: any finished run directory
+    "runs/nb201-evolution": "run",       # report.md: two finished runs to compare
+    "runs/nb201-random": "run2",
     "runs/mf-asha": "run",               # predictors.md: the run the command above it made
     "runs/my-search": "run",             # proxies.md: a search of yours
     "/data/mine.npz": "npz",             # guide.md: your own arrays
@@ -300,6 +302,13 @@ class Made:
         """A tiny finished run: a tabular search, a second."""
         path = self.root / "run"
         _invoke(["search", "--space", "macro", "--evaluator", "tabular", "--trials", "5", "--out", str(path)])
+        return path
+
+    def _run2(self) -> Path:
+        """Another tiny finished run (random search), to compare with the first."""
+        path = self.root / "run2"
+        _invoke(["search", "--space", "macro", "--evaluator", "tabular", "--strategy", "random", "--trials", "5",
+                 "--out", str(path)])
         return path
 
     def _npz(self) -> Path:
