@@ -47,7 +47,8 @@ def test_bad_options_name_the_field(tmp_path, args, message):
 def test_unreachable_ray_cluster(tmp_path):
     pytest.importorskip("ray", reason="the ray extra is not installed")
     refused(tmp_path, ["--executor", "ray", "--ray-address", "127.0.0.1:1"],
-            "cannot connect to Ray at 127.0.0.1:1: Connection refused. Check the address")
+            "no Ray cluster at 127.0.0.1:1: Connection refused. Start one with `ray start --head --port=1` on "
+            "that machine, or check the host and the port")
 
 
 def test_constraint_no_architecture_can_meet(tmp_path):

@@ -186,7 +186,8 @@ def build_executor(config: SearchConfig) -> Any:
     """The executor named by the config, with its execution fields."""
     return executor_from_settings(
         config.executor, workers=config.workers, threads_per_worker=config.threads_per_worker,
-        trial_timeout=config.trial_timeout, gpus_per_trial=config.gpus_per_trial, ray_address=config.ray_address)
+        trial_timeout=config.trial_timeout, gpus_per_trial=config.gpus_per_trial, ray_address=config.ray_address,
+        ray_token_file=config.ray_token_file)
 
 
 def check_strategy(config: SearchConfig, space: Any, task: Any) -> None:

@@ -69,6 +69,24 @@ def test_worker_that_dies_without_retries_fails_its_trial_only(tmp_path):
     assert storage.attempts() == []
 
 
+def test_each_trial_records_the_process_that_ran_it(tmp_path):
+    """``info["worker"]``: host and pid of the worker (the one that died, for a trial lost with it)."""
+    import socket
+
+    evaluator = FaultyEvaluator(tmp_path, "die", calls=(2,), seconds=0.05)
+    trials, _ = search(tmp_path, evaluator, ProcessExecutor(workers=2, threads_per_worker=1), trials=5)
+    host = socket.gethostname()
+    for t in trials:
+        worker = t.info["worker"]
+        assert worker["executor"] == "processes" and worker["host"] == host and worker["pid"] != os.getpid()
+        if t.status == COMPLETE:
+            assert worker["pid"] == t.metrics["pid"]
+    [died] = [t for t in trials if t.status == FAILED]
+    assert f"worker process {died.info['worker']['pid']} was killed" in died.error
+    serial, _ = search(tmp_path, FaultyEvaluator(tmp_path), get_executor("serial"), trials=2, name="s.db")
+    assert [t.info["worker"] for t in serial] == [{"executor": "serial", "host": host, "pid": os.getpid()}] * 2
+
+
 def test_trial_past_its_timeout_is_stopped_and_failed(tmp_path):
     evaluator = FaultyEvaluator(tmp_path, "hang", calls=(2,), hang_seconds=120)
     executor = ProcessExecutor(workers=2, threads_per_worker=1, trial_timeout=1.0)

@@ -35,6 +35,8 @@ def test_two_actors_run_trials_side_by_side(tmp_path):
     assert len(trials) == 8 and all(t.status == COMPLETE for t in trials)
     assert len({t.metrics["pid"] for t in trials}) == 2 and overlapping(trials)
     assert ray.is_initialized(), "a Ray instance started by the user is left running"
+    node = ray.get_runtime_context().get_node_id()
+    assert all(t.info["worker"]["pid"] == t.metrics["pid"] and t.info["worker"]["node_id"] == node for t in trials)
 
 
 def test_worker_killed_mid_trial_is_recorded_and_retried(tmp_path):
@@ -60,6 +62,7 @@ def test_trial_past_its_timeout_is_stopped_and_failed(tmp_path):
     failed = [t for t in trials if t.status == FAILED]
     assert len(trials) == 6 and len(failed) == 1
     assert failed[0].info["reason"] == "timeout" and 1.5 <= failed[0].cost_seconds < 30
+    assert failed[0].info["worker"]["executor"] == "ray" and failed[0].info["worker"]["pid"] > 0
 
 
 def test_resources_the_cluster_lacks_are_refused(tmp_path):

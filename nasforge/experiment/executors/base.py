@@ -10,12 +10,18 @@ Faults are results, never exceptions: an evaluation past ``trial_timeout`` secon
 (its worker killed where it has one) and comes back failed with reason ``timeout``; a worker
 process that dies takes its trial with it, which comes back failed with reason ``worker died``,
 and the executor starts a new worker. The reason is in ``EvalResult.info["reason"]``.
+
+Where each trial ran is in ``EvalResult.info["worker"]`` (kept in the trial's stored ``info``):
+``executor``, ``host`` and ``pid`` of the process that evaluated it, and on Ray the node's
+``node_id`` and ``node_ip`` and the actor's ``worker_id``.
 """
 
 from __future__ import annotations
 
 import math
 import signal
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from nasforge.core.records import FAILED, EvalResult
@@ -23,6 +29,9 @@ from nasforge.core.registry import Registry
 from nasforge.estimate.base import Evaluator
 from nasforge.space.arch import Arch
 
+#: the key of ``EvalResult.info`` / ``Trial.info`` that says where a trial ran: ``executor``,
+#: ``host``, ``pid``, and on Ray also ``node_id``, ``node_ip`` and ``worker_id``
+WORKER = "worker"
 TIMEOUT = "timeout"
 WORKER_DIED = "worker died"
 EXCEPTION = "exception"
@@ -100,6 +109,21 @@ def died_result(number: int, seconds: float, how: str) -> EvalResult:
     """The failed result of a trial whose worker died (``how`` says how)."""
     return EvalResult(status=FAILED, error=f"worker died: {how} while evaluating trial {number}",
                       cost_seconds=seconds, info={"reason": WORKER_DIED})
+
+
+def this_process() -> dict[str, Any]:
+    """Where an evaluation in this process runs: ``host`` (the machine's name) and ``pid``."""
+    import os
+    import socket
+
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def with_worker(result: EvalResult, where: Mapping[str, Any] | None) -> EvalResult:
+    """``result`` with ``info["worker"] = where`` (the node and process that evaluated it), if known."""
+    if not where:
+        return result
+    return replace(result, info={**dict(result.info), WORKER: dict(where)})
 
 
 def describe_exit(pid: int | None, exitcode: int | None) -> str:

@@ -43,8 +43,10 @@ from nasforge.experiment.executors.base import (
     died_result,
     limit_threads,
     pack,
+    this_process,
     timeout_result,
     unpack,
+    with_worker,
 )
 from nasforge.space.arch import Arch
 
@@ -256,7 +258,7 @@ class ProcessExecutor(Executor):
                 result = self._receive(worker)
                 if result is not None:
                     worker.number = None
-                    return number, result
+                    return number, with_worker(result, self._where(worker))
         except (EOFError, OSError):
             worker.process.join(5)  # the pipe closed: the worker is gone or going
         now = time.monotonic()
@@ -264,14 +266,20 @@ class ProcessExecutor(Executor):
             worker.process.join(1)
             how = describe_exit(worker.pid, worker.process.exitcode)
             self._replace(index)
-            return number, died_result(number, now - (worker.started or worker.submitted), how)
+            return number, with_worker(died_result(number, now - (worker.started or worker.submitted), how),
+                                       self._where(worker))
         limit = self.trial_timeout
         if limit is not None and worker.started is not None and now - worker.started > limit:
             worker.process.kill()
             worker.process.join(5)
             self._replace(index)
-            return number, timeout_result(number, now - worker.started, limit)
+            return number, with_worker(timeout_result(number, now - worker.started, limit), self._where(worker))
         return None
+
+    @staticmethod
+    def _where(worker: _Worker) -> dict[str, Any]:
+        """Where ``worker`` runs (``info["worker"]``): this machine, its process id."""
+        return {"executor": "processes", **this_process(), "pid": worker.pid}
 
     def _next_deadline(self) -> float | None:
         """Seconds until the earliest running trial passes its timeout (``None``: no limit)."""

@@ -14,9 +14,15 @@ sent to a new actor wait until it is up, and its trial's clock starts then.
 
 Without ``ray_address`` the executor starts a private local Ray instance (``address="local"``)
 and stops it at ``close``: it never attaches to another Ray instance on the machine, nor to the
-cluster ``RAY_ADDRESS`` names (that takes ``ray_address``). With ``ray_address`` it connects to
-that cluster, and first checks that the address answers, so a wrong address fails in seconds
-with what to check instead of Ray retrying for minutes.
+cluster ``RAY_ADDRESS`` names (that takes ``ray_address``). With ``ray_address`` (``HOST:PORT``,
+``ray://HOST:PORT`` or ``auto``) it connects to that cluster, started by ``ray start --head``, and
+first checks, in a second, that the address answers, that the cluster's token (when it wants
+one) is at hand, and that it runs our Ray and Python versions
+(:mod:`~nasforge.experiment.executors.ray_cluster`), so a wrong address or token fails at once
+with what to do instead of Ray retrying for minutes. The cluster is left running at ``close``.
+
+Each result carries where it ran in ``info["worker"]``: the Ray node's id, IP address and host
+name, the actor's worker id and process id (see :func:`ray_worker`).
 
 Ray is an optional dependency (``pip install 'nasforge[ray]'``), imported only by ``start``.
 """
@@ -25,10 +31,9 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nasforge.core.records import FAILED, EvalResult
@@ -44,6 +49,14 @@ from nasforge.experiment.executors.base import (
     pack,
     timeout_result,
     unpack,
+    with_worker,
+)
+from nasforge.experiment.executors.ray_cluster import (
+    ClusterAccess,
+    apply_environment,
+    check_address,
+    check_cluster,
+    no_cluster,
 )
 from nasforge.space.arch import Arch
 
@@ -54,18 +67,20 @@ INSTALL_HINT = "the ray executor needs Ray: pip install 'nasforge[ray]'"
 
 
 def cannot_connect(address: str, cause: str) -> str:
-    """The message for a Ray cluster at ``address`` that did not let us connect, and what to check."""
-    import importlib.metadata
+    """The message for a cluster that passed the checks but that ``ray.init`` could not join."""
+    return (f"cannot connect to the Ray cluster at {address}: {cause.strip().rstrip('.')}. It answered and "
+            f"its token and versions were checked; `ray status` on its head node shows its state")
 
-    try:
-        version = f"Ray {importlib.metadata.version('ray')}"
-    except importlib.metadata.PackageNotFoundError:
-        version = "this machine's Ray"
-    return (f"cannot connect to Ray at {address}: {cause.strip().rstrip('.')}. Check the address (the head "
-            "node's GCS host:port, e.g. 10.0.0.5:6379, or ray://HOST:10001 for Ray Client, which needs "
-            f"'ray[client]'), that the cluster is up (`ray status` on its head node), that it runs {version} "
-            "like this machine, and, if it uses token authentication, that its token is in RAY_AUTH_TOKEN "
-            "(or ~/.ray/auth_token)")
+
+def ray_worker() -> dict[str, Any]:
+    """Where this Ray worker runs: ``executor``, ``host``, ``pid``, ``node_id``, ``node_ip``, ``worker_id``."""
+    import socket
+
+    import ray
+
+    context = ray.get_runtime_context()
+    return {"executor": "ray", "host": socket.gethostname(), "pid": os.getpid(), "node_id": context.get_node_id(),
+            "node_ip": ray.util.get_node_ip_address(), "worker_id": context.get_worker_id()}
 
 
 class _EvalActor:
@@ -75,13 +90,14 @@ class _EvalActor:
         limit_threads(threads)
         self.evaluator = evaluator
         self.threads = threads
+        self.where = ray_worker()
 
-    def ready(self) -> int:
-        return os.getpid()
+    def ready(self) -> dict[str, Any]:
+        return self.where
 
     def evaluate(self, arch: tuple[str, dict[str, Any], str]) -> EvalResult:
         limit_threads(self.threads)
-        return self.evaluator.evaluate(unpack(arch))
+        return with_worker(self.evaluator.evaluate(unpack(arch)), self.where)
 
 
 @dataclass
@@ -89,6 +105,7 @@ class _Slot:
     actor: Any
     ready_ref: Any  # ``actor.ready.remote()`` until the actor is up, then None
     pid: int | None = None
+    where: dict[str, Any] | None = None  # :func:`ray_worker` of the actor, once it is up
     number: int | None = None
     ref: Any = None
     started: float | None = None  # when the trial began (the actor was up and had it)
@@ -98,39 +115,52 @@ class _Slot:
 class RayExecutor(Executor):
     """``workers`` Ray actors; local Ray (``num_cpus = workers x threads``) unless ``ray_address`` is given.
 
+    ``ray_address``: ``HOST:PORT`` of a cluster's head node (``ray start --head`` prints it),
+    ``ray://HOST:PORT`` (Ray Client) or ``auto`` (the cluster Ray's own discovery finds:
+    ``RAY_ADDRESS``, else the last ``ray start`` on this machine). ``ray_token_file``: a file
+    holding the cluster's token, for a cluster with token authentication (otherwise Ray's own
+    sources are used: ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, ``~/.ray/auth_token``).
+
     An already initialised Ray (``ray.init`` called by the user) is used as it is and left
     running at ``close``.
     """
 
     def __init__(self, workers: int = 2, threads_per_worker: int | None = None, gpus_per_trial: float = 0.0,
-                 ray_address: str | None = None, trial_timeout: float | None = None) -> None:
+                 ray_address: str | None = None, trial_timeout: float | None = None,
+                 ray_token_file: str | Path | None = None) -> None:
         self.workers = check_workers(workers)
         if threads_per_worker is not None and threads_per_worker < 1:
             raise ValueError(f"threads_per_worker must be >= 1, got {threads_per_worker}")
         if not gpus_per_trial >= 0:
             raise ValueError(f"gpus_per_trial must be >= 0, got {gpus_per_trial}")
+        if ray_address is not None:
+            try:
+                check_address(ray_address)
+            except ValueError as exc:
+                raise ValueError(f"ray_address: {exc}") from None
+        if ray_token_file is not None and ray_address is None:
+            raise ValueError("ray_token_file: needs ray_address (a private local Ray makes its own token)")
         local = max(1, (os.cpu_count() or 1) // workers)
         self.threads_per_worker = threads_per_worker or (1 if ray_address else local)
         self.gpus_per_trial = float(gpus_per_trial)
         self.address = ray_address
+        self.token_file = ray_token_file
         self.trial_timeout = check_timeout(trial_timeout)
         self._slots: list[_Slot] = []
         self._owns_ray = False
+        self._access: ClusterAccess | None = None
+        self._restore_env: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def preflight(self) -> None:
-        """Ray is installed and a ``host:port`` address answers (``ray.init`` would hang for minutes)."""
+        """Ray is installed; a cluster at ``ray_address`` answers, takes our token and runs our
+        versions (:func:`~nasforge.experiment.executors.ray_cluster.check_cluster`)."""
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
             raise ExecutorError(INSTALL_HINT)
-        match = re.fullmatch(r"(?:ray://)?\[?([\w.:-]+?)\]?:(\d+)", self.address or "")
-        if match:
-            host, port = match.group(1), int(match.group(2))
-            try:
-                socket.create_connection((host, port), timeout=5).close()
-            except OSError as exc:
-                raise ExecutorError(cannot_connect(self.address, exc.strerror or str(exc))) from None
+        if self.address:
+            self._access = check_cluster(self.address, self.token_file)
 
     def start(self, evaluator: Evaluator) -> None:
         super().start(evaluator)
@@ -142,17 +172,22 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             if self.address:
                 self.preflight()
+                assert self._access is not None
+                self._restore_env = apply_environment(self._access.env)
             elif os.environ.get("RAY_ADDRESS"):
                 log.warning("RAY_ADDRESS=%s is set but no ray_address was given: starting a private local Ray "
                             "instance (pass --ray-address to use that cluster)", os.environ["RAY_ADDRESS"])
+            address = self._access.address if self._access else "local"  # "local": a new instance
             try:
-                ray.init(address=self.address or "local",  # "local": a new instance; RAY_ADDRESS is not read
-                         num_cpus=None if self.address else self.workers * self.threads_per_worker,
+                ray.init(address=address, num_cpus=None if self.address else self.workers * self.threads_per_worker,
                          include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             except Exception as exc:  # noqa: BLE001 - Ray raises several kinds here
+                self._undo_environment()
                 cause = f"{type(exc).__name__}: {exc}"
+                if self.address and isinstance(exc, ConnectionError) and address.startswith("ray://"):
+                    raise ExecutorError(no_cluster(address, cause)) from None
                 if self.address:
-                    raise ExecutorError(cannot_connect(self.address, cause)) from None
+                    raise ExecutorError(cannot_connect(address, cause)) from None
                 raise ExecutorError(f"cannot start a private local Ray instance: {cause}") from None
             self._owns_ray = True
         try:
@@ -177,8 +212,8 @@ class RayExecutor(Executor):
             cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise ExecutorError(f"a Ray worker failed to start ({cause}); is the evaluator importable on the "
                                 "workers?") from None
-        for slot, pid in zip(self._slots, pids, strict=True):
-            slot.ready_ref, slot.pid = None, pid
+        for slot, where in zip(self._slots, pids, strict=True):
+            slot.ready_ref, slot.pid, slot.where = None, where["pid"], where
 
     def close(self) -> None:
         if self._slots or self._owns_ray:
@@ -191,6 +226,13 @@ class RayExecutor(Executor):
             if self._owns_ray:
                 ray.shutdown()
                 self._owns_ray = False
+                self._undo_environment()
+
+    def _undo_environment(self) -> None:
+        """Put back the auth variables changed to connect (after ``ray.shutdown``)."""
+        if self._restore_env:
+            apply_environment(self._restore_env)
+            self._restore_env = {}
 
     def pids(self) -> list[int]:
         """Process ids of the actors that are up."""
@@ -243,7 +285,8 @@ class RayExecutor(Executor):
         import ray
 
         try:
-            slot.pid, slot.ready_ref = ray.get(ref), None
+            slot.where, slot.ready_ref = ray.get(ref), None
+            slot.pid = slot.where["pid"]
         except ray.exceptions.RayError as exc:
             return self._died(slot, f"a new Ray worker failed to start ({type(exc).__name__})")
         if slot.number is not None:
@@ -258,18 +301,19 @@ class RayExecutor(Executor):
         try:
             result = ray.get(slot.ref)
         except ray.exceptions.RayTaskError as exc:  # the call raised (the evaluator itself does not)
-            result = EvalResult(status=FAILED, error=f"{type(exc.cause).__name__}: {exc.cause}")
+            result = with_worker(EvalResult(status=FAILED, error=f"{type(exc.cause).__name__}: {exc.cause}"),
+                                 slot.where)
         except ray.exceptions.RayError as exc:
             return self._died(slot, f"Ray worker process {slot.pid} died ({type(exc).__name__})")
         slot.number, slot.ref, slot.started = None, None, None
         return number, result
 
     def _died(self, slot: _Slot, how: str) -> tuple[int, EvalResult] | None:
-        number, started = slot.number, slot.started
+        number, started, where = slot.number, slot.started, slot.where
         self._replace(slot)
         if number is None:
             return None
-        return number, died_result(number, time.monotonic() - started if started else 0.0, how)
+        return number, with_worker(died_result(number, time.monotonic() - started if started else 0.0, how), where)
 
     def _stop_overdue(self) -> list[tuple[int, EvalResult]]:
         limit, now = self.trial_timeout, time.monotonic()
@@ -277,7 +321,8 @@ class RayExecutor(Executor):
         for slot in self._slots:
             if (limit is not None and slot.number is not None and slot.started is not None
                     and now - slot.started > limit):
-                out.append((slot.number, timeout_result(slot.number, now - slot.started, limit)))
+                out.append((slot.number, with_worker(timeout_result(slot.number, now - slot.started, limit),
+                                                     slot.where)))
                 self._replace(slot)
         return out
 
@@ -286,7 +331,7 @@ class RayExecutor(Executor):
 
         ray.kill(slot.actor)
         fresh = self._new_slot()
-        slot.actor, slot.ready_ref, slot.pid = fresh.actor, fresh.ready_ref, None
+        slot.actor, slot.ready_ref, slot.pid, slot.where = fresh.actor, fresh.ready_ref, None, None
         slot.number, slot.ref, slot.started = None, None, None
 
     def _next_deadline(self) -> float | None:

@@ -8,7 +8,14 @@ import threading
 import time
 
 from nasforge.core.records import EvalResult
-from nasforge.experiment.executors.base import EXECUTORS, Executor, check_timeout, timeout_result
+from nasforge.experiment.executors.base import (
+    EXECUTORS,
+    Executor,
+    check_timeout,
+    this_process,
+    timeout_result,
+    with_worker,
+)
 from nasforge.space.arch import Arch
 
 log = logging.getLogger(__name__)
@@ -47,13 +54,17 @@ class SerialExecutor(Executor):
         self._pending.append((number, arch))
 
     def wait(self) -> list[tuple[int, EvalResult]]:
+        number, result = self._evaluate()
+        return [(number, with_worker(result, {"executor": "serial", **this_process()}))]
+
+    def _evaluate(self) -> tuple[int, EvalResult]:
         number, arch = self._pending.pop(0)
         limit = self.trial_timeout
         if limit is None:
-            return [(number, self.evaluator.evaluate(arch))]
+            return number, self.evaluator.evaluate(arch)
         if threading.current_thread() is not threading.main_thread():
             log.warning("trial_timeout is ignored by the serial executor outside the main thread")
-            return [(number, self.evaluator.evaluate(arch))]
+            return number, self.evaluator.evaluate(arch)
         start = time.perf_counter()
 
         def _alarm(signum: int, frame: object) -> None:
@@ -70,4 +81,4 @@ class SerialExecutor(Executor):
             result = timeout_result(number, time.perf_counter() - start, limit)
         finally:
             signal.signal(signal.SIGALRM, previous)
-        return [(number, result)]
+        return number, result

@@ -1,0 +1,211 @@
+"""``--executor ray --ray-address`` against a real cluster started with ``ray start --head``.
+
+One cluster per module, with token authentication on (as a head started where a token exists
+has it): two CPUs, its own temporary directory, HOME and free ports, so it never meets another
+Ray instance on the machine. Searches run as ``nasforge`` subprocesses, each with an
+environment built here (no token of the user's leaks in). The finalizer stops exactly this
+cluster's processes: ``ray stop`` would stop every Ray process on the machine (it matches
+process names), other people's instances included.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'nasforge[ray]')")
+psutil = pytest.importorskip("psutil", reason="psutil comes with Ray")
+
+from nasforge.experiment.storage import Storage  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Cluster:
+    root: Path  # temp dir, home, token file
+    port: int
+    node_id: str
+    token_file: Path
+    env: dict[str, str]  # the cluster's own environment (its token included)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _ray_cli() -> str:
+    beside = Path(sys.executable).with_name("ray")
+    return str(beside) if beside.exists() else (shutil.which("ray") or "ray")
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    """This process's environment without any Ray address or token, HOME pointing at ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
+    return {**env, "HOME": str(home), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+
+
+def _stop(session: int, root: Path) -> None:
+    """Stop the cluster started in process session ``session``: its processes, their children and
+    anything running from its temp dir; SIGTERM, then SIGKILL after a grace period."""
+    mine: dict[int, psutil.Process] = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getsid(proc.pid) == session or str(root) in " ".join(proc.info["cmdline"] or ()):
+                mine[proc.pid] = proc
+                mine.update({c.pid: c for c in proc.children(recursive=True)})
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+    for proc in mine.values():
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(list(mine.values()), timeout=3)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # a short path: Ray's unix sockets live under the temp dir and must stay under 108 characters
+    root = Path(tempfile.mkdtemp(prefix="nfray-", dir="/tmp"))
+    (root / "home").mkdir()
+    token = secrets.token_hex(16)
+    token_file = root / "token"
+    token_file.write_text(token)
+    port, client, dashboard, agent, agent_grpc, env_agent, metrics = _free_ports(7)
+    env = {**_clean_env(root / "home"), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    command = [_ray_cli(), "start", "--head", f"--port={port}", "--num-cpus=2", "--disable-usage-stats",
+               f"--temp-dir={root / 'ray'}", "--include-dashboard=false", f"--ray-client-server-port={client}",
+               f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={agent}",
+               f"--dashboard-agent-grpc-port={agent_grpc}", f"--runtime-env-agent-port={env_agent}",
+               f"--metrics-export-port={metrics}"]
+    log = root / "start.log"
+    with open(log, "w") as out:
+        starter = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert starter.wait(120) == 0, log.read_text()
+        names = sorted({p.name for p in (root / "ray").glob("session_2*/gcs_server_port_*")})
+        assert len(names) == 1, f"expected the head node's files in {root / 'ray'}: {names}"
+        yield Cluster(root, port, names[0].rpartition("_")[2], token_file, env)
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+        _stop(starter.pid, root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _search(tmp_path: Path, env: dict[str, str], *options: str, timeout: float = 120):
+    command = [sys.executable, "-m", "nasforge", "search", "--space", "nb201", "--evaluator", "tabular",
+               "--strategy", "random", "--trials", "6", "--no-final-retrain", "--executor", "ray", "--workers", "2",
+               "--threads-per-worker", "1", "--run-dir", str(tmp_path / "run"), *options]
+    began = time.monotonic()
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    return out, " ".join((out.stdout + out.stderr).split()), time.monotonic() - began
+
+
+def test_a_search_runs_on_the_cluster_and_records_its_node(cluster, tmp_path):
+    """Six trials on two workers of the cluster, whose token is given as a file."""
+    env = _clean_env(cluster.root / "home")
+    out, text, _ = _search(tmp_path, env, "--ray-address", cluster.address, "--ray-token-file",
+                           str(cluster.token_file))
+    assert out.returncode == 0, text
+    storage = Storage(tmp_path / "run" / "trials.db")
+    try:
+        trials = storage.trials()
+    finally:
+        storage.close()
+    assert len(trials) == 6 and all(t.status == "complete" for t in trials), [(t.status, t.error) for t in trials]
+    workers = [t.info["worker"] for t in trials]
+    assert all(w["executor"] == "ray" and w["node_id"] == cluster.node_id for w in workers), workers
+    assert all(w["node_ip"] and w["host"] == socket.gethostname() and w["worker_id"] for w in workers)
+    assert len({w["pid"] for w in workers}) == 2  # both workers ran trials
+    assert cluster.token_file.read_text() not in text
+
+
+def test_a_cluster_wanting_a_token_we_lack_is_refused_before_anything_runs(cluster, tmp_path):
+    out, text, seconds = _search(tmp_path, _clean_env(cluster.root / "home"), "--ray-address", cluster.address)
+    assert out.returncode == 2, text
+    assert (f"error: the Ray cluster at {cluster.address} requires a token (token authentication) and none was "
+            "found here: set RAY_AUTH_TOKEN or --ray-token-file; `ray get-auth-token` on the head node prints "
+            "it") in text
+    assert "Traceback" not in text and "gcs_client" not in text
+    assert not (tmp_path / "run").exists() and seconds < 30
+
+
+def test_a_wrong_token_is_refused_and_never_shown(cluster, tmp_path):
+    """``auto`` finds the cluster through RAY_ADDRESS (Ray's discovery); its token is the wrong one."""
+    wrong = secrets.token_hex(16)
+    env = {**_clean_env(cluster.root / "home"), "RAY_ADDRESS": cluster.address, "RAY_AUTH_TOKEN": wrong}
+    out, text, _ = _search(tmp_path, env, "--ray-address", "auto")
+    assert out.returncode == 2, text
+    assert (f":{cluster.port} (ray_address auto) requires a token (token "
+            "authentication) and refused the one from RAY_AUTH_TOKEN: it is not the cluster's token") in text
+    assert wrong not in text and cluster.token_file.read_text() not in text
+    assert not (tmp_path / "run").exists()
+
+
+def test_nothing_at_the_port_says_to_start_a_cluster(cluster, tmp_path):
+    [port] = _free_ports(1)
+    out, text, seconds = _search(tmp_path, _clean_env(cluster.root / "home"), "--ray-address", f"127.0.0.1:{port}")
+    assert out.returncode == 2, text
+    assert (f"error: no Ray cluster at 127.0.0.1:{port}: Connection refused. Start one with `ray start --head "
+            f"--port={port}` on that machine, or check the host and the port") in text
+    assert seconds < 30
+
+
+def test_a_cluster_of_another_ray_version_is_refused(cluster, tmp_path):
+    """The cluster's recorded versions (what ``ray.init`` compares) made those of another Ray."""
+    edit = (
+        "import json, sys\n"
+        "from ray._raylet import GcsClient\n"
+        "client = GcsClient(address=sys.argv[1])\n"
+        "key, ns = b'CLUSTER_METADATA', b'cluster'\n"
+        "meta = json.loads(client.internal_kv_get(key, ns))\n"
+        "meta['ray_version'] = sys.argv[2] or meta['ray_version'].replace('2.', '1.', 1)\n"
+        "client.internal_kv_put(key, json.dumps(meta).encode(), True, ns)\n"
+        "print(meta['ray_version'])\n")
+
+    def set_version(version: str) -> str:
+        done = subprocess.run([sys.executable, "-c", edit, cluster.address, version], env=cluster.env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    import ray
+
+    other = set_version("")
+    try:
+        out, text, _ = _search(tmp_path, _clean_env(cluster.root / "home"), "--ray-address", cluster.address,
+                               "--ray-token-file", str(cluster.token_file))
+    finally:
+        assert set_version(ray.__version__) == ray.__version__
+    python = ".".join(map(str, sys.version_info[:3]))
+    assert out.returncode == 2, text
+    assert (f"error: Ray version mismatch: the cluster at {cluster.address} runs Ray {other} on Python {python}, "
+            f"this machine Ray {ray.__version__} on Python {python}, and Ray connects only equal versions") in text
