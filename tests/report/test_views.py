@@ -5,6 +5,7 @@ stores without a clock column or run facts, failed trials, nothing feasible)."""
 from __future__ import annotations
 
 import json
+import platform
 import sqlite3
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from report_runs import make_run
 from nasforge.core.records import COMPLETE, FAILED, INFEASIBLE, RUNNING
 from nasforge.experiment.storage import Storage
 from nasforge.report.data import read_run
+from nasforge.report.environment import gpus
 from nasforge.report.html import figures, render
 from nasforge.report.views import (
     decision_effects,
@@ -152,3 +154,15 @@ def test_a_one_shot_run_ends_in_epochs(tmp_path):
     figs = figures(records)
     assert "history" not in figs and [t["name"] for t in figs["trajectory"]["data"]] == ["op", "training loss"]
     assert figs["trajectory"]["data"][0]["y"] == [0.6, 0.6]
+
+
+def test_the_environment_card_prefers_what_the_run_recorded(tmp_path):
+    recorded = {"versions": {"nasforge": "9.9", "torch": "8.8"}, "python": "3.99", "os": "Plan9", "cpu": "Z80",
+                "cores": 1, "gpus": ["Voodoo 2"]}
+    page = render(read_run(mo_run(tmp_path, environment=recorded)))
+    assert "<h3>Environment</h3>" in page and "<dt>torch</dt><dd>8.8</dd>" in page
+    assert "<dd>Z80 (1 cores)</dd>" in page and "<dd>Voodoo 2</dd>" in page and "<dd>3.99 on Plan9</dd>" in page
+    here = render(read_run(mo_run(tmp_path, "here")))
+    assert "<h3>Environment (where this report was written)</h3>" in here
+    assert f"<dt>Python</dt><dd>{platform.python_version()} on" in here
+    assert f"<dt>GPU</dt><dd>{', '.join(gpus()) or 'none found'}</dd>" in here
