@@ -280,3 +280,15 @@ def test_all_and_dir_show_the_api_and_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
     assert out[1].strip() == "['nasforge']"  # dir() loads nothing; torch is not imported
     assert float(out[0]) < 0.5
+
+
+def test_resume_on_another_device_is_a_change_of_the_config(tmp_path, monkeypatch):
+    run = tmp_path / "r"
+    made = runner.invoke(app, ["search", "--space", "nb201", "--evaluator", "tabular", "--strategy", "random",
+                               "--trials", "2", "--out", str(run)])
+    assert made.exit_code == 0, made.output
+    assert "device: cpu" in (run / "config.yaml").read_text()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    moved = runner.invoke(app, ["resume", str(run), "--device", "cuda"])
+    assert moved.exit_code == 2
+    assert "device: 'cpu' -> 'cuda'" in moved.output and "--allow-change device" in moved.output
