@@ -206,8 +206,7 @@ def _pareto(comparison: Comparison) -> dict[str, dict[str, Any]]:
         pool = feasible_trials(run.trials, run.objectives, run.constraints)
         if not pool:
             continue
-        front = sorted(pareto_trials(run.trials, run.objectives, run.constraints),
-                       key=lambda t: t.metrics[x_obj.metric], reverse=x_obj.direction == "max")
+        front = fig.front_order(pareto_trials(run.trials, run.objectives, run.constraints), x_obj)
         xs += [float(t.metrics[x_obj.metric]) for t in pool]
         group = f"run{i}"
         data.append({"type": "scatter", "mode": "markers", "name": fig.esc(name), "legendgroup": group,

@@ -11,6 +11,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nasforge.core.objectives import Objective
 from nasforge.core.records import Trial
 from nasforge.experiment.selection import full_fidelity
 from nasforge.report.data import History, RunRecords, Trajectory
@@ -74,9 +75,7 @@ def pareto_figure(records: RunRecords, mark: Marks, title: str = "") -> Figure |
     if not feasible:
         return None
     infeasible = [t for t in both if t.number not in mark.feasible]
-    front = sorted((t for t in feasible if t.number in mark.pareto), key=lambda t: x_obj.loss(t.metrics[x_obj.metric]))
-    if x_obj.direction == "max":
-        front.reverse()
+    front = front_order([t for t in feasible if t.number in mark.pareto], x_obj)
     data = [_points(feasible, x_obj.metric, y_obj.metric, shown, "feasible trials",
                     {"color": COLORS[0], "size": 7, "opacity": 0.55})]
     if infeasible:
@@ -93,6 +92,12 @@ def pareto_figure(records: RunRecords, mark: Marks, title: str = "") -> Figure |
     if log_axis(x_obj.metric, xs):
         fig_layout["xaxis"]["type"] = "log"
     return {"data": data, "layout": fig_layout}
+
+
+def front_order(front: Sequence[Trial], x_obj: Objective) -> list[Trial]:
+    """Front trials from the best ``x_obj`` value to the worst: in that order a ``"hv"`` step
+    line traces the boundary of the region the front dominates, whichever the directions."""
+    return sorted(front, key=lambda t: x_obj.loss(float(t.metrics[x_obj.metric])))
 
 
 def _points(trials: Sequence[Trial], x: str, y: str, shown: Sequence[str], name: str,

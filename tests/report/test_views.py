@@ -166,3 +166,22 @@ def test_the_environment_card_prefers_what_the_run_recorded(tmp_path):
     assert "<h3>Environment (where this report was written)</h3>" in here
     assert f"<dt>Python</dt><dd>{platform.python_version()} on" in here
     assert f"<dt>GPU</dt><dd>{', '.join(gpus()) or 'none found'}</dd>" in here
+
+
+@pytest.mark.parametrize("objectives", [["acc:max", "params:min"], ["acc:max", "speed:max"], ["loss:min", "params:min"],
+                                        ["loss:min", "speed:max"]])
+def test_the_front_line_bounds_what_the_front_dominates(tmp_path, objectives):
+    """The step line ("hv") runs from the best second objective to the worst, so its corners are
+    never better than a trial on both objectives, whatever the directions."""
+    y, x = (o.split(":")[0] for o in objectives)
+    archs = get_space("conv1d").sample_distinct(3, 0)
+    sign_y = 1 if objectives[0].endswith("max") else -1
+    sign_x = 1 if objectives[1].endswith("min") else -1
+    points = [(1.0, 0.1), (2.0, 0.5), (3.0, 0.9)]  # a front: worse on x, better on y
+    trials = [(a, COMPLETE, {x: sign_x * px, y: sign_y * py}, None) for a, (px, py) in zip(archs, points, strict=True)]
+    run = make_run(tmp_path / "run", {**MO, "objectives": objectives, "constraints": []}, trials, None, {"finished": True})
+    line = figures(read_run(run))["pareto"]["data"][1]
+    assert line["line"]["shape"] == "hv" and line["x"] == [sign_x * 1.0, sign_x * 2.0, sign_x * 3.0]
+    # "hv" corners (x[i+1], y[i]): each is dominated by trial i (same y, worse x)
+    for i in range(2):
+        assert sign_x * line["x"][i + 1] > sign_x * line["x"][i]
