@@ -129,7 +129,7 @@ class MlflowLogConfig(_Strict):
 class TensorBoardLogConfig(_Strict):
     """Where the TensorBoard logger writes (``nasforge.run.tracking``)."""
 
-    dir: str | None = Field(None, min_length=1, description="a folder for many runs (this run writes DIR/<run "
+    dir: Path | None = Field(None, description="a folder for many runs (this run writes DIR/<run "
                             "directory name>); default: RUN/tensorboard")
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -120,13 +121,20 @@ def _decisions(trial: Trial) -> dict[str, Any]:
 
 
 def _numbers(metrics: Any) -> dict[str, float]:
+    """The numeric metrics as floats (a non-number is left out), under names a tracker accepts."""
     out = {}
     for name, value in dict(metrics).items():
         try:
-            out[str(name)] = float(value)
+            out[_key(name)] = float(value)
         except (TypeError, ValueError):
             continue
     return out
+
+
+def _key(name: Any) -> str:
+    """``name`` as an MLflow / TensorBoard key: letters, digits, ``_-./`` and spaces kept, any
+    other character replaced by ``_``."""
+    return re.sub(r"[^\w\-./ ]", "_", str(name))
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -210,7 +218,7 @@ class MlflowLogger(_Logger):
             self.client.update_run(self.parent_id, status="RUNNING")
         from mlflow.entities import Param
 
-        fresh = [Param(k, _text(v, _PARAM_LIMIT)) for k, v in params.items() if k not in known]
+        fresh = [Param(_key(k), _text(v, _PARAM_LIMIT)) for k, v in params.items() if _key(k) not in known]
         for i in range(0, len(fresh), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.parent_id, params=fresh[i:i + 100])
 
@@ -252,10 +260,10 @@ class MlflowLogger(_Logger):
             "nasforge.error": _text(trial.error or "", _TAG_LIMIT)})
         child_id = child.info.run_id
         self.client.log_batch(child_id, metrics=[Metric(k, v, stamp, 0) for k, v in metrics.items()],
-                              params=[Param(k, _text(v, _PARAM_LIMIT)) for k, v in _decisions(trial).items()])
+                              params=[Param(_key(k), _text(v, _PARAM_LIMIT)) for k, v in _decisions(trial).items()])
         self.client.set_terminated(child_id, "FINISHED" if trial.status == COMPLETE else "FAILED")
         step = [Metric(k, v, stamp, trial.number) for k, v in metrics.items()]
-        step += [Metric(f"best/{k}", v, stamp, trial.number) for k, v in best.items()]
+        step += [Metric(f"best/{_key(k)}", v, stamp, trial.number) for k, v in best.items()]
         self.client.log_batch(self.parent_id, metrics=step)
 
     def on_end(self, result: Any) -> None:
@@ -270,7 +278,7 @@ class MlflowLogger(_Logger):
         summary = result.summary or {}
         numbers = {**{k: v for k, v in summary.items() if k != "trial"},
                    **{f"truth/{k}": v for k, v in (summary.get("truth") or {}).items()}}
-        metrics = [Metric(f"final/{k}", float(v), 0, 0) for k, v in numbers.items()
+        metrics = [Metric(f"final/{_key(k)}", float(v), 0, 0) for k, v in numbers.items()
                    if isinstance(v, int | float) and not isinstance(v, bool)]
         self.client.log_batch(self.parent_id, metrics=metrics, tags=tags)
         if result.summary is not None:
@@ -325,11 +333,11 @@ class TensorBoardLogger(_Logger):
             w.add_scalar(f"trial/{name}", value, n)
         w.add_scalar("trial/cost_seconds", float(trial.cost_seconds), n)
         for name, value in best.items():
-            w.add_scalar(f"best/{name}", value, n)
+            w.add_scalar(f"best/{_key(name)}", value, n)
         text = f"`{trial.arch.key}` ({trial.status})" + (f": {trial.error}" if trial.error else "")
         w.add_text("trial/arch", text, n)
         if trial.status == COMPLETE and metrics:
-            hparams = {k: v if isinstance(v, bool | int | float | str) else str(v)
+            hparams = {_key(k): v if isinstance(v, bool | int | float | str) else str(v)
                        for k, v in _decisions(trial).items()}
             w.add_hparams(hparams, {f"hparam/{k}": v for k, v in metrics.items()}, run_name=f"trial-{n}",
                           global_step=n)
