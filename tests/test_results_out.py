@@ -313,3 +313,15 @@ def test_the_run_format_doc_lists_every_entry_and_column(tracked, trained):
         assert keys <= meta_keys, f"meta keys not in docs/run-format.md: {keys - meta_keys}"
     assert {"best/model.pt", "best/model.onnx", "best/arch.json"} <= set(_entries(trained.run_dir))
     assert {"mlflow/", "tensorboard/"} <= set(_entries(tracked[0]))
+
+
+def test_trackers_of_a_config_file_and_the_command_line_add_up(tmp_path):
+    from nasforge.run.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("space: nb201\nevaluator: {name: tabular}\nlog_to: [mlflow]\n")
+    config = load_config(path, log_to={"tensorboard": {"dir": str(tmp_path / "tb")}})
+    assert config.log_to.names() == ["mlflow", "tensorboard"] and config.log_to.tensorboard.dir == tmp_path / "tb"
+    assert load_config(path).log_to.mlflow.experiment == "nasforge" and load_config(path).log_to.tensorboard is None
+    with pytest.raises(ConfigError, match="log_to.mlflow.uri"):
+        load_config(path, log_to={"mlflow": {"uri": ""}})

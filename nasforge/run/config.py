@@ -566,8 +566,19 @@ def load_config(path: str | Path | None = None, context: dict[str, Any] | None =
     data: dict[str, Any] = {}
     if path is not None:
         data = read_yaml_mapping(path, "config file")
-    data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
+    data = _merge(_trackers_mapping(data), _trackers_mapping({k: v for k, v in overrides.items() if v is not None}))
     return validate_config(data, context)
+
+
+def _trackers_mapping(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with a ``log_to`` list of names (``[mlflow]``) as its mapping (``{mlflow: {}}``),
+    so that trackers named in a file and by an override add up."""
+    names = data.get("log_to")
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return data
+    return {**data, "log_to": {n: {} for n in names}}
 
 
 #: a configuration is a small text file; past this it is the wrong file (data, a checkpoint)
