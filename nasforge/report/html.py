@@ -77,7 +77,8 @@ def render(records: RunRecords) -> str:
               for m in records.family or []]
     figs = figures(records)
     environment = records.meta.get("environment")
-    recorded = isinstance(environment, dict)
+    recorded = (isinstance(environment, dict) and isinstance(environment.get("versions", {}), dict)
+                and isinstance(environment.get("gpus", []), list))  # else: this machine's, said so
     return template("report.html.j2").render(
         name=records.path.name,
         head=header(records),

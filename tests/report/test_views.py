@@ -185,3 +185,5 @@ def test_the_front_line_bounds_what_the_front_dominates(tmp_path, objectives):
     # "hv" corners (x[i+1], y[i]): each is dominated by trial i (same y, worse x)
     for i in range(2):
         assert sign_x * line["x"][i + 1] > sign_x * line["x"][i]
+    odd = render(read_run(mo_run(tmp_path, "odd", environment={"versions": ["torch"], "gpus": "all"})))
+    assert "<h3>Environment (where this report was written)</h3>" in odd  # a malformed record is not shown
