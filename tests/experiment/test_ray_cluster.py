@@ -1,15 +1,18 @@
 """``--executor ray --ray-address`` against a real cluster started with ``ray start --head``.
 
-One cluster per module, with token authentication on (as a head started where a token exists
-has it): two CPUs, its own temporary directory, HOME and free ports, so it never meets another
-Ray instance on the machine. Searches run as ``nasforge`` subprocesses, each with an
-environment built here (no token of the user's leaks in). The finalizer stops exactly this
+One cluster per module, started the plain way where a token exists (``~/.ray/auth_token``, as
+any earlier local ``ray.init`` leaves one), so token authentication is on: the case that
+failed until ``RAY_AUTH_MODE=token`` was exported by hand. Two CPUs, its own temporary
+directory, HOME and free ports, so it never meets another Ray instance on the machine.
+Searches run as ``nasforge`` subprocesses, each with an environment built here (no token or
+address of the user's leaks in). The finalizer stops exactly this
 cluster's processes: ``ray stop`` would stop every Ray process on the machine (it matches
 process names), other people's instances included.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -25,18 +28,19 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'nasforge[ray]')")
-psutil = pytest.importorskip("psutil", reason="psutil comes with Ray")
+import psutil  # noqa: E402 - Ray's own copy (ray/thirdparty_files), importable once ray is imported
 
 from nasforge.experiment.storage import Storage  # noqa: E402
 
 
 @dataclass(frozen=True)
 class Cluster:
-    root: Path  # temp dir, home, token file
+    root: Path  # temp dir, homes, token file
     port: int
     node_id: str
-    token_file: Path
-    env: dict[str, str]  # the cluster's own environment (its token included)
+    token_file: Path  # the cluster's token, also in its HOME's .ray/auth_token
+    home: Path  # the HOME the cluster started with (holding its token)
+    empty_home: Path  # a HOME without any token
 
     @property
     def address(self) -> str:
@@ -71,6 +75,8 @@ def _stop(session: int, root: Path) -> None:
     mine: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["cmdline"]):
         try:
+            if proc.pid == os.getpid():
+                continue
             if os.getsid(proc.pid) == session or str(root) in " ".join(proc.info["cmdline"] or ()):
                 mine[proc.pid] = proc
                 mine.update({c.pid: c for c in proc.children(recursive=True)})
@@ -94,12 +100,14 @@ def _stop(session: int, root: Path) -> None:
 def cluster():
     # a short path: Ray's unix sockets live under the temp dir and must stay under 108 characters
     root = Path(tempfile.mkdtemp(prefix="nfray-", dir="/tmp"))
-    (root / "home").mkdir()
+    (root / "home" / ".ray").mkdir(parents=True)
+    (root / "empty").mkdir()
     token = secrets.token_hex(16)
     token_file = root / "token"
     token_file.write_text(token)
+    (root / "home" / ".ray" / "auth_token").write_text(token)
     port, client, dashboard, agent, agent_grpc, env_agent, metrics = _free_ports(7)
-    env = {**_clean_env(root / "home"), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    env = _clean_env(root / "home")  # `ray start` finds the token there and turns token authentication on
     command = [_ray_cli(), "start", "--head", f"--port={port}", "--num-cpus=2", "--disable-usage-stats",
                f"--temp-dir={root / 'ray'}", "--include-dashboard=false", f"--ray-client-server-port={client}",
                f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={agent}",
@@ -112,7 +120,7 @@ def cluster():
         assert starter.wait(120) == 0, log.read_text()
         names = sorted({p.name for p in (root / "ray").glob("session_2*/gcs_server_port_*")})
         assert len(names) == 1, f"expected the head node's files in {root / 'ray'}: {names}"
-        yield Cluster(root, port, names[0].rpartition("_")[2], token_file, env)
+        yield Cluster(root, port, names[0].rpartition("_")[2], token_file, root / "home", root / "empty")
     finally:
         if starter.poll() is None:
             starter.kill()
@@ -130,10 +138,8 @@ def _search(tmp_path: Path, env: dict[str, str], *options: str, timeout: float =
 
 
 def test_a_search_runs_on_the_cluster_and_records_its_node(cluster, tmp_path):
-    """Six trials on two workers of the cluster, whose token is given as a file."""
-    env = _clean_env(cluster.root / "home")
-    out, text, _ = _search(tmp_path, env, "--ray-address", cluster.address, "--ray-token-file",
-                           str(cluster.token_file))
+    """Six trials on two workers of the cluster; the token is Ray's own (``~/.ray/auth_token``)."""
+    out, text, _ = _search(tmp_path, _clean_env(cluster.home), "--ray-address", cluster.address)
     assert out.returncode == 0, text
     storage = Storage(tmp_path / "run" / "trials.db")
     try:
@@ -149,7 +155,7 @@ def test_a_search_runs_on_the_cluster_and_records_its_node(cluster, tmp_path):
 
 
 def test_a_cluster_wanting_a_token_we_lack_is_refused_before_anything_runs(cluster, tmp_path):
-    out, text, seconds = _search(tmp_path, _clean_env(cluster.root / "home"), "--ray-address", cluster.address)
+    out, text, seconds = _search(tmp_path, _clean_env(cluster.empty_home), "--ray-address", cluster.address)
     assert out.returncode == 2, text
     assert (f"error: the Ray cluster at {cluster.address} requires a token (token authentication) and none was "
             "found here: set RAY_AUTH_TOKEN or --ray-token-file; `ray get-auth-token` on the head node prints "
@@ -161,7 +167,7 @@ def test_a_cluster_wanting_a_token_we_lack_is_refused_before_anything_runs(clust
 def test_a_wrong_token_is_refused_and_never_shown(cluster, tmp_path):
     """``auto`` finds the cluster through RAY_ADDRESS (Ray's discovery); its token is the wrong one."""
     wrong = secrets.token_hex(16)
-    env = {**_clean_env(cluster.root / "home"), "RAY_ADDRESS": cluster.address, "RAY_AUTH_TOKEN": wrong}
+    env = {**_clean_env(cluster.home), "RAY_ADDRESS": cluster.address, "RAY_AUTH_TOKEN": wrong}
     out, text, _ = _search(tmp_path, env, "--ray-address", "auto")
     assert out.returncode == 2, text
     assert (f":{cluster.port} (ray_address auto) requires a token (token "
@@ -172,7 +178,7 @@ def test_a_wrong_token_is_refused_and_never_shown(cluster, tmp_path):
 
 def test_nothing_at_the_port_says_to_start_a_cluster(cluster, tmp_path):
     [port] = _free_ports(1)
-    out, text, seconds = _search(tmp_path, _clean_env(cluster.root / "home"), "--ray-address", f"127.0.0.1:{port}")
+    out, text, seconds = _search(tmp_path, _clean_env(cluster.empty_home), "--ray-address", f"127.0.0.1:{port}")
     assert out.returncode == 2, text
     assert (f"error: no Ray cluster at 127.0.0.1:{port}: Connection refused. Start one with `ray start --head "
             f"--port={port}` on that machine, or check the host and the port") in text
@@ -180,32 +186,44 @@ def test_nothing_at_the_port_says_to_start_a_cluster(cluster, tmp_path):
 
 
 def test_a_cluster_of_another_ray_version_is_refused(cluster, tmp_path):
-    """The cluster's recorded versions (what ``ray.init`` compares) made those of another Ray."""
-    edit = (
-        "import json, sys\n"
-        "from ray._raylet import GcsClient\n"
-        "client = GcsClient(address=sys.argv[1])\n"
-        "key, ns = b'CLUSTER_METADATA', b'cluster'\n"
-        "meta = json.loads(client.internal_kv_get(key, ns))\n"
-        "meta['ray_version'] = sys.argv[2] or meta['ray_version'].replace('2.', '1.', 1)\n"
-        "client.internal_kv_put(key, json.dumps(meta).encode(), True, ns)\n"
-        "print(meta['ray_version'])\n")
-
-    def set_version(version: str) -> str:
-        done = subprocess.run([sys.executable, "-c", edit, cluster.address, version], env=cluster.env,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
+    """The cluster's recorded versions (what ``ray.init`` compares) made those of another Ray; the
+    token, given as a file, gets past the cluster's authentication to that check."""
     import ray
+    from ray._raylet import GcsClient
 
-    other = set_version("")
+    from nasforge.experiment.executors.ray_cluster import auth_environment
+
+    key, namespace = b"CLUSTER_METADATA", b"cluster"
+    with auth_environment({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": cluster.token_file.read_text()}):
+        client = GcsClient(address=cluster.address)
+        recorded = client.internal_kv_get(key, namespace)
+        other = json.loads(recorded)["ray_version"].replace("2.", "1.", 1)
+        client.internal_kv_put(key, json.dumps({**json.loads(recorded), "ray_version": other}).encode(), True,
+                               namespace)
     try:
-        out, text, _ = _search(tmp_path, _clean_env(cluster.root / "home"), "--ray-address", cluster.address,
+        out, text, _ = _search(tmp_path, _clean_env(cluster.empty_home), "--ray-address", cluster.address,
                                "--ray-token-file", str(cluster.token_file))
     finally:
-        assert set_version(ray.__version__) == ray.__version__
+        with auth_environment({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": cluster.token_file.read_text()}):
+            GcsClient(address=cluster.address).internal_kv_put(key, recorded, True, namespace)
     python = ".".join(map(str, sys.version_info[:3]))
     assert out.returncode == 2, text
     assert (f"error: Ray version mismatch: the cluster at {cluster.address} runs Ray {other} on Python {python}, "
             f"this machine Ray {ray.__version__} on Python {python}, and Ray connects only equal versions") in text
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--ray-address", "head-node"], "ray_address: expected auto (the cluster Ray's own discovery finds), HOST:PORT "
+     "of the head node (e.g. 10.0.0.5:6379) or ray://HOST:PORT (Ray Client); got 'head-node'"),
+    (["--ray-token-file", "t"], "ray_token_file: needs ray_address"),
+    (["--ray-address", "127.0.0.1:1", "--ray-token-file", "/nonexistent/token"],
+     "error: ray_token_file: /nonexistent/token does not exist (`ray get-auth-token` on the head node prints it"),
+])
+def test_a_wrong_address_or_token_file_is_refused_without_a_cluster(tmp_path, options, message):
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    result = CliRunner().invoke(app, ["search", "--run-dir", str(tmp_path / "run"), "--executor", "ray", *options])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "run").exists()

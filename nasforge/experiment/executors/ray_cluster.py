@@ -118,12 +118,10 @@ def no_cluster(address: str, cause: str) -> str:
             "shows whether it is up")
 
 
-def needs_token(address: str, source: str | None, explicit_mode: str | None) -> str:
-    """The message for a cluster that refused us for want of the right token."""
+def needs_token(address: str, source: str | None) -> str:
+    """The message for a cluster that refused us for want of the right token (``source``: where
+    the refused one came from; ``None``: none was found)."""
     head = f"the Ray cluster at {address} requires a token (token authentication)"
-    if explicit_mode is not None and explicit_mode.lower() != "token":
-        return (f"{head}, but {AUTH_MODE}={explicit_mode} is set here: unset it (or set {AUTH_MODE}=token) and "
-                f"set the cluster's token; {WHERE_TOKENS_ARE}")
     if source is None:
         return f"{head} and none was found here: set RAY_AUTH_TOKEN or --ray-token-file; {WHERE_TOKENS_ARE}"
     return (f"{head} and refused the one from {source}: it is not the cluster's token; set RAY_AUTH_TOKEN or "
@@ -148,7 +146,12 @@ def version_mismatch(address: str, cluster: Mapping[str, Any]) -> str | None:
 
 def check_cluster(address: str, token_file: str | Path | None = None, timeout: float = 5.0) -> ClusterAccess:
     """Find the cluster at ``address`` (``auto``: Ray's discovery), check that it answers, that we
-    hold the token it wants and that it runs our versions; raise ExecutorError otherwise."""
+    hold the token it wants and that it runs our versions; raise ExecutorError otherwise.
+
+    The GCS is asked without a token first: a driver in token mode cannot serve the workers of
+    a cluster without authentication (its actors never start), so token mode is switched on
+    only for a cluster that refuses us without one.
+    """
     try:
         check_address(address)
     except ValueError as exc:
@@ -163,33 +166,30 @@ def check_cluster(address: str, token_file: str | Path | None = None, timeout: f
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
         raise ExecutorError(no_cluster(shown, exc.strerror or str(exc) or type(exc).__name__)) from None
-    if token_path is not None:
-        env: dict[str, str | None] = {AUTH_MODE: "token", TOKEN_PATH: str(token_path), TOKEN: None}
-        source: str | None = f"--ray-token-file {token_path}"
-    else:
-        env, source = {}, None
+    with_file: dict[str, str | None] = ({AUTH_MODE: "token", TOKEN_PATH: str(token_path), TOKEN: None}
+                                       if token_path is not None else {})
     if match.group(1):  # Ray Client: its server, not the GCS, answers there; ray.init judges the rest
-        return ClusterAccess(resolved, env, source)
-    explicit = os.environ.get(AUTH_MODE)
-    if token_path is None and explicit is not None and explicit.lower() == "token" and ray_token_source() is None:
-        raise ExecutorError(f"{AUTH_MODE}=token is set here but no token was found: "
-                            f"set RAY_AUTH_TOKEN or --ray-token-file; {WHERE_TOKENS_ARE}")
+        return ClusterAccess(resolved, with_file, f"--ray-token-file {token_path}" if token_path else None)
+    explicit = (os.environ.get(AUTH_MODE) or "").lower()
+    env: dict[str, str | None] = {AUTH_MODE: "disabled"} if explicit == "token" else {}
+    source: str | None = None
     outcome = _ask_gcs(resolved, env)
-    if outcome == "auth" and token_path is None and explicit is None:
-        source = ray_token_source()
-        if source is not None:  # the token Ray would use, had it switched token mode on
-            env = {AUTH_MODE: "token"}
-            outcome = _ask_gcs(resolved, env)
-    elif outcome == "auth" and token_path is None:
-        source = ray_token_source() if explicit is not None and explicit.lower() == "token" else None
     if outcome == "auth":
-        raise ExecutorError(needs_token(shown, source, None if token_path else explicit))
+        if token_path is not None:
+            env, source = with_file, f"--ray-token-file {token_path}"
+        else:
+            env, source = {AUTH_MODE: "token"}, ray_token_source()
+        if source is None:
+            raise ExecutorError(needs_token(shown, None))
+        outcome = _ask_gcs(resolved, env)
+        if outcome == "auth":
+            raise ExecutorError(needs_token(shown, source))
     if isinstance(outcome, str):
         raise ExecutorError(no_cluster(shown, f"the port answers but not as a Ray cluster ({outcome})"))
     mismatch = version_mismatch(shown, outcome) if outcome else None
     if mismatch:
         raise ExecutorError(mismatch)
-    return ClusterAccess(resolved, env, source if env else None)
+    return ClusterAccess(resolved, env, source)
 
 
 def _resolve(address: str) -> str:
