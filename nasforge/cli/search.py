@@ -32,7 +32,7 @@ _TRAIN_OPTIONS = ("epochs", "final_epochs", "batch_size", "lr", "weight_decay", 
 #: experiment trackers (nasforge.run.tracking), on search and resume
 LogTo = Annotated[list[str] | None, typer.Option(
     "--log-to", help="also log every trial and the selected model to an experiment tracker: mlflow or "
-    "tensorboard (repeatable; needs pip install 'nasforge[mlflow]' / 'nasforge[tensorboard]')")]
+    "tensorboard (repeatable; needs pip install 'nasforge\\[mlflow]' / 'nasforge\\[tensorboard]')")]
 MlflowUri = Annotated[str | None, typer.Option(
     help="MLflow tracking URI (implies --log-to mlflow; default: sqlite:///RUN/mlflow/mlflow.db)")]
 TensorBoardDir = Annotated[Path | None, typer.Option(

@@ -36,7 +36,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nasforge.core.records import CACHED, COMPLETE, FINISHED, Trial
+from nasforge.core.records import CACHED, COMPLETE, FAILED, FINISHED, Trial
 from nasforge.experiment.selection import full_fidelity
 from nasforge.run.callbacks import RunStart
 
@@ -261,7 +261,7 @@ class MlflowLogger(_Logger):
         child_id = child.info.run_id
         self.client.log_batch(child_id, metrics=[Metric(k, v, stamp, 0) for k, v in metrics.items()],
                               params=[Param(_key(k), _text(v, _PARAM_LIMIT)) for k, v in _decisions(trial).items()])
-        self.client.set_terminated(child_id, "FINISHED" if trial.status == COMPLETE else "FAILED")
+        self.client.set_terminated(child_id, "FAILED" if trial.status == FAILED else "FINISHED")
         step = [Metric(k, v, stamp, trial.number) for k, v in metrics.items()]
         step += [Metric(f"best/{_key(k)}", v, stamp, trial.number) for k, v in best.items()]
         self.client.log_batch(self.parent_id, metrics=step)
