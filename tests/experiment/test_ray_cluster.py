@@ -216,14 +216,16 @@ def test_a_cluster_of_another_ray_version_is_refused(cluster, tmp_path):
     (["--ray-address", "head-node"], "ray_address: expected auto (the cluster Ray's own discovery finds), HOST:PORT "
      "of the head node (e.g. 10.0.0.5:6379) or ray://HOST:PORT (Ray Client); got 'head-node'"),
     (["--ray-token-file", "t"], "ray_token_file: needs ray_address"),
+    (["--ray-address", "auto"], "error: ray_address 'auto': RAY_ADDRESS='head-node' is not HOST:PORT"),
     (["--ray-address", "127.0.0.1:1", "--ray-token-file", "/nonexistent/token"],
      "error: ray_token_file: /nonexistent/token does not exist (`ray get-auth-token` on the head node prints it"),
 ])
-def test_a_wrong_address_or_token_file_is_refused_without_a_cluster(tmp_path, options, message):
+def test_a_wrong_address_or_token_file_is_refused_without_a_cluster(tmp_path, monkeypatch, options, message):
     from typer.testing import CliRunner
 
     from nasforge.cli import app
 
+    monkeypatch.setenv("RAY_ADDRESS", "head-node")  # what ``auto`` reads first
     result = CliRunner().invoke(app, ["search", "--run-dir", str(tmp_path / "run"), "--executor", "ray", *options])
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     assert not (tmp_path / "run").exists()

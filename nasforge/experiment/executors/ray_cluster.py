@@ -199,14 +199,17 @@ def _resolve(address: str) -> str:
         return address
     from ray._private.services import canonicalize_bootstrap_address
 
+    nothing = ("no Ray cluster found for ray_address 'auto': RAY_ADDRESS is not set and no Ray cluster runs on "
+               "this machine; start one with `ray start --head`, or give the head node's HOST:PORT")
+    named = os.environ.get("RAY_ADDRESS")
     try:
         found = canonicalize_bootstrap_address("auto")
-    except (ConnectionError, ValueError) as exc:
-        raise ExecutorError(f"no Ray cluster found for ray_address 'auto' ({exc}); start one with `ray start "
-                            "--head` on this machine, or give the head node's HOST:PORT") from None
+    except ConnectionError:
+        raise ExecutorError(nothing) from None
+    except ValueError as exc:
+        raise ExecutorError(f"ray_address 'auto': RAY_ADDRESS={named!r} is not HOST:PORT ({exc})") from None
     if not found or not _ADDRESS.fullmatch(found):
-        raise ExecutorError("no Ray cluster found for ray_address 'auto'; start one with `ray start --head` on "
-                            "this machine, or give the head node's HOST:PORT")
+        raise ExecutorError(nothing if not named else f"ray_address 'auto': RAY_ADDRESS={named!r} is not HOST:PORT")
     return found
 
 
