@@ -108,7 +108,8 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
 
     Everything that can be checked is checked before the directory is created, the cheap checks
     first: the config, that the directory is new, unused and writable, the strategy's set-up and
-    the executor (before any data is loaded), then the data (loaded here), that the space builds
+    the executor, that the space builds networks for a built-in task's known shape (all before any
+    data is loaded; :mod:`nasforge.run.fit`), then the data (loaded here), that the space builds
     networks for it, and that the constraints can be met.
     """
     from nasforge.run.build import build_executor
@@ -117,12 +118,11 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
     path = Path(run_dir) if run_dir is not None else rd.default_run_dir()
     rd.check_new(path)
     space_obj = make_space(config, space)
-    if task is None and needs_data(config):
-        check_task_spec_fits(space_obj, config.task)  # a built-in task's shape is known before loading
     if not is_oneshot(config):
         check_strategy(config, space_obj, task)
     build_executor(config).preflight()
     if task is None and needs_data(config):
+        check_task_spec_fits(space_obj, config.task)  # a built-in task's shape is known before loading
         phase("loading data")
     task = load_data(config, task)
     if task is not None and getattr(space_obj, "can_build", False):
