@@ -213,7 +213,7 @@ def test_python_shows_progress_by_default(tmp_path, capsys):
     assert out.count("✓") == 6
 
 
-def test_a_failed_run_leaves_only_its_error():
+def test_a_refused_run_leaves_only_its_error_a_stopped_search_its_display():
     import io
 
     from rich.console import Console
@@ -225,6 +225,12 @@ def test_a_failed_run_leaves_only_its_error():
         bar.phase("loading data")
         raise RuntimeError("boom")
     assert console.file.getvalue().strip() == ""  # nothing of the display is left
+    with pytest.raises(KeyboardInterrupt), SearchProgress(3, None, "val_accuracy:max", console) as bar:
+        bar.phase("search", 1, 3)
+        raise KeyboardInterrupt
+    assert "1/3 trials" in console.file.getvalue()  # after trials, the display stays
+    console.file.seek(0)
+    console.file.truncate()
     with SearchProgress(3, 2.0, "val_accuracy:max", console) as bar:
         bar.phase("loading data")
         bar.phase("final retraining", 1, 4)

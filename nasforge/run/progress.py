@@ -6,8 +6,9 @@ best so far, failures, time budget left), ``final retraining`` (epochs), ``ONNX 
 announced by the run through :mod:`nasforge.run.phases`. Each row keeps its own elapsed time,
 and a finished phase stays on screen, so nothing sits frozen between the last trial and the end.
 
-The display starts with the first phase; a run refused before that shows only its error, and a
-run that fails later has its display erased so that the error is what remains.
+The display starts with the first phase; a run refused before that shows only its error, and so
+does a run refused after loading its data (the display is erased when the run ends with an error
+before its first trial or epoch). Once trials have run, the display stays, whatever the ending.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class SearchProgress:
         if self._started:
             if exc_type is None:
                 self._finish_current()
-            else:  # the error is what the user should see, not a half-drawn display
+            elif not ({"search", "epochs"} & set(self._rows)):  # refused: the error is what to see
                 self._progress.live.transient = True
             self._progress.stop()
 
