@@ -325,3 +325,34 @@ def test_trackers_of_a_config_file_and_the_command_line_add_up(tmp_path):
     assert load_config(path).log_to.mlflow.experiment == "nasforge" and load_config(path).log_to.tensorboard is None
     with pytest.raises(ConfigError, match="log_to.mlflow.uri"):
         load_config(path, log_to={"mlflow": {"uri": ""}})
+
+
+def test_a_tracker_that_cannot_open_stops_the_run_before_it_starts(tmp_path):
+    run = tmp_path / "r"
+    out = runner.invoke(app, ["search", "--space", "nb201", "--evaluator", "tabular", "--trials", "2",
+                              "--mlflow-uri", "nosuchscheme://nowhere", "--out", str(run)])
+    assert out.exit_code == 2 and "cannot log to MLflow at nosuchscheme://nowhere" in out.output
+    assert not run.exists(), "no half-made run directory is left"
+
+
+def test_a_tracker_failing_mid_run_leaves_the_search_going(tmp_path, monkeypatch, caplog):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from nasforge.run.tracking import TensorBoardLogger
+
+    original = TensorBoardLogger._log
+
+    def flaky(self, trial, best):
+        if trial.number == 2:
+            raise OSError("disk gone")
+        original(self, trial, best)
+
+    monkeypatch.setattr(TensorBoardLogger, "_log", flaky)
+    run = tmp_path / "r"
+    result = nasforge.search(**TABULAR, trials=4, run_dir=run, log_to=["tensorboard"])
+    assert len(result.trials) == 4 and "logging to TensorBoard" in caplog.text and "disk gone" in caplog.text
+    monkeypatch.setattr(TensorBoardLogger, "_log", original)
+    assert nasforge.resume(run).already_complete  # the complete run is resumed only to log what was missed
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    assert sorted(e.step for e in events.Scalars("trial/cost_seconds")) == [1, 2, 3, 4]

@@ -296,6 +296,7 @@ def _run(start, cfg):
     from nasforge.experiment.run_dir import RunDirError
     from nasforge.run.progress import SearchProgress
     from nasforge.run.runner import SearchInterrupted
+    from nasforge.run.tracking import TrackerError
     from nasforge.task.task import TaskDataError
 
     console = Console()
@@ -304,7 +305,8 @@ def _run(start, cfg):
     try:
         with SearchProgress.for_config(cfg, console) as progress:
             result = start([progress.callback], progress.epoch_callback)
-    except (RunDirError, TaskDataError, IncompatibleError, ValueError, FileNotFoundError, ExecutorError) as exc:
+    except (RunDirError, TaskDataError, IncompatibleError, ValueError, FileNotFoundError, ExecutorError,
+            TrackerError) as exc:
         fail(exc)
     except SearchInterrupted as exc:  # finished trials are stored; the one in flight runs again on resume
         typer.secho(str(exc), fg="yellow", err=True)

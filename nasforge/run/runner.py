@@ -48,6 +48,7 @@ from nasforge.run.callbacks import Callbacks, RunStart
 from nasforge.run.config import ConfigError, SearchConfig, load_config
 from nasforge.run.fit import check_space_fits, check_task_spec_fits
 from nasforge.run.phases import phase
+from nasforge.run.tracking import TrackerError
 from nasforge.space.space import Space
 from nasforge.task.task import Task
 
@@ -138,7 +139,7 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
             with closing(Storage(path / rd.DB)) as storage:
                 storage.set_meta("config", _dump(config))
                 return _run(path, config, space_obj, task, storage, callbacks, on_epoch, hooks)
-    except ExecutorError:  # workers could not start: leave no half-written run directory
+    except (ExecutorError, TrackerError):  # workers or a tracker could not start: leave no half-written run
         rd.remove_if_unused(path)
         raise
 

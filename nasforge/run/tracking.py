@@ -3,7 +3,10 @@
 Both log every finished trial as it finishes and the selected model at the end, and continue
 where they stopped when a run is resumed: on start they look up what the tracking store already
 holds of this run and log the finished trials it lacks (so each trial is logged exactly once,
-even after a crash between storing a trial and logging it).
+even after a crash between storing a trial and logging it). A store that cannot be opened stops
+the run before its first trial (:class:`TrackerError`, and no run directory is left); one that
+fails during the search is a warning: the search goes on, and ``nasforge resume RUN`` logs what
+it missed.
 
 **MLflow** (``log_to: {mlflow: {uri, experiment}}``; ``pip install 'nasforge[mlflow]'``): one
 *parent run* per search (named after the run directory, tagged ``nasforge.run_dir``) whose
@@ -30,6 +33,7 @@ the end. Default folder: ``RUN/tensorboard``; a ``dir`` given holds one sub-fold
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import tempfile
@@ -39,6 +43,8 @@ from typing import Any
 from nasforge.core.records import CACHED, COMPLETE, FAILED, FINISHED, Trial
 from nasforge.experiment.selection import full_fidelity
 from nasforge.run.callbacks import RunStart
+
+log = logging.getLogger(__name__)
 
 #: folders inside the run directory that hold the default stores
 MLFLOW_DIR = "mlflow"
@@ -81,29 +87,63 @@ class _BestSoFar:
         return dict(self.best)
 
 
+class TrackerError(RuntimeError):
+    """A tracker that cannot be opened when the search starts (the search does not start)."""
+
+
 class _Logger:
-    """What both loggers share: best-so-far, and the backfill of trials a store lacks."""
+    """What both loggers share: best-so-far, the backfill of trials a store lacks, and failures.
+
+    A store that cannot be opened stops the run before its first trial (:class:`TrackerError`);
+    one that fails later is reported (a warning) and left for the rest of the session: the
+    search goes on, and the next ``nasforge resume RUN`` logs the trials it missed.
+    """
+
+    name = "tracker"
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self._best: _BestSoFar | None = None
         self.space: Any = None
+        self.failed = False
+
+    def where(self) -> str:
+        """The store written to, in words."""
+        raise NotImplementedError
 
     def on_start(self, run: RunStart) -> None:
         self._best = _BestSoFar(run.config)
         self.space = run.space
-        self._open(run)
-        logged = self._logged()
+        try:
+            self._open(run)
+            logged = self._logged()
+        except Exception as exc:
+            raise TrackerError(f"cannot log to {self.name} at {self.where()}: {type(exc).__name__}: {exc}") from exc
         earlier = sorted((t for t in run.trials if t.status in FINISHED), key=lambda t: t.told_seq or 0)
         for trial in earlier:
             best = self._best.update(trial)
             if trial.number not in logged:
-                self._log(trial, best)
+                self._guard(self._log, trial, best)
 
     def on_trial(self, trial: Trial) -> None:
         if trial.status == CACHED or self._best is None:
             return
-        self._log(trial, self._best.update(trial))
+        self._guard(self._log, trial, self._best.update(trial))
+
+    def on_end(self, result: Any) -> None:
+        if self._best is not None:
+            self._guard(self._end, result)
+
+    def _guard(self, call: Any, *args: Any) -> None:
+        """``call(*args)`` unless an earlier call failed; a failure is a warning, not the search's end."""
+        if self.failed:
+            return
+        try:
+            call(*args)
+        except Exception as exc:
+            self.failed = True
+            log.warning("logging to %s at %s failed (%s: %s); the search goes on without it, and `nasforge resume "
+                        "%s` logs what it missed", self.name, self.where(), type(exc).__name__, exc, self.run_dir)
 
     def _open(self, run: RunStart) -> None:
         raise NotImplementedError
@@ -112,6 +152,9 @@ class _Logger:
         raise NotImplementedError
 
     def _log(self, trial: Trial, best: dict[str, float]) -> None:
+        raise NotImplementedError
+
+    def _end(self, result: Any) -> None:
         raise NotImplementedError
 
 
@@ -179,12 +222,17 @@ class MlflowLogger(_Logger):
     """Logs a search to MLflow: a parent run with per-trial metrics, a nested run per trial (see
     the module docstring). ``uri``: a tracking URI (default: an SQLite store in ``RUN/mlflow``)."""
 
+    name = "MLflow"
+
     def __init__(self, run_dir: Path, uri: str | None = None, experiment: str = "nasforge") -> None:
         super().__init__(run_dir)
         self.uri, self.experiment = uri, experiment
         self.client: Any = None
         self.parent_id: str | None = None
         self.experiment_id: str | None = None
+
+    def where(self) -> str:
+        return self.tracking_uri()
 
     def tracking_uri(self) -> str:
         """The store this logger writes to."""
@@ -266,11 +314,9 @@ class MlflowLogger(_Logger):
         step += [Metric(f"best/{_key(k)}", v, stamp, trial.number) for k, v in best.items()]
         self.client.log_batch(self.parent_id, metrics=step)
 
-    def on_end(self, result: Any) -> None:
+    def _end(self, result: Any) -> None:
         from mlflow.entities import Metric, RunTag
 
-        if self.client is None:
-            return
         tags = [RunTag("nasforge.trials", str(len(result.trials)))]
         if result.best is not None:
             tags += [RunTag("nasforge.selected_trial", str(result.best.number)),
@@ -306,10 +352,15 @@ class TensorBoardLogger(_Logger):
     """Logs a search as TensorBoard event files (see the module docstring). ``folder``: a parent
     folder for many runs (default: ``RUN/tensorboard``, this run's own)."""
 
+    name = "TensorBoard"
+
     def __init__(self, run_dir: Path, folder: str | Path | None = None) -> None:
         super().__init__(run_dir)
         self.logdir = Path(run_dir) / TENSORBOARD_DIR if folder is None else Path(folder) / Path(run_dir).name
         self.writer: Any = None
+
+    def where(self) -> str:
+        return str(self.logdir)
 
     def _open(self, run: RunStart) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -343,9 +394,7 @@ class TensorBoardLogger(_Logger):
                           global_step=n)
         w.flush()
 
-    def on_end(self, result: Any) -> None:
-        if self.writer is None:
-            return
+    def _end(self, result: Any) -> None:
         if result.best is not None:
             self.writer.add_text("selected", f"trial {result.best.number}: `{result.best.arch.key}`")
         if result.summary is not None:
