@@ -134,7 +134,7 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
     """Retrain ``arch`` on train+val for ``epochs`` (its own recipe decisions, if any); score it
     on test; save; return the summary (``trial``: the search's trial of it, if there was one).
     Each epoch, then the export, is announced as phase ``label`` and ``ONNX export``
-    (:mod:`nasforge.run.phases`)."""
+    (:mod:`nasforge.run.phases`; a family member's with its suffix)."""
     import torch
 
     from nasforge.estimate.trainer import accuracy, as_tensors, fit
@@ -158,7 +158,7 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
     seconds = time.perf_counter() - start
     test_acc, test_loss = accuracy(model.eval(), *(t.to(device) for t in as_tensors(task.x_test, task.y_test)))
     model = model.cpu()
-    phase("ONNX export")
+    phase("ONNX export" + label.removeprefix("final retraining"))  # ", family member i of n" for a family
     save_state_dict(model, out_dir / "model.pt")
     onnx_diff = export_onnx(model, task.input_shape, out_dir / "model.onnx", task.x_test[:64])
     summary = {

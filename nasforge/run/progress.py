@@ -89,6 +89,8 @@ class SearchProgress:
             if name not in self._rows:
                 self._rows[name] = self._progress.add_task(name, total=total, mark="…", count="", info="",
                                                            left="")
+            else:  # a phase met again (each family member's export): its row starts over
+                self._progress.reset(self._rows[name], total=total, mark="…", count="", info="", left="")
         unit = next((u for prefix, u in UNITS.items() if name.startswith(prefix)), "")
         count = (f"{done}/{total}" if total is not None else f"{done}" if unit else "") + (
             f" {unit}" if unit else "")
@@ -128,7 +130,7 @@ class SearchProgress:
                 self._best = v
         elif trial.status != COMPLETE:
             self._failed += 1
-        best = f"best {self.objective}: {self._best:.4g}" if self._best is not None else "best: -"
+        best = f"best {self.objective.split(':')[0]} {self._best:.4g}" if self._best is not None else "best: -"
         failed = f"  [red]{self._failed} failed/infeasible" if self._failed else ""
         self.phase("search", experiment.counted(), self.total, info=best + failed,
                    left=self._left(experiment.elapsed()))
