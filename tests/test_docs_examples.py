@@ -65,6 +65,7 @@ SUBSTITUTIONS: dict[str, str] = {
     "runs/nb201-synflow": "proxy_table",  # benchmarks.md: the synflow table made just above
     "first30.txt": "nb201_archs",        # benchmarks.md: arch keys cut from an earlier table
     "first200.txt": "nb201_archs",
+    "runs/gym-macro": "run",             # gym.md: the run directory an environment wrote just above
 }
 
 #: command text prefix -> why it cannot run on this machine (every other example has a
@@ -127,6 +128,9 @@ PYTHON_SMALL: dict[str, str] = {
     "keys[1050:]": "keys[1050:1300]",
     'get_method("gdas", epochs=10, data_fraction=0.25)':                # oneshot.md
         'get_method("gdas", epochs=1, data_fraction=0.02)',
+    'budget=300)': 'budget=40)',                                        # gym.md (PPO)
+    "queries=300, seed=0)": "queries=40, seed=0)",
+    'budget=40, run_dir=f"runs/logs-': 'budget=12, run_dir=f"runs/logs-',
 }
 
 _SHELL_OPERATORS = ("|", "||", "&&", ";", ">", ">>", "<", "&")
