@@ -158,8 +158,8 @@ def test_a_cluster_wanting_a_token_we_lack_is_refused_before_anything_runs(clust
     out, text, seconds = _search(tmp_path, _clean_env(cluster.empty_home), "--ray-address", cluster.address)
     assert out.returncode == 2, text
     assert (f"error: the Ray cluster at {cluster.address} requires a token (token authentication) and none was "
-            "found here: set RAY_AUTH_TOKEN or --ray-token-file; `ray get-auth-token` on the head node prints "
-            "it") in text
+            "found here: set RAY_AUTH_TOKEN to it, or pass a file holding it with --ray-token-file (config: "
+            "ray_token_file); `ray get-auth-token` on the head node prints it") in text
     assert "Traceback" not in text and "gcs_client" not in text
     assert not (tmp_path / "run").exists() and seconds < 30
 
@@ -170,8 +170,8 @@ def test_a_wrong_token_is_refused_and_never_shown(cluster, tmp_path):
     env = {**_clean_env(cluster.home), "RAY_ADDRESS": cluster.address, "RAY_AUTH_TOKEN": wrong}
     out, text, _ = _search(tmp_path, env, "--ray-address", "auto")
     assert out.returncode == 2, text
-    assert (f":{cluster.port} (ray_address auto) requires a token (token "
-            "authentication) and refused the one from RAY_AUTH_TOKEN: it is not the cluster's token") in text
+    assert (f":{cluster.port} (ray_address auto) requires a token (token authentication) and refused the one "
+            "from RAY_AUTH_TOKEN, which is not the cluster's token: set RAY_AUTH_TOKEN to it") in text
     assert wrong not in text and cluster.token_file.read_text() not in text
     assert not (tmp_path / "run").exists()
 
@@ -218,7 +218,8 @@ def test_a_cluster_of_another_ray_version_is_refused(cluster, tmp_path):
     (["--ray-token-file", "t"], "ray_token_file: needs ray_address"),
     (["--ray-address", "auto"], "error: ray_address 'auto': RAY_ADDRESS='head-node' is not HOST:PORT"),
     (["--ray-address", "127.0.0.1:1", "--ray-token-file", "/nonexistent/token"],
-     "error: ray_token_file: /nonexistent/token does not exist (`ray get-auth-token` on the head node prints it"),
+     "error: ray_token_file: /nonexistent/token does not exist (`ray get-auth-token` on the head node prints the "
+     "cluster's token)"),
 ])
 def test_a_wrong_address_or_token_file_is_refused_without_a_cluster(tmp_path, monkeypatch, options, message):
     from typer.testing import CliRunner

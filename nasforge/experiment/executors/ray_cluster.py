@@ -21,7 +21,8 @@ driver connects in token mode. The token itself is never read into a message or 
 where it came from is named.
 
 This module uses two of Ray's internals (``ray._raylet.GcsClient`` and its auth ``Config``),
-the same calls ``ray.init`` makes; Ray is imported only when a cluster is checked.
+the same calls ``ray.init`` makes; Ray is imported only when a cluster is checked. With a Ray
+older than 2.52 (no token authentication) the token steps are skipped.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ from nasforge.experiment.executors.base import ExecutorError
 AUTH_MODE = "RAY_AUTH_MODE"
 TOKEN = "RAY_AUTH_TOKEN"
 TOKEN_PATH = "RAY_AUTH_TOKEN_PATH"
-#: what a user does to get the token of a cluster
-WHERE_TOKENS_ARE = ("`ray get-auth-token` on the head node prints it; give it to nasforge in RAY_AUTH_TOKEN or "
-                    "as a file with --ray-token-file (config: ray_token_file)")
+#: what a user does to give nasforge the token of a cluster
+WHERE_TOKENS_ARE = ("set RAY_AUTH_TOKEN to it, or pass a file holding it with --ray-token-file (config: "
+                    "ray_token_file); `ray get-auth-token` on the head node prints it")
+_PRINTS_IT = "`ray get-auth-token` on the head node prints the cluster's token"
 _ADDRESS = re.compile(r"(ray://)?\[?([\w.:-]+?)\]?:(\d{1,5})")
 
 
@@ -76,11 +78,11 @@ def check_token_file(path: str | Path) -> Path:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ExecutorError(f"ray_token_file: {path} does not exist ({WHERE_TOKENS_ARE})") from None
+        raise ExecutorError(f"ray_token_file: {path} does not exist ({_PRINTS_IT})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ExecutorError(f"ray_token_file: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if not text.strip():
-        raise ExecutorError(f"ray_token_file: {path} is empty ({WHERE_TOKENS_ARE})")
+        raise ExecutorError(f"ray_token_file: {path} is empty ({_PRINTS_IT})")
     return path.resolve()
 
 
@@ -93,7 +95,7 @@ def ray_token_source() -> str | None:
         check = Path(named).expanduser()
         if not (check.is_file() and os.access(check, os.R_OK) and check.stat().st_size > 0):
             raise ExecutorError(f"{TOKEN_PATH} names {named}, which is not a readable, non-empty token file "
-                                f"({WHERE_TOKENS_ARE})")
+                                f"({_PRINTS_IT})")
         return f"{TOKEN_PATH} ({named})"
     default = Path.home() / ".ray" / "auth_token"
     if default.is_file() and os.access(default, os.R_OK) and default.stat().st_size > 0:
@@ -123,9 +125,8 @@ def needs_token(address: str, source: str | None) -> str:
     the refused one came from; ``None``: none was found)."""
     head = f"the Ray cluster at {address} requires a token (token authentication)"
     if source is None:
-        return f"{head} and none was found here: set RAY_AUTH_TOKEN or --ray-token-file; {WHERE_TOKENS_ARE}"
-    return (f"{head} and refused the one from {source}: it is not the cluster's token; set RAY_AUTH_TOKEN or "
-            f"--ray-token-file to the token the cluster was started with; {WHERE_TOKENS_ARE}")
+        return f"{head} and none was found here: {WHERE_TOKENS_ARE}"
+    return f"{head} and refused the one from {source}, which is not the cluster's token: {WHERE_TOKENS_ARE}"
 
 
 def version_mismatch(address: str, cluster: Mapping[str, Any]) -> str | None:
@@ -217,7 +218,11 @@ def _ask_gcs(address: str, env: Mapping[str, str | None]) -> dict[str, Any] | st
     """The cluster's metadata (versions) from its GCS under ``env``; ``"auth"`` if it wants
     another token; another string (the cause) if the port is not a Ray GCS."""
     from ray._raylet import GcsClient
-    from ray.exceptions import AuthenticationError
+
+    try:
+        from ray.exceptions import AuthenticationError
+    except ImportError:  # a Ray before token authentication (2.52)
+        AuthenticationError = type("AuthenticationError", (Exception,), {})  # noqa: N806 - never raised
 
     with auth_environment(env), _quiet_stderr():
         try:
@@ -257,8 +262,10 @@ def apply_environment(env: Mapping[str, str | None]) -> dict[str, str | None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    from ray._raylet import AuthenticationTokenLoader, Config
-
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # a Ray before token authentication (2.52): nothing to reload
+        return previous
     Config.initialize("")  # the auth mode is read from the environment into Ray's config
     AuthenticationTokenLoader.instance().reset_cache()
     return previous
