@@ -220,6 +220,10 @@ def show(
             epochs.add_row(str(e["epoch"]), f"{e['train_loss']:.4g}", str(e.get("derived", "")))
         console.print(epochs)
     console.print(_trials_table(console, str(run_dir), header, rows))
+    from nasforge.experiment.executors.base import where_ran
+
+    for line in where_ran(t.info for t in records.trials):  # the trials' info["worker"]
+        console.print(f"ran on {line}")
     if records.proxy_cost:
         counted = sum(t.counts_for_budget for t in records.trials)
         console.print(f"{counted} trials counted; proxy compute: "

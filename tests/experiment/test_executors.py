@@ -85,6 +85,9 @@ def test_each_trial_records_the_process_that_ran_it(tmp_path):
     assert f"worker process {died.info['worker']['pid']} was killed" in died.error
     serial, _ = search(tmp_path, FaultyEvaluator(tmp_path), get_executor("serial"), trials=2, name="s.db")
     assert [t.info["worker"] for t in serial] == [{"executor": "serial", "host": host, "pid": os.getpid()}] * 2
+    from nasforge.experiment.executors.base import where_ran
+
+    assert where_ran(t.info for t in serial) == [f"{host}: 2 trials, 1 worker process"]  # nasforge show's line
 
 
 def test_trial_past_its_timeout_is_stopped_and_failed(tmp_path):

@@ -152,6 +152,14 @@ def test_a_search_runs_on_the_cluster_and_records_its_node(cluster, tmp_path):
     assert all(w["node_ip"] and w["host"] == socket.gethostname() and w["worker_id"] for w in workers)
     assert len({w["pid"] for w in workers}) == 2  # both workers ran trials
     assert cluster.token_file.read_text() not in text
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    shown = CliRunner().invoke(app, ["show", str(tmp_path / "run")], terminal_width=200)
+    node = workers[0]
+    assert (f"ran on {node['host']} {node['node_ip']} (Ray node {cluster.node_id[:12]}): 6 trials, 2 worker "
+            "processes") in shown.output, shown.output
 
 
 def test_a_cluster_wanting_a_token_we_lack_is_refused_before_anything_runs(cluster, tmp_path):

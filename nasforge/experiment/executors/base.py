@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -124,6 +124,27 @@ def with_worker(result: EvalResult, where: Mapping[str, Any] | None) -> EvalResu
     if not where:
         return result
     return replace(result, info={**dict(result.info), WORKER: dict(where)})
+
+
+def where_ran(infos: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per machine that ran trials, from the trials' ``info``, in order of first use:
+    ``"vm 192.0.2.2 (Ray node 704f4106c4e0): 6 trials, 2 worker processes"``. Trials without a
+    ``worker`` record (stored before nasforge kept one) are left out."""
+    machines: dict[str, tuple[str, list[int], set[Any]]] = {}
+    for info in infos:
+        where = info.get(WORKER) if info else None
+        if not isinstance(where, Mapping):
+            continue
+        node = where.get("node_id")
+        label = " ".join(str(v) for v in (where.get("host"), where.get("node_ip")) if v) or "?"
+        if node:
+            label += f" (Ray node {str(node)[:12]})"
+        key = str(node or where.get("host"))
+        entry = machines.setdefault(key, (label, [0], set()))
+        entry[1][0] += 1
+        entry[2].add(where.get("pid"))
+    return [f"{label}: {count[0]} trial{'s' * (count[0] != 1)}, {len(pids)} worker process{'es' * (len(pids) != 1)}"
+            for label, count, pids in machines.values()]
 
 
 def describe_exit(pid: int | None, exitcode: int | None) -> str:
