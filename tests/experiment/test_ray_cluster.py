@@ -238,3 +238,73 @@ def test_a_wrong_address_or_token_file_is_refused_without_a_cluster(tmp_path, mo
     result = CliRunner().invoke(app, ["search", "--run-dir", str(tmp_path / "run"), "--executor", "ray", *options])
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def listening():
+    """A port that accepts connections (the GCS's answers are the test's to give)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def _gcs(wants_token: bool, asked: list):
+    """A stand-in for the GCS: refuses a driver not in token mode if ``wants_token``."""
+    def ask(address, env):
+        asked.append(dict(env))
+        mode = env.get("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE", "disabled"))
+        return "auth" if wants_token and mode != "token" else {}
+    return ask
+
+
+@pytest.mark.parametrize("wants_token, setting, env, source", [
+    # a cluster without authentication: never token mode, whatever tokens lie around (a driver in
+    # token mode cannot serve such a cluster's workers: its actors never start)
+    (False, {"file": True}, {}, None),
+    (False, {"RAY_AUTH_TOKEN": "x"}, {}, None),
+    (False, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "x"}, {"RAY_AUTH_MODE": "disabled"}, None),
+    # a cluster with authentication: token mode with the file, else with Ray's own source
+    (True, {"file": True, "RAY_AUTH_TOKEN": "x"}, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": "FILE",
+                                                  "RAY_AUTH_TOKEN": None}, "--ray-token-file FILE"),
+    (True, {"RAY_AUTH_TOKEN": "x"}, {"RAY_AUTH_MODE": "token"}, "RAY_AUTH_TOKEN"),
+    (True, {"home_token": True, "RAY_AUTH_MODE": "disabled"}, {"RAY_AUTH_MODE": "token"}, "HOME_TOKEN"),
+])
+def test_token_mode_only_for_a_cluster_that_wants_a_token(tmp_path, monkeypatch, listening, wants_token, setting,
+                                                          env, source):
+    from nasforge.experiment.executors import ray_cluster
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    token_file = tmp_path / "token"
+    token_file.write_text("secret-token")
+    if setting.get("home_token"):
+        (tmp_path / ".ray").mkdir()
+        (tmp_path / ".ray" / "auth_token").write_text("secret-token")
+    for name, value in setting.items():
+        if name.startswith("RAY_"):
+            monkeypatch.setenv(name, value)
+    asked: list = []
+    monkeypatch.setattr(ray_cluster, "_ask_gcs", _gcs(wants_token, asked))
+    access = ray_cluster.check_cluster(listening, token_file if setting.get("file") else None)
+    names = {"FILE": str(token_file.resolve()), "HOME_TOKEN": str(tmp_path / ".ray" / "auth_token")}
+    assert access.address == listening
+    assert dict(access.env) == {k: names.get(v, v) if isinstance(v, str) else v for k, v in env.items()}
+    assert access.token_source == (None if source is None else source.replace("FILE", names["FILE"]).replace(
+        "HOME_TOKEN", names["HOME_TOKEN"]))
+    assert len(asked) == (2 if wants_token else 1)
+
+
+def test_a_token_path_that_ray_would_abort_on_is_named_first(tmp_path, monkeypatch, listening):
+    """Ray aborts the whole process on an unreadable RAY_AUTH_TOKEN_PATH in token mode."""
+    from nasforge.experiment.executors import ExecutorError, ray_cluster
+
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "missing"))
+    monkeypatch.setattr(ray_cluster, "_ask_gcs", _gcs(True, []))
+    with pytest.raises(ExecutorError, match=f"RAY_AUTH_TOKEN_PATH names {tmp_path / 'missing'}, which is not a "
+                                            "readable, non-empty token file"):
+        ray_cluster.check_cluster(listening)
