@@ -184,6 +184,7 @@ def test_resume_adds_a_tracker_and_backfills(tmp_path):
     tb = tmp_path / "tb"
     out = runner.invoke(app, ["resume", str(run), "--log-to", "tensorboard", "--tensorboard-dir", str(tb)])
     assert out.exit_code == 0, out.output
+    assert f"loggedtoTensorBoard{tb / run.name}" in "".join(out.output.split())  # however the console wraps it
     events = EventAccumulator(str(tb / run.name), size_guidance={"scalars": 0})
     events.Reload()
     assert sorted(e.step for e in events.Scalars("trial/accuracy")) == [t.number for t in result.trials]

@@ -353,6 +353,12 @@ def _print_result(console, result) -> None:
     if result.already_complete:
         console.print("[bold]the run is complete[/bold]: nothing was run or written again (to search further, "
                       "raise budget.trials or budget.minutes in its config.yaml and resume)")
+    from rich.markup import escape
+
+    from nasforge.run.tracking import destinations
+
+    for where in destinations(result.config, result.run_dir):
+        console.print(f"logged to {escape(where)}")
     console.print(f"run directory: [bold]{result.run_dir}[/bold]")
 
 

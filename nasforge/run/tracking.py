@@ -37,6 +37,8 @@ import logging
 import math
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,33 @@ def trackers(config: Any, run_dir: Path) -> list[Any]:
     if log_to.tensorboard is not None:
         out.append(TensorBoardLogger(run_dir, log_to.tensorboard.dir))
     return out
+
+
+def destinations(config: Any, run_dir: Path) -> list[str]:
+    """Where each tracker of ``config.log_to`` writes, with the command that shows it."""
+    out = []
+    for tracker in trackers(config, run_dir):
+        if isinstance(tracker, MlflowLogger):
+            uri = tracker.tracking_uri()
+            shown = f"mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite:") else "mlflow ui"
+            out.append(f"MLflow {uri} ({shown})")
+        else:
+            out.append(f"TensorBoard {tracker.where()} (tensorboard --logdir {tracker.where()})")
+    return out
+
+
+@contextmanager
+def _quiet_mlflow_setup() -> Iterator[None]:
+    """MLflow announces creating and migrating a new store's tables at INFO: keep it quiet."""
+    names = ("mlflow.store.db.utils", "alembic.runtime.migration")
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 class _BestSoFar:
@@ -247,8 +276,9 @@ class MlflowLogger(_Logger):
         if not self.uri:
             (self.run_dir / MLFLOW_DIR).mkdir(parents=True, exist_ok=True)
             artifacts = (self.run_dir / MLFLOW_DIR / "artifacts").absolute().as_uri()
-        self.client = MlflowClient(tracking_uri=self.tracking_uri())
-        found = self.client.get_experiment_by_name(self.experiment)
+        with _quiet_mlflow_setup():  # a new store's tables are made when the client opens it
+            self.client = MlflowClient(tracking_uri=self.tracking_uri())
+            found = self.client.get_experiment_by_name(self.experiment)
         self.experiment_id = found.experiment_id if found is not None else self.client.create_experiment(
             self.experiment, artifact_location=artifacts)
         parent = self._find_parent()
