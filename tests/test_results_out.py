@@ -357,3 +357,25 @@ def test_a_tracker_failing_mid_run_leaves_the_search_going(tmp_path, monkeypatch
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
     assert sorted(e.step for e in events.Scalars("trial/cost_seconds")) == [1, 2, 3, 4]
+
+
+def test_two_runs_share_one_mlflow_store(tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'shared.db'}"
+    for name in ("a", "b"):
+        nasforge.search(**TABULAR, trials=2, seed=len(name) + ord(name), run_dir=tmp_path / name,
+                        log_to={"mlflow": {"uri": uri, "experiment": "shared"}})
+        assert not (tmp_path / name / "mlflow").exists()
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("shared")
+    parents = client.search_runs([experiment.experiment_id], "tags.`nasforge.role` = 'search'")
+    assert sorted(p.info.run_name for p in parents) == ["a", "b"]
+    for parent in parents:
+        children = client.search_runs([experiment.experiment_id],
+                                      f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+        assert sorted(c.data.tags["nasforge.trial"] for c in children) == ["1", "2"]
+        assert "trials.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert not (tmp_path / "mlruns").exists(), "artifacts beside the database, not in the working directory"
+    assert (tmp_path / "shared-artifacts").is_dir()

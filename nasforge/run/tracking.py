@@ -20,7 +20,9 @@ parent gets the selected trial and architecture as tags, the final summary's num
 ``final/<name>`` metrics, and ``best/summary.json``, ``best/arch.json``, ``pareto.csv``,
 ``trials.csv`` (the trial table) and ``report.html`` as artifacts. Default store:
 ``sqlite:///RUN/mlflow/mlflow.db`` with artifacts in ``RUN/mlflow/artifacts``
-(``mlflow ui --backend-store-uri sqlite:///RUN/mlflow/mlflow.db``).
+(``mlflow ui --backend-store-uri sqlite:///RUN/mlflow/mlflow.db``); with a ``uri`` of
+``sqlite:///FILE.db`` a new experiment keeps its artifacts in ``FILE-artifacts/`` beside it; a
+tracking server keeps them where it is configured to.
 
 **TensorBoard** (``log_to: {tensorboard: {dir}}``; ``pip install 'nasforge[tensorboard]'``):
 scalars ``trial/<metric>``, ``trial/cost_seconds`` and ``best/<metric>`` at step = trial number,
@@ -272,10 +274,13 @@ class MlflowLogger(_Logger):
     def _open(self, run: RunStart) -> None:
         from mlflow import MlflowClient
 
-        artifacts = None
+        artifacts = None  # where a new experiment keeps its artifacts: a server or file store decides
         if not self.uri:
             (self.run_dir / MLFLOW_DIR).mkdir(parents=True, exist_ok=True)
             artifacts = (self.run_dir / MLFLOW_DIR / "artifacts").absolute().as_uri()
+        elif self.uri.startswith("sqlite:///"):  # beside the database (MLflow's default is ./mlruns of the cwd)
+            db = Path(self.uri.removeprefix("sqlite:///")).absolute()
+            artifacts = db.with_name(db.stem + "-artifacts").as_uri()
         with _quiet_mlflow_setup():  # a new store's tables are made when the client opens it
             self.client = MlflowClient(tracking_uri=self.tracking_uri())
             found = self.client.get_experiment_by_name(self.experiment)
