@@ -49,7 +49,7 @@ class TrialTable:
     def to_dataframe(self) -> Any:
         """A pandas DataFrame of the table: metrics as floats (NaN where missing), ``trial`` as
         integers, ``pareto``/``selected`` as booleans, ``clock`` as float (NaN if unrecorded),
-        ``error`` as a string or None. Needs pandas (``pip install 'nasforge[pandas]'``)."""
+        ``error`` missing (NaN) where a trial has none. Needs pandas (``pip install 'nasforge[pandas]'``)."""
         pd = require_pandas()
         data: dict[str, list[Any]] = {c: [] for c in self.columns}
         for row in self.rows:
