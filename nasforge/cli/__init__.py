@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "nasforge.cli.proxies",
     "nasforge.cli.oneshot",
     "nasforge.cli.bench",
+    "nasforge.cli.optuna",
     "nasforge.cli.report",
 )
 

@@ -19,7 +19,7 @@ def _settings(items: list[str] | None) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for item in items or []:
         key, _, value = item.partition("=")
-        strategy, dot, name = key.strip().partition(".")
+        strategy, dot, name = key.strip().rpartition(".")  # a setting's name has no dot; a strategy's may
         if "=" not in item or not dot or not strategy or not name:
             fail(f"-S/--strategy-setting: expected STRATEGY.NAME=VALUE (several strategies run, so the setting "
                  f"names its strategy, e.g. bananas.n_init=10), got {item!r}")

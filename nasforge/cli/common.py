@@ -66,11 +66,13 @@ def names(text: str | None) -> list[str]:
 
 
 def registry_names(registry_path: str, attribute: str) -> str:
-    """The registered names of a registry as ``a, b, c`` (for help texts; no torch is imported)."""
+    """The registered names of a registry as ``a, b, c`` (for help texts; no torch is imported),
+    then its dynamically resolved families (e.g. ``optuna:SAMPLER ...``)."""
     import importlib
 
     try:
-        return ", ".join(getattr(importlib.import_module(registry_path), attribute).list())
+        registry = getattr(importlib.import_module(registry_path), attribute)
+        return ", ".join([*registry.list(), *getattr(registry, "patterns", list)()])
     except Exception:  # noqa: BLE001 - help must render even if a plugin module is broken
         return "see the docs"
 

@@ -5,6 +5,12 @@ raises, and looking up an unknown name raises an error that lists the valid name
 configs and contract tests all share one source of truth. ``create`` checks settings against
 the factory's signature: unknown names and values of the wrong type are refused with a message
 naming the setting, before anything is built.
+
+A registry may also resolve whole families of names dynamically: ``prefixes`` maps a prefix
+(``"optuna:"``) to a resolver named as ``"module:function"``, imported on first use, which turns
+the rest of the name into a factory or raises :class:`UnknownNameError`. Such names are valid
+everywhere a registered name is, but ``list()`` does not enumerate them (``patterns()`` describes
+them for help texts and errors).
 """
 
 from __future__ import annotations
@@ -38,12 +44,16 @@ class Registry(Generic[T]):
     to it but are not listed.
     """
 
-    def __init__(self, noun: str, modules: tuple[str, ...] = ()) -> None:
+    def __init__(self, noun: str, modules: tuple[str, ...] = (),
+                 prefixes: Mapping[str, tuple[str, str]] | None = None) -> None:
         self.noun = noun
         self._modules = modules
         self._loaded = False
         self._entries: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
+        #: prefix -> ("module:function" resolver, help pattern such as "optuna:SAMPLER")
+        self._prefixes = dict(prefixes or {})
+        self._resolved: dict[str, T] = {}
 
     def register(self, name: str, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
         """Decorator: ``@registry.register("name")`` on a class or factory function."""
@@ -66,17 +76,39 @@ class Registry(Generic[T]):
                 importlib.import_module(module)
 
     def canonical(self, name: str) -> str:
-        """The registered name that ``name`` (a name or an alias) stands for."""
+        """The registered name that ``name`` (a name or an alias) stands for.
+
+        A name with a dynamic prefix is resolved (so a bad one fails here) and returned as given.
+        """
         self._load()
+        if self._dynamic(name) is not None:
+            return name
         name = self._aliases.get(name, name)
         if name not in self._entries:
             valid = ", ".join(sorted(self._entries)) or "(none)"
-            raise UnknownNameError(f"unknown {self.noun} {name!r}; valid: {valid}")
+            more = "".join(f"; or {help_}" for _, help_ in self._prefixes.values())
+            raise UnknownNameError(f"unknown {self.noun} {name!r}; valid: {valid}{more}")
         return name
 
     def get(self, name: str) -> T:
         """The factory registered as ``name``; unknown names list the valid ones."""
-        return self._entries[self.canonical(name)]
+        name = self.canonical(name)
+        return self._resolved[name] if name in self._resolved else self._entries[name]
+
+    def patterns(self) -> list[str]:
+        """Help texts of the dynamically resolved name families (e.g. ``optuna:SAMPLER ...``)."""
+        return [help_ for _, help_ in self._prefixes.values()]
+
+    def _dynamic(self, name: str) -> T | None:
+        """The factory of a name with a dynamic prefix (resolved once), or ``None`` for other names."""
+        for prefix, (target, _) in self._prefixes.items():
+            if isinstance(name, str) and name.startswith(prefix):
+                if name not in self._resolved:
+                    module, _, function = target.partition(":")
+                    resolver = getattr(importlib.import_module(module), function)
+                    self._resolved[name] = resolver(name[len(prefix):])
+                return self._resolved[name]
+        return None
 
     def check_settings(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` checked against factory ``name``'s signature (see :func:`check_settings`)."""
@@ -93,6 +125,11 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         self._load()
+        if isinstance(name, str) and any(name.startswith(p) for p in self._prefixes):
+            try:
+                return self._dynamic(name) is not None
+            except UnknownNameError:
+                return False
         return name in self._entries or name in self._aliases
 
 
@@ -112,7 +149,7 @@ def check_settings(factory: Callable[..., Any], settings: Mapping[str, Any], wha
     unknown = sorted(set(settings) - set(params))
     if unknown and not open_ended:
         raise SettingsError(f"{what} has no setting(s) {unknown}; its settings: {list(params)}")
-    hints = _hints(target)
+    hints = parameter_hints(target)
     out, errors = dict(settings), []
     for name, value in settings.items():
         hint = hints.get(name)
@@ -128,7 +165,7 @@ def check_settings(factory: Callable[..., Any], settings: Mapping[str, Any], wha
     return out
 
 
-def _hints(target: Callable[..., Any]) -> dict[str, Any]:
+def parameter_hints(target: Callable[..., Any]) -> dict[str, Any]:
     """Type hints of ``target``'s parameters; those that do not resolve are left out."""
     try:
         return typing.get_type_hints(target)

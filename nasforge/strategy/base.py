@@ -111,6 +111,9 @@ STRATEGIES: Registry[type[Strategy]] = Registry(
              "nasforge.strategy.proxy_search", "nasforge.strategy.hyperband", "nasforge.strategy.asha",
              "nasforge.strategy.local_search", "nasforge.strategy.bananas", "nasforge.strategy.nsga2", "nasforge.strategy.reinforce",
              "nasforge.strategy.fbnetv3", "nasforge.strategy.given"),
+    prefixes={"optuna:": ("nasforge.strategy.optuna_sampler:resolve",
+                          "optuna:SAMPLER (any Optuna sampler, e.g. optuna:GPSampler, optuna:NSGAIISampler, "
+                          "or optuna:my_pkg.module:MySampler)")},
 )
 register_strategy = STRATEGIES.register
 

@@ -1,7 +1,8 @@
 """Contract tests every registered strategy must pass (Optuna-style sampler checks).
 
-Parametrized over ``STRATEGIES.list()``: registering a strategy enrols it. A strategy that
-cannot pass a check is listed in ``EXPECTED_FAILURES`` with a reason, never silently skipped.
+Parametrized over ``STRATEGIES.list()``: registering a strategy enrols it. Optuna's samplers,
+which the registry resolves by name (``optuna:SAMPLER``), are enrolled by ``OPTUNA``. A strategy
+that cannot pass a check is listed in ``EXPECTED_FAILURES`` with a reason, never silently skipped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from nasforge.experiment.experiment import Experiment
 from nasforge.experiment.storage import Storage
 from nasforge.strategy.base import STRATEGIES, get_strategy
 
-NAMES = STRATEGIES.list()
+#: Optuna samplers run through the adapter, with their settings (the toy's integers are quantities)
+OPTUNA = {"optuna:GPSampler": {"ordered": True}, "optuna:CmaEsSampler": {"ordered": True},
+          "optuna:NSGAIISampler": {"population_size": 8}}
+NAMES = [*STRATEGIES.list(), *OPTUNA]
+#: a Gaussian-process fit per ask (its checks take about 30 s in all): run with the slow tests
+SLOW = {"optuna:GPSampler"}
+PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NAMES]
 OBJ = [Objective("score", "max")]
 MULTI = [Objective("score", "max"), Objective("size", "min")]
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {
@@ -31,7 +38,12 @@ EXPECTED_FAILURES: dict[tuple[str, str], str] = {
 
 
 def objectives_for(name: str) -> list[Objective]:
-    return MULTI if name == "nsga2" else OBJ
+    return MULTI if name in ("nsga2", "optuna:NSGAIISampler") else OBJ
+
+
+def make(name: str):
+    """A new strategy ``name`` with its contract settings."""
+    return get_strategy(name, **OPTUNA.get(name, {}))
 
 
 def xfail(name: str, check: str) -> None:
@@ -55,47 +67,47 @@ def drive(strategy, n: int, seed: int = 0, fail: set[int] = frozenset(), name: s
     return keys
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_asks_are_valid_and_unique(name):
     xfail(name, "valid")
     space = toy_space()
-    keys = drive(get_strategy(name), 60, name=name)
+    keys = drive(make(name), 60, name=name)
     assert len(keys) == 60
     assert len(set(keys)) == len(keys), "a strategy must not propose the same architecture twice"
     for key in keys:
         assert space.parse(key).key == key
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_same_seed_same_asks_and_other_seed_differs(name):
     xfail(name, "determinism")
-    a = drive(get_strategy(name), 40, seed=3, name=name)
-    b = drive(get_strategy(name), 40, seed=3, name=name)
-    c = drive(get_strategy(name), 40, seed=4, name=name)
+    a = drive(make(name), 40, seed=3, name=name)
+    b = drive(make(name), 40, seed=3, name=name)
+    c = drive(make(name), 40, seed=4, name=name)
     assert a == b
     assert a != c
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_params_round_trip(name):
     xfail(name, "params")
-    s = get_strategy(name)
+    s = make(name)
     clone = type(s)(**s.get_params())
     assert clone.get_params() == s.get_params()
     assert drive(s, 30, seed=1, name=name) == drive(clone, 30, seed=1, name=name)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_failed_results_are_accepted(name):
     xfail(name, "failures")
-    keys = drive(get_strategy(name), 40, fail=set(range(0, 40, 3)), name=name)
+    keys = drive(make(name), 40, fail=set(range(0, 40, 3)), name=name)
     assert len(set(keys)) == 40
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_finite_space_ends_cleanly(name):
     xfail(name, "finite")
-    strategy = get_strategy(name)
+    strategy = make(name)
     space = toy_space(options=2, decisions=3)  # 8 architectures
     strategy.setup(space, objectives_for(name), (), 0, TOY_SERVICES)
     seen = []
@@ -109,13 +121,13 @@ def test_finite_space_ends_cleanly(name):
     assert strategy.ask() is None
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_replay_equals_live_run(name, tmp_path):
     """Stopping a run and resuming it from storage gives the trials of an uninterrupted run."""
     xfail(name, "replay")
 
     def experiment(path, trials):
-        return Experiment(toy_space(), get_strategy(name), ToyEvaluator(), Storage(path), objectives_for(name),
+        return Experiment(toy_space(), make(name), ToyEvaluator(), Storage(path), objectives_for(name),
                           Budget(trials=trials), seed=7, services=TOY_SERVICES)
 
     live = [t.arch.key for t in experiment(tmp_path / "live.db", 30).run()]
@@ -126,12 +138,11 @@ def test_replay_equals_live_run(name, tmp_path):
 
 def test_same_asks_in_a_fresh_process():
     """Determinism must not depend on process state (hash seeds, import order)."""
-    here = {name: drive(get_strategy(name), 15, seed=5, name=name) for name in NAMES}
+    here = {name: drive(make(name), 15, seed=5, name=name) for name in NAMES}
     code = (
         f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from test_contract import drive, NAMES\n"
-        "from nasforge.strategy.base import get_strategy\n"
-        "print(json.dumps({n: drive(get_strategy(n), 15, seed=5, name=n) for n in NAMES}))\n"
+        "from test_contract import drive, make, NAMES\n"
+        "print(json.dumps({n: drive(make(n), 15, seed=5, name=n) for n in NAMES}))\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp,
@@ -141,7 +152,7 @@ def test_same_asks_in_a_fresh_process():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == here
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PARAMS)
 def test_constructor_only_stores_settings(name):
-    s = get_strategy(name)
+    s = make(name)
     assert set(vars(s)) <= set(s.get_params()), "constructors store their keyword arguments and nothing else"
