@@ -83,7 +83,7 @@ def _run_dir(out: Path, start: Callable[[], Any]) -> Any:
 def _search(out: Path, method: str, space: str, space_settings: dict, settings: dict, seed: int) -> Any:
     import nasforge
 
-    # no time budget (a run's default is 3.5 minutes, which would cut training on a loaded machine)
+    # a trial budget only: the run ends after its search trials, however loaded the machine
     return _run_dir(out, lambda: nasforge.search(
         "cifar10", space, method, strategy_settings=settings, space_settings=space_settings, seed=seed,
         trials=settings["search_trials"], run_dir=out, final_retrain=False))
