@@ -35,6 +35,7 @@ from nasforge.experiment.executors import ExecutorError
 from nasforge.experiment.experiment import Callback
 from nasforge.experiment.selection import pareto_trials, select_best
 from nasforge.experiment.storage import Storage
+from nasforge.report.environment import current_environment
 from nasforge.report.table import TrialTable
 from nasforge.run.build import (
     build_evaluator,
@@ -186,6 +187,7 @@ def _run(path: Path, config: SearchConfig, space: Space, task: Task | None, stor
         callbacks = [*callbacks, hooks.trial]
     storage.set_meta("seed", config.seed)
     storage.set_meta("clock", config.clock)
+    storage.set_meta("environment", current_environment())  # the report names the machine that ran it
     strategy = None
     phase("setting up")  # cost sources (a latency predictor measures its samples), services, strategy
     if is_oneshot(config):
