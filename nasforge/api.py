@@ -14,7 +14,7 @@ from nasforge.task.task import Task
 
 
 def search(
-    task: str | Task = "mnist1d",
+    task: str | Task | None = None,
     space: str | Space = "conv1d",
     strategy: str = "evolution",
     *,
@@ -35,7 +35,9 @@ def search(
     """Run a search and return its :class:`SearchResult` (``.trials``, ``.pareto_front``, ``.best``).
 
     ``task`` and ``space`` are registered names or objects (a :class:`Task`, e.g. from
-    ``task_from_arrays``; a :class:`Space`, e.g. ``Space({...}, build=fn)``). ``evaluator`` is a
+    ``task_from_arrays``; a :class:`Space`, e.g. ``Space({...}, build=fn)``); without ``task``, the
+    evaluator's or the space's own task (as on the CLI: mnist1d for conv1d, cifar10 for the image
+    spaces and tabular benchmarks). ``evaluator`` is a
     registered evaluator's name (``train``, ``tabular``, ``proxy``, ``supernet``, ``predictor``)
     with ``evaluator_settings``, or a dict ``{"name": ..., "settings": {...}}``. Further keyword
     arguments are config fields: ``strategy_settings``, ``space_settings``, ``latency``,

@@ -35,3 +35,11 @@ def test_search_by_name(tmp_path):
                              strategy_settings={"population_size": 2, "sample_size": 1})
     assert [t.status for t in result.trials] == ["complete"] * 3
     assert result.summary is None and result.best in result.pareto_front
+
+
+def test_without_a_task_the_space_brings_its_own(tmp_path):
+    """As on the CLI: ``search(space="nb201", ...)`` searches the space's task, not MNIST-1D."""
+    import yaml
+
+    nasforge.search(space="nb201", evaluator="tabular", trials=2, run_dir=tmp_path / "nb", progress=False)
+    assert yaml.safe_load((tmp_path / "nb" / "config.yaml").read_text())["task"] == "cifar10"
