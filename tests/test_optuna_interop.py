@@ -185,7 +185,16 @@ def test_search_refuses_bad_optuna_settings_before_anything_runs(tmp_path):
     result = runner.invoke(app, [*base, "--strategy", "optuna:CmaEsSampler", "--objective", "accuracy:max",
                                  "--objective", "flops:min", "--out", str(tmp_path / "b")])
     assert result.exit_code == 2 and "cannot search 2 objectives" in result.output
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    result = runner.invoke(app, [*base, "--strategy", "optuna:Nope", "--out", str(tmp_path / "c")])
+    assert result.exit_code == 2 and "has no 'Nope'" in result.output and "GPSampler" in result.output
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
+@pytest.mark.parametrize("command", ["search", "bench"])
+def test_help_names_the_optuna_prefix(command):
+    output = runner.invoke(app, [command, "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"}).output
+    text = " ".join(output.replace("│", " ").split())
+    assert "optuna:SAMPLER (any Optuna sampler" in text
 
 
 def test_bench_runs_optuna_samplers_beside_nasforge_strategies(tmp_path):

@@ -95,6 +95,10 @@ class Registry(Generic[T]):
         name = self.canonical(name)
         return self._resolved[name] if name in self._resolved else self._entries[name]
 
+    def is_dynamic(self, name: str) -> bool:
+        """Whether ``name`` has a dynamically resolved prefix (whether or not it resolves)."""
+        return isinstance(name, str) and any(name.startswith(p) for p in self._prefixes)
+
     def patterns(self) -> list[str]:
         """Help texts of the dynamically resolved name families (e.g. ``optuna:SAMPLER ...``)."""
         return [help_ for _, help_ in self._prefixes.values()]
@@ -125,7 +129,7 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         self._load()
-        if isinstance(name, str) and any(name.startswith(p) for p in self._prefixes):
+        if isinstance(name, str) and self.is_dynamic(name):
             try:
                 return self._dynamic(name) is not None
             except UnknownNameError:

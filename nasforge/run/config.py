@@ -278,7 +278,9 @@ class SearchConfig(_Strict):
             return METHODS.canonical(name)
         try:
             return _registered(STRATEGIES, name)
-        except ValueError:
+        except ValueError as exc:
+            if STRATEGIES.is_dynamic(name):  # e.g. optuna:NAME: its own message says what is wrong
+                raise ValueError(str(exc)) from None
             raise ValueError(f"unknown strategy {name!r}; strategies: {', '.join(STRATEGIES.list())}; one-shot "
                              f"methods: {', '.join(METHODS.list())}") from None
 
