@@ -107,6 +107,8 @@ class NasEnv(gym.Env):
             self.evaluator = build_evaluator(self.config, self.space, data, self.run_dir)
         except BaseException:
             self.close()
+            if self.run_dir is not None:  # leave no run directory without trials behind
+                rd.remove_if_unused(self.run_dir)
             raise
         cls, settings = self.config.evaluator.cls(), self.config.evaluator.parsed()
         reported = cls.reports(settings, self.space)
