@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["search", "resume", "load_run", "Space", "Choice", "Arch", "get_space", "load_task", "task_from_arrays",
+__all__ = ["search", "resume", "load_run", "export_optuna", "Space", "Choice", "Arch", "get_space", "load_task", "task_from_arrays",
            "Task", "SearchResult", "ConfigError", "__version__"]
 
 
@@ -25,7 +25,7 @@ def __getattr__(name: str) -> Any:
         from nasforge.api import search
 
         return search
-    if name in ("resume", "load_run"):
+    if name in ("resume", "load_run", "export_optuna"):
         import nasforge.api as api
 
         return getattr(api, name)

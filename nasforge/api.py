@@ -103,3 +103,12 @@ def load_run(run_dir: str | Path) -> RunView:
     from nasforge.run.results import read_run_view
 
     return read_run_view(run_dir)
+
+
+def export_optuna(run_dir: str | Path, storage: str, study_name: str | None = None, overwrite: bool = False) -> Any:
+    """Write the run in ``run_dir`` into an Optuna storage (e.g. ``"sqlite:///study.db"``) as one
+    study, for optuna-dashboard; refuses an existing study of that name unless ``overwrite``.
+    See :func:`nasforge.run.optuna_export.export_optuna`."""
+    from nasforge.run.optuna_export import export_optuna as export
+
+    return export(run_dir, storage, study_name, overwrite)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from nasforge.cli import app
 from nasforge.core.objectives import Constraint, Objective
-from nasforge.core.records import FAILED
+from nasforge.core.records import FAILED, RUNNING
 from nasforge.core.registry import SettingsError, UnknownNameError
 from nasforge.experiment.storage import Storage
 from nasforge.report.data import read_run
@@ -216,7 +216,8 @@ def test_bench_runs_optuna_samplers_beside_nasforge_strategies(tmp_path):
 # ---------------------------------------------------------------------- export to Optuna
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    """A finished tabular run with a constraint (some trials infeasible), and one failed trial."""
+    """A tabular run with a constraint (some trials infeasible), one failed trial and one that was
+    still running when the run stopped."""
     run = tmp_path_factory.mktemp("export") / "run"
     result = runner.invoke(app, ["search", "--space", "macro", "--evaluator", "tabular", "--strategy", "random",
                                  "--objective", "accuracy:max", "--objective", "flops:min",
@@ -226,6 +227,7 @@ def run_dir(tmp_path_factory):
     arch = read_run(run).trials[0].arch
     number = storage.add_trial(arch)
     storage.finish_trial(number, FAILED, {}, "RuntimeError: out of memory", 1.5)
+    storage.add_trial(read_run(run).trials[1].arch)  # running
     storage.close()
     return run
 
@@ -235,7 +237,7 @@ def test_exported_study_loads_with_the_same_trials_params_and_values(run_dir, tm
     done = export_optuna(run_dir, url, "macro-run")
     records = read_run(run_dir)
     study = optuna.load_study(study_name="macro-run", storage=url)
-    assert done.trials == len(records.trials) == len(study.trials) == 13
+    assert done.trials == len(records.trials) == len(study.trials) == 14
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert study.metric_names == ["accuracy", "flops"]
     for trial, ours in zip(study.trials, sorted(records.trials, key=lambda t: t.number), strict=True):
@@ -244,26 +246,30 @@ def test_exported_study_loads_with_the_same_trials_params_and_values(run_dir, tm
         if ours.status == FAILED:
             assert trial.state == optuna.trial.TrialState.FAIL
             assert "out of memory" in trial.user_attrs["error"]
+        elif ours.status == RUNNING:
+            assert trial.state == optuna.trial.TrialState.RUNNING and trial.values is None
         else:
             assert trial.state == optuna.trial.TrialState.COMPLETE
             assert trial.values == [ours.metrics["accuracy"], ours.metrics["flops"]]
             assert trial.user_attrs["metrics"] == dict(ours.metrics)
             feasible = ours.metrics["flops"] <= 6e7
             assert (trial.system_attrs["constraints"][0] <= 0) == feasible
-    assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL}
+    assert {t.state.name for t in study.trials} == {"COMPLETE", "FAIL", "RUNNING"}
     assert any(t.system_attrs["constraints"][0] > 0 for t in study.trials if t.state.name == "COMPLETE")
     assert study.user_attrs["strategy"] == "random"
     assert len(study.best_trials) >= 1  # Optuna reads the values as a Pareto front
 
 
 def test_export_refuses_to_overwrite_a_study_unless_asked(run_dir, tmp_path):
+    import nasforge
+
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    export_optuna(run_dir, url)
+    nasforge.export_optuna(run_dir, url)  # the package face's function is this one
     name = f"nasforge-{run_dir.name}"
     with pytest.raises(ValueError, match="already exists"):
         export_optuna(run_dir, url)
     export_optuna(run_dir, url, overwrite=True)
-    assert len(optuna.load_study(study_name=name, storage=url).trials) == 13  # replaced, not doubled
+    assert len(optuna.load_study(study_name=name, storage=url).trials) == 14  # replaced, not doubled
     with sqlite3.connect(tmp_path / "study.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM studies").fetchone()[0] == 1
 
@@ -272,8 +278,8 @@ def test_export_optuna_command(run_dir, tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     result = runner.invoke(app, ["export-optuna", str(run_dir), "--storage", url, "--study-name", "s"])
     assert result.exit_code == 0, result.output
-    assert "exported 13 trials (12 complete, 1 fail) as study 's'" in result.output
-    assert len(optuna.load_study(study_name="s", storage=url).trials) == 13
+    assert "exported 14 trials (12 complete, 1 fail, 1 running) as study 's'" in result.output
+    assert len(optuna.load_study(study_name="s", storage=url).trials) == 14
     again = runner.invoke(app, ["export-optuna", str(run_dir), "--storage", url, "--study-name", "s"])
     assert again.exit_code == 2 and "already exists" in again.output
     bad = runner.invoke(app, ["export-optuna", str(run_dir), "--storage", "study.db"])
