@@ -155,3 +155,21 @@ def test_bad_actions_are_named():
     per.reset(seed=0)
     with pytest.raises(ValueError, match="one integer in 0..4"):
         per.step(9)
+
+
+def test_a_proposal_the_space_refuses_earns_the_fail_reward_and_is_not_stored():
+    from nasforge.gym import NasEnv
+    from nasforge.space.macro import MacroSpace
+
+    class NoIdentityStart(MacroSpace):  # a space object given from Python, with a rule among decisions
+        def is_valid(self, values):
+            return values["layer_0"] != 0
+
+    env = NasEnv(NoIdentityStart(), "tabular", objective="accuracy:max", fail_reward=-5.0, budget=2)
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step(np.zeros(8, dtype=int))
+    assert (reward, terminated, info["status"], info["arch"]) == (-5.0, False, "invalid", None)
+    assert "not a valid architecture" in info["error"]
+    _, reward, terminated, _, info = env.step(np.ones(8, dtype=int))
+    assert reward > 80 and terminated and info["status"] == COMPLETE
+    assert env.storage.count() == 1
