@@ -4,7 +4,7 @@ Every ``import`` of a ``nasforge`` module counts, at module level or inside a fu
 ``TYPE_CHECKING`` or not: a lazy import is still a dependency. Layers, bottom up:
 
 0 ``core``; 1 ``space``, ``task``; 2 ``hardware``; 3 ``estimate``; 4 ``strategy``, ``oneshot``;
-5 ``experiment``; 6 ``report``, ``bench``; 7 ``run``; 8 ``cli``, ``api``; 9 the package face and ``__main__``.
+5 ``experiment``; 6 ``report``, ``bench``; 7 ``run``; 8 ``cli``, ``api``, ``gym``; 9 the package face and ``__main__``.
 
 A module may import modules of its own folder and of lower layers. On top of that: ``strategy``
 imports only ``space`` and ``core``; nothing but the entry points imports ``cli``.
