@@ -11,23 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nasforge.core.objectives import Constraint, Objective
 from nasforge.core.records import Trial
 from nasforge.experiment.selection import pareto_trials, select_best
-from nasforge.report.data import read_run
+from nasforge.report.data import RunRecords, read_run
 from nasforge.report.table import TrialTable, trial_table
 
 
 @dataclass(frozen=True)
-class RunView:
-    """A run directory's configuration (as stored: a mapping), trials and final summary."""
+class RunView(RunRecords):
+    """A run directory's records (configuration as stored, trials, final summary, run facts)
+    with the views a user asks for: front, selected trial, trial table, DataFrame."""
 
-    run_dir: Path
-    config: dict[str, Any]
-    trials: list[Trial]
-    objectives: list[Objective]
-    constraints: list[Constraint]
-    summary: dict[str, Any] | None
     #: the space's decision names in its own order (None: the space is not registered here)
     decisions: list[str] | None = None
 
@@ -54,8 +48,7 @@ def read_run_view(run_dir: str | Path) -> RunView:
     """Read the run in ``run_dir`` (a :class:`~nasforge.experiment.run_dir.RunDirError` if the
     folder holds no intact run)."""
     records = read_run(run_dir)
-    return RunView(records.path, records.config, records.trials, records.objectives, records.constraints,
-                   records.summary, space_decisions(records.config))
+    return RunView(**vars(records), decisions=space_decisions(records.config))
 
 
 def space_decisions(config: dict[str, Any]) -> list[str] | None:
