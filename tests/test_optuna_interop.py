@@ -63,6 +63,36 @@ def test_a_sampler_is_named_three_ways(tmp_path, monkeypatch):
     assert "optuna:my_samplers:ChattySampler" in STRATEGIES and "optuna:NoSuchSampler" not in STRATEGIES
 
 
+STUBBORN = '''
+import optuna
+
+
+class StubbornSampler(optuna.samplers.RandomSampler):
+    """Always proposes the first option of every decision."""
+
+    def sample_independent(self, study, trial, name, distribution):
+        return distribution.choices[0]
+'''
+
+
+def test_repeats_are_answered_then_an_unseen_neighbour_is_proposed(tmp_path, monkeypatch):
+    (tmp_path / "stubborn.py").write_text(STUBBORN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    strategy = get_strategy("optuna:stubborn:StubbornSampler", max_repeats=3)
+    strategy.setup(toy_space(), OBJ, (), 0)
+    first = strategy.ask()
+    assert dict(first) == {f"x{i}": 0 for i in range(4)}
+    strategy.tell(first, {"score": toy_score(first)})
+    second = strategy.ask()  # three repeats told the known result, then a neighbour of the repeat
+    assert sum(second[k] != first[k] for k in first) == 1
+    trials = strategy._study.trials
+    assert len(trials) == 4 and all(t.values == [toy_score(first)] for t in trials)
+    strategy.tell(second, {"score": toy_score(second)})
+    added = strategy._study.trials[-1]  # the sampler learns the neighbour's result like any other
+    assert len(strategy._study.trials) == 5 and added.params == dict(second)
+    assert added.values == [toy_score(second)]
+
+
 def test_the_run_seed_reaches_the_sampler():
     """The adapter's asks are the sampler's own draws under the run's seed."""
     strategy = get_strategy("optuna:RandomSampler")
