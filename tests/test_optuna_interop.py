@@ -136,6 +136,13 @@ def test_settings_are_checked_against_the_sampler_signature():
     assert strategy._study.sampler._population_size == 6
 
 
+def test_a_sampler_that_cannot_be_built_says_why():
+    with pytest.raises(ValueError, match="'optuna:GridSampler': cannot build the sampler: .*search_space"):
+        get_strategy("optuna:GridSampler").setup(toy_space(), OBJ, (), 0)
+    with pytest.raises(ValueError, match="'optuna:QMCSampler': cannot build the sampler: .*qmc_type"):
+        get_strategy("optuna:QMCSampler", qmc_type="nope").setup(toy_space(), OBJ, (), 0)
+
+
 def test_a_single_objective_sampler_is_refused_for_several_objectives():
     strategy = get_strategy("optuna:CmaEsSampler")
     with pytest.raises(ValueError, match="'optuna:CmaEsSampler' cannot search 2 objectives"):

@@ -190,7 +190,11 @@ class OptunaSampler(Strategy):
             kwargs.setdefault("warn_independent_sampling", False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # options flagged "experimental"
-            return cls(**kwargs)
+            try:
+                return cls(**kwargs)
+            except (TypeError, ValueError) as exc:  # e.g. a required setting missing, a value refused
+                raise ValueError(f"strategy 'optuna:{self._sampler_spec()[0]}': cannot build the sampler: {exc}") \
+                    from None
 
     def _probe(self, name: str, cls: type, settings: Mapping[str, Any], directions: list[str]) -> None:
         """Refuse a sampler that cannot run several objectives, on a throwaway study, before the run."""
