@@ -85,12 +85,16 @@ def export_optuna(run_dir: str | Path, storage: str, study_name: str | None = No
         optuna.delete_study(study_name=name, storage=storage)
     directions = ["maximize" if o.direction == "max" else "minimize" for o in records.objectives]
     study = optuna.create_study(storage=storage, study_name=name, directions=directions)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names([o.metric for o in records.objectives])
-    for key, value in _study_attrs(records).items():
-        study.set_user_attr(key, value)
-    study.add_trials(frozen)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.metric for o in records.objectives])
+        for key, value in _study_attrs(records).items():
+            study.set_user_attr(key, value)
+        study.add_trials(frozen)
+    except BaseException:  # no half-written study left behind
+        optuna.delete_study(study_name=name, storage=storage)
+        raise
     states: dict[str, int] = {}
     for trial in frozen:
         states[trial.state.name] = states.get(trial.state.name, 0) + 1
@@ -133,9 +137,14 @@ def _space(records: RunRecords) -> Any:
     except (TypeError, ValueError):
         return None
     decisions = {c.name for c in space.choices}
-    if any(set(t.arch) != decisions for t in records.trials):
-        return None  # stored decisions that this version of the space no longer has
+    for trial in records.trials:  # stored decisions or values this version of the space no longer has
+        if set(trial.arch) != decisions or not all(_is_option(c.options, trial.arch[c.name]) for c in space.choices):
+            return None
     return space
+
+
+def _is_option(options: tuple[Any, ...], value: Any) -> bool:
+    return any(type(o) is type(value) and o == value for o in options)
 
 
 def _frozen(records: RunRecords, trial: Trial, distributions: Mapping[str, Any], index: int) -> Any:
