@@ -97,9 +97,11 @@ def run_one(job: Job) -> RunCurve:
 
     storage = Storage(":memory:")
     try:
+        # shape=bench: free statistics of the benchmark's own networks, also where nasforge lacks its data
         experiment = Experiment(space, strategy, TabularEvaluator(bench.name), storage, objectives,
                                 Budget(trials=job.queries), seed=job.seed, callbacks=[record],
-                                services=run_services(space, bench.task, job.seed), max_repeats=_MAX_REPEATS)
+                                services=run_services(space, bench.task, job.seed, shape=bench),
+                                max_repeats=_MAX_REPEATS)
         trials = experiment.run()
     finally:
         storage.close()

@@ -35,7 +35,8 @@ def predictors(
         Path("predictors-out")),
     predictor: Annotated[str, typer.Option("--predictors", help=f"comma-separated predictors: {_PREDICTORS}")] = (
         "gbdt,rf,gp,mlp"),
-    features: Annotated[str, typer.Option(help="onehot+stats (encoding + log params/FLOPs) or onehot")] = (
+    features: Annotated[str, typer.Option(help="onehot+stats (encoding + free statistics), onehot, or auto+stats "
+                                                 "(+ the path encoding where the space has one)")] = (
         "onehot+stats"),
     test_size: Annotated[int, typer.Option(min=10, help="held-out archs ranked per seed")] = 1000,
     pool_size: Annotated[int, typer.Option(min=10, help="unlabeled archs for pretraining")] = 5000,

@@ -3,12 +3,17 @@ Optimization with Neural Architectures for Neural Architecture Search").
 
 After ``n_init`` random architectures, every ask:
 
-1. refits an ensemble of small MLPs
-   (:class:`~nasforge.strategy.surrogates.MLPEnsemble`) on the told architectures, encoded by
-   :func:`~nasforge.strategy.encodings.encoder_for` (path + one-hot on ``nb201``, one-hot
+1. refits its surrogate on the told architectures, encoded by
+   :func:`~nasforge.space.encodings.encoder_for` (path + one-hot on ``nb201``, one-hot
    elsewhere); targets are the first objective's scores (:mod:`nasforge.strategy.scoring`),
    rank-transformed to normal quantiles so the fit spends its capacity on the order of the
-   good architectures rather than on the tail of broken ones. The refit happens once the
+   good architectures rather than on the tail of broken ones. ``surrogate="mlp_ensemble"`` is an
+   ensemble of small NumPy MLPs (:class:`~nasforge.strategy.surrogates.MLPEnsemble`); any other
+   value names a registered performance predictor that gives an uncertainty (``resid_gp``,
+   ``gp``, ``rf``, ``mlp``, ...), lent by the run's ``predictor`` service and fed the
+   ``featurizer`` service's rows (the encoding plus free statistics), e.g. ``resid_gp``: a GP on
+   the residual of a free-statistic prior (:mod:`nasforge.estimate.predictors.residual`). The
+   refit happens once the
    number of results has grown by ``refit_every`` and by ``refit_fraction`` of the last fit's
    count (every result early on, every ~5% later: the cost stays small over long runs);
 2. builds candidates by mutation of the ``top_k`` best architectures so far: all their one-edit
@@ -32,6 +37,8 @@ from nasforge.strategy.scoring import score
 from nasforge.strategy.surrogates import MLPEnsemble
 
 _ACQUISITIONS = ("its", "ucb")
+MLP_ENSEMBLE = "mlp_ensemble"
+_FEATURE_POOL = 256  # random archs that fix the standardisation of a predictor's free statistics
 
 
 @register_strategy("bananas")
@@ -41,7 +48,8 @@ class Bananas(Strategy):
     def __init__(self, n_init: int = 10, encoding: str = "auto", acquisition: str = "its", kappa: float = 1.0,
                  members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 100,
                  refit_every: int = 1, refit_fraction: float = 0.05, top_k: int = 10, n_mutations: int = 20,
-                 n_random: int = 100, bootstrap: bool = False) -> None:
+                 n_random: int = 100, bootstrap: bool = False, surrogate: str = MLP_ENSEMBLE) -> None:
+        self.surrogate = surrogate
         self.bootstrap = bootstrap
         self.n_init = n_init
         self.encoding = encoding
@@ -62,9 +70,12 @@ class Bananas(Strategy):
         if self.n_init < 2 or self.refit_every < 1 or self.top_k < 1:
             raise ValueError("bananas: need n_init >= 2, refit_every >= 1 and top_k >= 1")
         super().setup(*args, **kwargs)
-        self._encode = encoder_for(self.space, self.encoding)
         self._data: list[tuple[Arch, float]] = []
-        self._model: MLPEnsemble | None = None
+        self._model: Any = None
+        if self.surrogate == MLP_ENSEMBLE:
+            self._encode = encoder_for(self.space, self.encoding)
+        else:
+            self._encode = self._predictor_features()
         self._fitted_on = 0
         self._neighbours: dict[str, list[Arch]] = {}
         self._codes: dict[str, np.ndarray] = {}
@@ -85,7 +96,25 @@ class Bananas(Strategy):
         return arch
 
     # ---------------------------------------------------------------- internals
-    def _fit(self) -> MLPEnsemble:
+    def _predictor_features(self) -> Any:
+        """Feature rows from the run's featurizer (encoding ``self.encoding`` plus free statistics,
+        standardised on random archs), after checking the surrogate predictor exists and gives an
+        uncertainty."""
+        who = f"strategy bananas (surrogate={self.surrogate!r})"
+        make = self.services.need("predictor", who)
+        probe = make(self.surrogate)
+        if not getattr(probe, "gives_uncertainty", False):
+            raise ValueError(f"{who}: the predictor gives no uncertainty for the acquisition; use "
+                             f"{MLP_ENSEMBLE!r} or a predictor such as resid_gp, gp, rf or mlp")
+        featurizer = self.services.need("featurizer", who)(self.space)
+        if getattr(probe, "needs_stats", False) and featurizer.stats is None:
+            raise ValueError(f"{who}: this predictor ranks by free statistics (params, FLOPs), which space "
+                             f"{self.space.name!r} has none of for this run; use {MLP_ENSEMBLE!r} or gp")
+        featurizer.encoding = self.encoding
+        featurizer.fit(self.space.sample_distinct(_FEATURE_POOL, np.random.default_rng([self.seed, 22])))
+        return featurizer.transform
+
+    def _fit(self) -> Any:
         grown = len(self._data) - self._fitted_on
         if self._model is None or grown >= max(self.refit_every, self.refit_fraction * self._fitted_on):
             archs = [a for a, _ in self._data]
@@ -94,8 +123,12 @@ class Bananas(Strategy):
             from scipy.stats import norm  # imported on first use: listing strategies stays instant
 
             target = norm.ppf((ranks + 0.5) / len(values))
-            self._model = MLPEnsemble(self.members, self.hidden, self.epochs, bootstrap=self.bootstrap).fit(
-                self._encoded(archs), target, self.rng)
+            if self.surrogate == MLP_ENSEMBLE:
+                self._model = MLPEnsemble(self.members, self.hidden, self.epochs, bootstrap=self.bootstrap).fit(
+                    self._encoded(archs), target, self.rng)
+            else:
+                seed = int(self.rng.integers(2**31))
+                self._model = self.services.predictor(self.surrogate, seed=seed).fit(self._encoded(archs), target)
             self._fitted_on = len(self._data)
         return self._model
 
@@ -140,8 +173,12 @@ class Bananas(Strategy):
         candidates = self._candidates()
         if not candidates:
             return None
-        preds = self._fit().predict(self._encoded(candidates))
-        mean, spread = preds.mean(axis=0), preds.std(axis=0)
+        model = self._fit()
+        if self.surrogate == MLP_ENSEMBLE:
+            preds = model.predict(self._encoded(candidates))
+            mean, spread = preds.mean(axis=0), preds.std(axis=0)
+        else:
+            mean, spread = model.predict_dist(self._encoded(candidates))
         if self.acquisition == "its":
             value = mean + spread * self.rng.standard_normal(len(candidates))
         else:

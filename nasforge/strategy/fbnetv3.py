@@ -117,6 +117,9 @@ class FBNetV3(Strategy):
         unlabeled = self.pool or pool  # a space smaller than the initial batch: pretrain on that
         self.featurizer.fit(unlabeled)
         self.template = make(self.predictor, seed=seed, pretrained=self.pretrained)
+        if getattr(self.template, "needs_stats", False) and self.featurizer.stats is None:
+            raise ValueError(f"strategy fbnetv3: predictor {self.predictor!r} ranks by free statistics (params, "
+                             f"FLOPs), which space {space.name!r} has none of for this run; choose another predictor")
         if self.pretrained:
             self.template.pretrain(self.featurizer.transform(unlabeled), self.featurizer.free_stats(unlabeled))
         self.results: dict[str, tuple[Arch, float]] = {}

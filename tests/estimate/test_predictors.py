@@ -109,12 +109,12 @@ def test_study_writes_the_table(tmp_path):
     from nasforge.estimate.predictors.study import run_seed, write_study
 
     rows = run_seed("macro", 0, [10, 20], ["gbdt"], test_size=60, pool_size=100)
-    assert {r.predictor for r in rows} == {"gbdt", "gbdt+pretrain", "free_stat"}
+    assert {r.predictor for r in rows} == {"gbdt", "gbdt+pretrain", "free_stat", "live_stat"}
     paths = write_study(rows, tmp_path)
     with paths["csv"].open() as fh:
         reader = csv.DictReader(fh)
         assert reader.fieldnames == ["predictor", "train_size", "kendall", "spearman", "seconds"]
-        assert len(list(reader)) == 6
+        assert len(list(reader)) == 8
     assert paths["plot"].stat().st_size > 0
 
 
@@ -122,7 +122,7 @@ def test_study_writes_the_table(tmp_path):
 def test_reference_predictors_can_be_asked_for_by_name():
     from nasforge.estimate.predictors.study import run_seed, variants
 
-    assert variants(["constant", "free_stat", "mlp"]) == ["constant", "free_stat", "mlp", "mlp+pretrain"]
-    rows = run_seed("macro", 0, [10], ["constant", "free_stat"], test_size=60, pool_size=100)
-    assert [r.predictor for r in rows] == ["constant", "free_stat"]
+    assert variants(["constant", "free_stat", "mlp"]) == ["constant", "free_stat", "mlp", "mlp+pretrain", "live_stat"]
+    rows = run_seed("macro", 0, [10], ["constant", "free_stat", "live_stat"], test_size=60, pool_size=100)
+    assert [r.predictor for r in rows] == ["constant", "free_stat", "live_stat"]
     assert rows[1].kendall > 0.2  # FLOPs rank macro archs well; the constant cannot rank at all

@@ -22,6 +22,10 @@ class Predictor:
     """Base class; subclasses implement :meth:`_fit` and :meth:`_predict`."""
 
     pretrained: bool = False
+    #: whether :meth:`predict_dist` gives a spread (ensembles, GPs); others raise there
+    gives_uncertainty: bool = False
+    #: whether it reads free-statistic columns, so needs a Featurizer with statistics
+    needs_stats: bool = False
 
     def get_params(self) -> dict[str, Any]:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
@@ -48,6 +52,19 @@ class Predictor:
             raise RuntimeError(f"{type(self).__name__}: call fit() before predict()")
         return self._target.inverse(self._predict(np.asarray(x, dtype=np.float32)))
 
+    def predict_dist(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, spread)`` per row in the units of ``y``: the model's mean and standard
+        deviation (ensemble spread or posterior), mapped through the target transform (the spread
+        as half the distance between the images of mean +- one deviation)."""
+        if not hasattr(self, "_target"):
+            raise RuntimeError(f"{type(self).__name__}: call fit() before predict_dist()")
+        if not self.gives_uncertainty:
+            raise NotImplementedError(f"{type(self).__name__} gives no uncertainty; use one of the predictors "
+                                      "with gives_uncertainty (gp, rf, mlp, resid_gp, resid_rf, resid_mlp)")
+        mean, spread = self._predict_dist(np.asarray(x, dtype=np.float32))
+        inv = self._target.inverse
+        return inv(mean), (inv(mean + spread) - inv(mean - spread)) / 2
+
     # ----------------------------------------------------------- implementations
     def _pretrain(self, x_pool: np.ndarray, stats_pool: np.ndarray) -> None:
         raise NotImplementedError(f"{type(self).__name__} has no pretraining")
@@ -56,6 +73,10 @@ class Predictor:
         raise NotImplementedError
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _predict_dist(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, standard deviation)`` in the fitted (normal-score) units."""
         raise NotImplementedError
 
 
@@ -91,7 +112,8 @@ class NormalScores:
 PREDICTORS: Registry[type[Predictor]] = Registry(
     "predictor",
     modules=("nasforge.estimate.predictors.sklearn_models", "nasforge.estimate.predictors.mlp",
-             "nasforge.estimate.predictors.baselines"),
+             "nasforge.estimate.predictors.baselines",
+             "nasforge.estimate.predictors.residual"),
 )
 register_predictor = PREDICTORS.register
 

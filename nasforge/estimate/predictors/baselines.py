@@ -1,5 +1,7 @@
-"""Reference predictors: ``constant`` (the mean: Kendall tau 0) and ``free_stat`` (rank by one
-free statistic, the baseline every predictor must beat; White et al. 2021, Ning et al. 2021)."""
+"""Reference predictors: ``constant`` (the mean: Kendall tau 0), ``free_stat`` (rank by FLOPs,
+the baseline every predictor must beat; White et al. 2021, Ning et al. 2021) and ``live_stat``
+(rank by the FLOPs of the live operations, the best single free statistic on the tabular
+benchmarks here; see :mod:`.stats`)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ class Constant(Predictor):
 @register_predictor("free_stat")
 class FreeStat(Predictor):
     """Predicts from one feature column (default the last: log FLOPs from a Featurizer with
-    stats; ``-2`` is log params), its sign chosen by its correlation on the training set."""
+    stats; ``-2`` is log params, ``-3`` log live FLOPs, ``-4`` log live params), its sign chosen by its correlation on
+    the training set."""
+
+    needs_stats = True
 
     def __init__(self, column: int = -1) -> None:
         self.column = column
@@ -38,3 +43,11 @@ class FreeStat(Predictor):
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         return self._sign * (x[:, self.column].astype(np.float64) - self._loc) / self._scale
+
+
+@register_predictor("live_stat")
+class LiveStat(FreeStat):
+    """:class:`FreeStat` on log live FLOPs (column ``-3`` of a Featurizer with stats)."""
+
+    def __init__(self, column: int = -3) -> None:
+        self.column = column

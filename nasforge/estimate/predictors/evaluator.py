@@ -3,7 +3,9 @@ every new one (no training; White et al. 2021, "How Powerful are Performance Pre
 Neural Architecture Search?").
 
 Settings: ``data`` (where the measured architectures come from), ``metric`` (the column to
-learn), ``predictor`` (a registered predictor: ``gbdt``, ``rf``, ``gp``, ``mlp``, ...),
+learn), ``predictor`` (a registered predictor: ``resid_gp``, ``gbdt``, ``rf``, ``gp``, ``mlp``,
+...; ``auto``, the default: ``resid_gp``, a GP on the residual of a free-statistic prior, where
+the space has free statistics, else ``gbdt``),
 ``samples`` (how many rows to fit on: a seeded random subset; all by default) and
 ``pretrained`` (pretrain on the free statistics of 256 unlabeled archs first, FBNetV3-style).
 ``data`` is either
@@ -13,8 +15,8 @@ learn), ``predictor`` (a registered predictor: ``gbdt``, ``rf``, ``gp``, ``mlp``
   show RUN --csv > trials.csv`` writes one from any earlier run; or
 - ``benchmark:NAME``: a tabular benchmark of the run's space (``samples`` rows, default 100).
 
-It reports ``predicted_<metric>``. Features are the space's encoding plus log params and log
-FLOPs where the space builds networks (:class:`~nasforge.estimate.predictors.features.Featurizer`).
+It reports ``predicted_<metric>``. Features are the space's encoding plus the free statistics
+(log live params and FLOPs, log params and FLOPs) where the space builds networks (:class:`~nasforge.estimate.predictors.features.Featurizer`).
 The predictor is fitted once per process, on first use, from the seed of the run: the same run
 gives the same predictions in every worker. Files are read as CSV text; nothing is executed.
 """
@@ -34,6 +36,9 @@ from nasforge.space.arch import Arch
 
 BENCHMARK_PREFIX = "benchmark:"
 POOL = 256
+AUTO = "auto"
+#: what ``auto`` means: with free statistics, without
+AUTO_PREDICTORS = ("resid_gp", "gbdt")
 
 
 class PredictorSettings(BaseModel):
@@ -43,7 +48,8 @@ class PredictorSettings(BaseModel):
 
     data: str = Field(description="a CSV of measured archs (arch + metric columns) or benchmark:NAME")
     metric: str = Field("val_accuracy", min_length=1, description="the measured metric to learn")
-    predictor: str = Field("gbdt", description="a registered performance predictor")
+    predictor: str = Field(AUTO, description="a registered performance predictor, or auto (resid_gp with free "
+                           "statistics, else gbdt)")
     samples: int | None = Field(None, ge=2, le=10_000_000, description="rows to fit on (default: all; "
                                 "benchmark: 100)")
     direction: str = Field("max", pattern="^(max|min)$", description="whether more of the metric is better")
@@ -52,7 +58,8 @@ class PredictorSettings(BaseModel):
     def model_post_init(self, _: Any) -> None:
         from nasforge.estimate.predictors import PREDICTORS
 
-        PREDICTORS.get(self.predictor)  # an unknown predictor lists the valid ones
+        if self.predictor != AUTO:
+            PREDICTORS.get(self.predictor)  # an unknown predictor lists the valid ones
 
 
 @register_evaluator("predictor")
@@ -61,7 +68,7 @@ class PredictorEvaluator(Evaluator):
 
     Settings = PredictorSettings
 
-    def __init__(self, space: Any, data: str, metric: str = "val_accuracy", predictor: str = "gbdt",
+    def __init__(self, space: Any, data: str, metric: str = "val_accuracy", predictor: str = AUTO,
                  samples: int | None = None, pretrained: bool = False, task: Any = None, seed: int = 0) -> None:
         self.space = space
         self.data = data
@@ -136,7 +143,14 @@ class PredictorEvaluator(Evaluator):
 
             featurizer = Featurizer(self.space, self._stats())
             archs, values = self.labels()
-            predictor = get_predictor(self.predictor, seed=self.seed, pretrained=self.pretrained)
+            name = self.predictor
+            if name == AUTO:
+                name = AUTO_PREDICTORS[0] if featurizer.stats is not None else AUTO_PREDICTORS[1]
+            predictor = get_predictor(name, seed=self.seed, pretrained=self.pretrained)
+            if predictor.needs_stats and featurizer.stats is None:
+                raise ValueError(f"predictor {name!r} ranks by free statistics (params, FLOPs), and space "
+                                 f"{self.space.name!r} has none for this run (it builds no networks, or the run has "
+                                 "no task); choose another predictor, e.g. gbdt")
             if self.pretrained and featurizer.stats is not None:
                 pool = self.space.sample_distinct(POOL, np.random.default_rng([self.seed, 1]))
                 featurizer.fit(pool)

@@ -11,10 +11,14 @@ from nasforge.space.space import Space
 
 
 class Featurizer:
-    """``transform(archs)``: ``space.encode(arch)`` then, with ``stats``, log params and log FLOPs.
+    """``transform(archs)``: ``space.encode(arch)`` then, with ``stats``, the free statistics:
+    log live params, log live FLOPs, log params, log FLOPs (in that order: the last column is
+    log FLOPs).
 
     ``stats`` maps archs to an ``(n, 2)`` array of (params, flops), e.g. a
-    :class:`~nasforge.estimate.predictors.stats.FreeStats`. ``encoding`` is ``onehot`` (the
+    :class:`~nasforge.estimate.predictors.stats.FreeStats`; its ``live(archs)`` (when it has one)
+    gives those of the live operations (see :mod:`.stats`), else the live columns repeat the
+    totals. ``encoding`` is ``onehot`` (the
     space's own) or any kind of :func:`nasforge.strategy.encodings.encoder_for` (``auto``,
     ``path``, ``path+onehot``: the BANANAS path encoding on ``nb201``).
 
@@ -32,10 +36,13 @@ class Featurizer:
         self._scale: np.ndarray | None = None
 
     def free_stats(self, archs: Sequence[Arch]) -> np.ndarray:
-        """Log of (params, flops) per arch (``(n, 2)``; needs ``stats``)."""
+        """Log of (live params, live flops, params, flops) per arch (``(n, 4)``; needs ``stats``)."""
         if self.stats is None:
             raise ValueError("this featurizer has no free statistics (give stats=FreeStats(...))")
-        return np.log1p(self.stats(archs))
+        total = np.asarray(self.stats(archs), dtype=float).reshape(len(archs), 2)
+        live_fn = getattr(self.stats, "live", None)
+        live = np.asarray(live_fn(archs), dtype=float).reshape(len(archs), 2) if live_fn else total
+        return np.log1p(np.hstack([live, total]))
 
     def fit(self, archs: Sequence[Arch]) -> Featurizer:
         """Fix the standardisation of the statistics from ``archs``."""

@@ -19,6 +19,8 @@ class MLPEnsemble(Predictor):
     the prediction is their mean. With ``pretrained=True`` every member's trunk starts from one
     :class:`StatsEncoder` fitted by :meth:`pretrain` and is fine-tuned with all weights."""
 
+    gives_uncertainty = True
+
     def __init__(self, members: int = 3, hidden: int = 64, layers: int = 2, epochs: int = 300,
                  lr: float = 1e-3, weight_decay: float = 1e-4, pretrained: bool = False,
                  pretrain_epochs: int = 60, seed: int = 0) -> None:
@@ -56,6 +58,13 @@ class MLPEnsemble(Predictor):
                 self._nets.append(net.eval())
 
     @torch.no_grad()
-    def _predict(self, x: np.ndarray) -> np.ndarray:
+    def _members(self, x: np.ndarray) -> np.ndarray:
         xt = torch.as_tensor(x)
-        return torch.stack([net(xt)[:, 0] for net in self._nets]).mean(0).numpy().astype(np.float64)
+        return torch.stack([net(xt)[:, 0] for net in self._nets]).numpy().astype(np.float64)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        return self._members(x).mean(0)
+
+    def _predict_dist(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        members = self._members(x)
+        return members.mean(0), members.std(0)

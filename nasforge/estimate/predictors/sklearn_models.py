@@ -71,6 +71,13 @@ class RandomForest(_SklearnPredictor):
         self.pretrained = pretrained
         self.seed = seed
 
+    gives_uncertainty = True
+
+    def _predict_dist(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        features = self._features(x)
+        trees = np.stack([tree.predict(features) for tree in self._est.estimators_])
+        return trees.mean(0), trees.std(0)
+
     def _model(self) -> Any:
         from sklearn.ensemble import RandomForestRegressor
 
@@ -88,6 +95,12 @@ class GaussianProcess(_SklearnPredictor):
         self.pretrained = pretrained
         self.seed = seed
 
+    gives_uncertainty = True
+
+    def _predict_dist(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, std = self._est.predict(self._features(x), return_std=True)
+        return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+
     def _model(self) -> Any:
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -104,3 +117,25 @@ class GaussianProcess(_SklearnPredictor):
         with warnings.catch_warnings():  # a bound reached on a dozen points is expected, not news
             warnings.simplefilter("ignore", ConvergenceWarning)
             super()._fit(x, y)
+
+
+@register_predictor("ridge")
+class BayesRidge(_SklearnPredictor):
+    """Bayesian linear regression, its prior precision and noise by evidence maximisation
+    (``sklearn.linear_model.BayesianRidge``): one additive effect per option, the least variance
+    of the learned models at a dozen labels; its posterior gives the spread."""
+
+    gives_uncertainty = True
+
+    def __init__(self, pretrained: bool = False, seed: int = 0) -> None:
+        self.pretrained = pretrained
+        self.seed = seed
+
+    def _model(self) -> Any:
+        from sklearn.linear_model import BayesianRidge
+
+        return BayesianRidge()
+
+    def _predict_dist(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, std = self._est.predict(self._features(x), return_std=True)
+        return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)

@@ -24,9 +24,9 @@ from nasforge.estimate.predictors.base import get_predictor, rank_correlations
 
 PRETRAIN_SUFFIX = "+pretrain"
 DEFAULT_PREDICTORS = ("gbdt", "rf", "gp", "mlp")
-BASELINES = ("free_stat",)  # always reported beside the predictors
-REFERENCE = ("constant", "free_stat")  # no seed, nothing to pretrain, features with free statistics
-FEATURES = ("onehot+stats", "onehot")
+BASELINES = ("free_stat", "live_stat")  # always reported beside the predictors
+REFERENCE = ("constant", "free_stat", "live_stat")  # no seed, nothing to pretrain, features with free statistics
+FEATURES = ("onehot+stats", "onehot", "auto+stats")
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,10 @@ def run_seed(benchmark: str, seed: int, train_sizes: Sequence[int], predictors: 
              features: str = "onehot+stats") -> list[StudyRow]:
     """Every predictor variant at every training size for one seed.
 
-    ``features``: ``onehot+stats`` (the encoding plus log params and log FLOPs) or ``onehot``
-    (the encoding alone; free statistics then reach a predictor only through pretraining).
+    ``features``: ``onehot+stats`` (the encoding plus the free statistics of
+    :class:`~nasforge.estimate.predictors.features.Featurizer`), ``onehot`` (the encoding alone;
+    free statistics then reach a predictor only through pretraining) or ``auto+stats`` (the
+    path encoding too where the space has one, as BANANAS, plus the statistics).
     """
     if features not in FEATURES:
         raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
@@ -79,7 +81,8 @@ def run_seed(benchmark: str, seed: int, train_sizes: Sequence[int], predictors: 
     test_keys = [keys[i] for i in order[:test_size]]
     train_keys = [keys[i] for i in order[test_size:test_size + need]]
     pool_keys = [keys[i] for i in rng.choice(len(keys), size=min(pool_size, len(keys)), replace=False)]
-    with_stats = Featurizer(space, free_stats_for(space, benchmark))
+    encoding = "auto" if features == "auto+stats" else "onehot"
+    with_stats = Featurizer(space, free_stats_for(space, benchmark), encoding=encoding)
     pool = [space.parse(k) for k in pool_keys]
     test = [space.parse(k) for k in test_keys]
     train = [space.parse(k) for k in train_keys]
