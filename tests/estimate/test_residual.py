@@ -166,3 +166,16 @@ def test_the_predictor_evaluator_uses_the_residual_gp_where_there_are_free_stati
         PredictorEvaluator(space, data, "accuracy", predictor="resid_gp", samples=20).model()
     arch = space.sample(np.random.default_rng(0))
     assert np.isfinite(with_stats.evaluate(arch).metrics["predicted_accuracy"])
+
+
+@needs_data
+def test_the_study_runs_the_residual_predictor_on_path_features():
+    from nasforge.estimate.predictors.study import run_seed
+
+    rows = run_seed("nb201-cifar10", 0, [10, 40], ["resid_gp"], test_size=100, pool_size=50, pretrain=False,
+                    features="auto+stats")
+    assert [(r.predictor, r.train_size) for r in rows] == [
+        ("resid_gp", 10), ("resid_gp", 40), ("free_stat", 10), ("free_stat", 40), ("live_stat", 10), ("live_stat", 40)]
+    assert all(r.kendall > 0.3 for r in rows)
+    with pytest.raises(ValueError, match="features"):
+        run_seed("nb201-cifar10", 0, [10], ["resid_gp"], test_size=100, features="path")
