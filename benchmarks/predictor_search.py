@@ -4,13 +4,17 @@ Arms, each run to the same number of queries (unique architectures evaluated) un
 of :mod:`nasforge.bench.protocol` (one ordinary Experiment per run, in-memory storage, the
 benchmark dataset's services; a repeated proposal is answered for free):
 
-- ``bananas``: BANANAS with its NumPy MLP ensemble (``surrogate=mlp_ensemble``, the old default);
-- ``bananas-resid``: BANANAS with ``surrogate=resid_gp`` (a GP on the residual of the
-  free-statistic prior, :mod:`nasforge.estimate.predictors.residual`; its posterior spread feeds
-  the Thompson sampling);
-- ``fbnetv3``: the FBNetV3 strategy with its old predictor (``mlp``, pretrained on free
-  statistics);
-- ``fbnetv3-resid``: the FBNetV3 strategy with ``predictor=resid_gp``.
+- ``bananas-old``: BANANAS as it was before issue 22 (NumPy MLP ensemble, Thompson sampling:
+  ``surrogate=mlp_ensemble, acquisition=its``);
+- ``bananas-old-ucb``: the same ensemble with ``acquisition=ucb``;
+- ``bananas-resid-its``: ``surrogate=resid_gp`` (a GP whose mean function is the free-statistic
+  prior, :mod:`nasforge.estimate.predictors.residual`) with Thompson sampling;
+- ``bananas``: the default now, ``surrogate=resid_gp, acquisition=ucb``;
+- ``fbnetv3-old``: the FBNetV3 strategy with its old default predictor (``mlp``, pretrained on
+  free statistics);
+- ``fbnetv3``: the default now, ``predictor=resid_gp`` (``pretrained=True``: its GP also gets
+  the statistics encoder's embedding);
+- ``fbnetv3-resid-nopre``: ``predictor=resid_gp, pretrained=False``.
 
 Prints a markdown table of mean regret (± standard error over seeds) after 25 and 50 queries;
 ``--json`` keeps the curves. Each run depends on its seed alone.
@@ -28,10 +32,13 @@ from typing import Any
 import numpy as np
 
 ARMS: dict[str, tuple[str, dict[str, Any]]] = {
-    "bananas": ("bananas", {"surrogate": "mlp_ensemble"}),
-    "bananas-resid": ("bananas", {"surrogate": "resid_gp"}),
-    "fbnetv3": ("fbnetv3", {"predictor": "mlp", "pretrained": True}),
-    "fbnetv3-resid": ("fbnetv3", {"predictor": "resid_gp", "pretrained": False}),
+    "bananas-old": ("bananas", {"surrogate": "mlp_ensemble", "acquisition": "its"}),
+    "bananas-old-ucb": ("bananas", {"surrogate": "mlp_ensemble", "acquisition": "ucb"}),
+    "bananas-resid-its": ("bananas", {"surrogate": "resid_gp", "acquisition": "its"}),
+    "bananas": ("bananas", {"surrogate": "resid_gp", "acquisition": "ucb"}),
+    "fbnetv3-old": ("fbnetv3", {"predictor": "mlp", "pretrained": True}),
+    "fbnetv3": ("fbnetv3", {"predictor": "resid_gp", "pretrained": True}),
+    "fbnetv3-resid-nopre": ("fbnetv3", {"predictor": "resid_gp", "pretrained": False}),
 }
 BENCHMARKS = "nb201-cifar10,nb201-cifar100,nb201-imagenet16,macro"
 

@@ -174,7 +174,7 @@ ARCH = ["--space", "macro", "--arch", "02012100"]
     (["predictors", "--benchmark", "nope"], "--benchmark: unknown benchmark 'nope'"),
     (["predictors", "--train-sizes", "10,x"], "--train-sizes: expected comma-separated integers"),
     (["predictors", "--train-sizes", "1,10"], "--train-sizes: every size must be >= 2"),
-    (["predictors", "--features", "raw"], "--features must be one of: onehot+stats, onehot; got 'raw'"),
+    (["predictors", "--features", "raw"], "--features must be one of: onehot+stats, onehot, auto+stats; got 'raw'"),
     (["predictors", "--seeds", "0"], "'--seeds'"),
     (["predictors", "--test-size", "3"], "'--test-size'"),
 ])

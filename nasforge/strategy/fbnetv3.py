@@ -5,7 +5,9 @@ typically a :class:`~nasforge.space.joint.JointSpace` (architecture + training r
 1. At ``setup``: a pool of ``pool_size`` candidates within the resource bound, drawn with a
    scrambled Sobol sequence over the decisions' options (quasi-random: combinations are covered
    evenly); the predictor is *pretrained* on the pool's free statistics (log params, log FLOPs),
-   which need no training.
+   which need no training. The default predictor, ``resid_gp``, also carries the statistics as
+   its prior mean (:mod:`nasforge.estimate.predictors.residual`; issue 22: lower regret than the
+   pretrained ``mlp`` on the tabular benchmarks, see docs/benchmarks.md).
 2. The first ``initial`` asks are ``initial`` further Sobol candidates. Then, whenever its queue
    is empty, the strategy fits the (pretrained) predictor on every result told so far and queues
    the ``batch`` best-predicted candidates not yet asked, among the pool and the neighbourhood
@@ -74,7 +76,7 @@ class FBNetV3(Strategy):
     """See the module docstring."""
 
     def __init__(self, resource: str = "params", max_cost: float | None = None, initial: int = 16,
-                 batch: int = 8, pool_size: int = 1000, predictor: str = "mlp", pretrained: bool = True,
+                 batch: int = 8, pool_size: int = 1000, predictor: str = "resid_gp", pretrained: bool = True,
                  parents: int = 4, neighbours: int = 24, budgets: Sequence[float] = (),
                  population: int = 32, generations: int = 10) -> None:
         self.resource = resource
