@@ -24,7 +24,7 @@ After ``n_init`` random architectures, every ask:
    samples; never anything already asked;
 3. picks the candidate with the best acquisition: independent Thompson sampling (``its``: one
    draw per candidate from a normal with the surrogate's mean and spread) or ``ucb``
-   (mean + ``kappa`` x spread); ``auto``: ``ucb`` with a predictor, ``its`` with the ensemble.
+   (mean + ``kappa`` x spread, the default; before issue 22 the default was ``its``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from nasforge.strategy.scoring import score
 from nasforge.strategy.surrogates import MLPEnsemble
 
 AUTO = "auto"
-_ACQUISITIONS = ("its", "ucb", AUTO)
+_ACQUISITIONS = ("its", "ucb")
 MLP_ENSEMBLE = "mlp_ensemble"
 AUTO_SURROGATE = "resid_gp"  # what surrogate=auto uses where the run lends free statistics
 _FEATURE_POOL = 256  # random archs that fix the standardisation of a predictor's free statistics
@@ -50,7 +50,7 @@ _FEATURE_POOL = 256  # random archs that fix the standardisation of a predictor'
 class Bananas(Strategy):
     """Ensemble-surrogate Bayesian optimisation over mutations of the best architectures."""
 
-    def __init__(self, n_init: int = 10, encoding: str = "auto", acquisition: str = AUTO, kappa: float = 1.0,
+    def __init__(self, n_init: int = 10, encoding: str = "auto", acquisition: str = "ucb", kappa: float = 1.0,
                  members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 100,
                  refit_every: int = 1, refit_fraction: float = 0.05, top_k: int = 10, n_mutations: int = 20,
                  n_random: int = 100, bootstrap: bool = False, surrogate: str = AUTO) -> None:
@@ -85,9 +85,6 @@ class Bananas(Strategy):
             self._encode = encoder_for(self.space, self.encoding)
         else:
             self._encode = self._predictor_features(featurizer)
-        self._acquisition = self.acquisition
-        if self.acquisition == AUTO:
-            self._acquisition = "its" if self._surrogate == MLP_ENSEMBLE else "ucb"
         self._fitted_on = 0
         self._neighbours: dict[str, list[Arch]] = {}
         self._codes: dict[str, np.ndarray] = {}
@@ -197,7 +194,7 @@ class Bananas(Strategy):
             mean, spread = preds.mean(axis=0), preds.std(axis=0)
         else:
             mean, spread = model.predict_dist(self._encoded(candidates))
-        if self._acquisition == "its":
+        if self.acquisition == "its":
             value = mean + spread * self.rng.standard_normal(len(candidates))
         else:
             value = mean + self.kappa * spread

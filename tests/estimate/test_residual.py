@@ -179,3 +179,18 @@ def test_the_study_runs_the_residual_predictor_on_path_features():
     assert all(r.kendall > 0.3 for r in rows)
     with pytest.raises(ValueError, match="features"):
         run_seed("nb201-cifar10", 0, [10], ["resid_gp"], test_size=100, features="path")
+
+
+def test_bananas_auto_surrogate_is_the_residual_gp_where_the_run_lends_free_statistics():
+    from nasforge.core.objectives import Objective
+    from nasforge.core.services import NO_SERVICES
+    from nasforge.experiment.services import run_services
+    from nasforge.strategy.base import get_strategy
+
+    space = get_space("nb201", channels=4, cells=1)
+    objectives = [Objective.parse("score:max")]
+    for services, expected in ((run_services(space, None, 0, shape=_Shape()), "resid_gp"),
+                               (run_services(space, None, 0), "mlp_ensemble"), (NO_SERVICES, "mlp_ensemble")):
+        strategy = get_strategy("bananas")
+        strategy.setup(space, objectives, (), 0, services)
+        assert strategy._surrogate == expected
