@@ -34,7 +34,7 @@ def predictors(
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder for predictors.csv and predictors.png")] = (
         Path("predictors-out")),
     predictor: Annotated[str, typer.Option("--predictors", help=f"comma-separated predictors: {_PREDICTORS}")] = (
-        "gbdt,rf,gp,mlp"),
+        "gbdt,rf,gp,mlp,resid_gp"),
     features: Annotated[str, typer.Option(help="onehot+stats (encoding + free statistics), onehot, or auto+stats "
                                                  "(+ the path encoding where the space has one)")] = (
         "onehot+stats"),

@@ -23,7 +23,7 @@ import numpy as np
 from nasforge.estimate.predictors.base import get_predictor, rank_correlations
 
 PRETRAIN_SUFFIX = "+pretrain"
-DEFAULT_PREDICTORS = ("gbdt", "rf", "gp", "mlp")
+DEFAULT_PREDICTORS = ("gbdt", "rf", "gp", "mlp", "resid_gp")
 BASELINES = ("free_stat", "live_stat")  # always reported beside the predictors
 REFERENCE = ("constant", "free_stat", "live_stat")  # no seed, nothing to pretrain, features with free statistics
 FEATURES = ("onehot+stats", "onehot", "auto+stats")
