@@ -11,9 +11,11 @@ Lifecycle (the whole contract; implementations document only what differs):
 
 1. ``m = get_method(name, **settings)`` validates the settings (:class:`OneShotSettings`:
    unknown names and wrong types are refused by name) and stores them.
-2. ``state = m.begin(space, task)`` builds the supernet for ``space`` (whose constructor
-   arguments set the skeleton) from the registry of supernets, its optimisers and seeded
-   generators. Weights train on the task's train split; architecture parameters and selection
+2. ``state = m.begin(space, task, device)`` builds the supernet for ``space`` (whose
+   constructor arguments set the skeleton) from the registry of supernets on ``device``
+   (``cpu``, ``cuda``, ``cuda:N``; default ``cpu``), its optimisers and seeded generators.
+   Parameters, batches and everything computed from them live on ``device``; random draws come
+   from CPU generators, so the same seed draws the same batches and paths on every device. Weights train on the task's train split; architecture parameters and selection
    use the validation split; the test split is never read.
 3. ``m.epoch(state)`` trains one epoch and returns its :class:`EpochRecord` (the derived arch
    at that point, the architecture probabilities, the loss). ``state.state_dict()`` /
@@ -23,7 +25,7 @@ Lifecycle (the whole contract; implementations document only what differs):
 4. ``m.end(state, search)`` returns the :class:`OneShotResult`; weight-sharing methods call
    ``search(supernet, task, settings, strategy)`` for the inherited-weight search.
 
-``m.train(space, task, search=...)`` runs 2-4 in one go. Which spaces a method supports follows
+``m.train(space, task, search=..., device=...)`` runs 2-4 in one go. Which spaces a method supports follows
 from the supernet registry: each supernet class lists its ``capabilities`` and each method the
 ones it ``requires`` (:meth:`OneShotMethod.supported_spaces`).
 """
@@ -195,7 +197,8 @@ class TrainingState:
     everything an epoch changes (see the module docstring)."""
 
     def __init__(self, space: Any, task: Any, settings: OneShotSettings, supernet: Any, data: Any,
-                 gen: Any) -> None:
+                 gen: Any, device: str = "cpu") -> None:
+        self.device = device  # where the supernet and its batches live
         self.space = space
         self.task = task
         self.settings = settings
@@ -258,7 +261,7 @@ class OneShotMethod:
                              f"(it needs a supernet with {sorted(self.requires)})")
 
     # ------------------------------------------------------------------ protocol
-    def begin(self, space: Space, task: Task) -> TrainingState:
+    def begin(self, space: Space, task: Task, device: str = "cpu") -> TrainingState:
         raise NotImplementedError
 
     def epoch(self, state: TrainingState) -> EpochRecord:
@@ -270,9 +273,9 @@ class OneShotMethod:
     def end(self, state: TrainingState, search: Any = None) -> OneShotResult:
         raise NotImplementedError
 
-    def train(self, space: Space, task: Task, search: Any = None) -> OneShotResult:
-        """Train every epoch and finish (``search``: the inherited-weight search, where used)."""
-        state = self.begin(space, task)
+    def train(self, space: Space, task: Task, search: Any = None, device: str = "cpu") -> OneShotResult:
+        """Train every epoch on ``device`` and finish (``search``: the inherited-weight search, where used)."""
+        state = self.begin(space, task, device)
         while state.epochs_done < self.settings.epochs:
             self.epoch(state)
         return self.end(state, search)

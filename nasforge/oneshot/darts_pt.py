@@ -19,7 +19,7 @@ import torch
 
 from nasforge.estimate.trainer import accuracy
 from nasforge.oneshot.base import EpochRecord, OneShotResult, OneShotSettings, register_method
-from nasforge.oneshot.data import SplitTensors, batches
+from nasforge.oneshot.data import SplitTensors, batches, device_of
 from nasforge.oneshot.gradient import GradientMethod
 from nasforge.oneshot.supernet import Supernet
 from nasforge.space.nb201 import EDGE_NAMES, OPS
@@ -36,7 +36,8 @@ class DARTSPT(GradientMethod):
                seconds: float, data: SplitTensors) -> OneShotResult:
         start = time.perf_counter() - seconds
         rng = np.random.default_rng(settings.seed)
-        x_val, y_val = data.val(settings.eval_images or 512)
+        device = device_of(supernet)
+        x_val, y_val = (t.to(device) for t in data.val(settings.eval_images or 512))
         w_opt = torch.optim.SGD(supernet.weight_parameters(), lr=settings.lr * 0.1,
                                 momentum=settings.momentum)
         gen = supernet.generator
@@ -53,11 +54,11 @@ class DARTSPT(GradientMethod):
             chosen = min(scores, key=lambda k: (scores[k], k))
             supernet.fixed[e] = chosen
             losses = []
-            stream = batches(data.x_train, data.y_train, settings.batch_size, gen)
+            stream = batches(data.x_train, data.y_train, settings.batch_size, gen, device=device)
             for _ in range(settings.pt_tune_steps):
                 xt, yt = next(stream, (None, None))
                 if xt is None:
-                    stream = batches(data.x_train, data.y_train, settings.batch_size, gen)
+                    stream = batches(data.x_train, data.y_train, settings.batch_size, gen, device=device)
                     xt, yt = next(stream)
                 losses.append(self.weight_step(supernet, w_opt, xt, yt, settings))
             info = {f"acc_without_{OPS[k]}": v for k, v in scores.items()}

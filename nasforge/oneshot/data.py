@@ -3,6 +3,11 @@
 Weights train on the task's train split, architecture parameters and selection use its
 validation split; the test split is never read. Training batches get random horizontal flips
 (images only, drawn from the method's generator).
+
+Devices: the splits stay on the CPU and every random draw comes from the method's CPU
+generator, so a run draws the same batches on any device; each batch is moved to the run's
+``device`` as it is yielded (``Tensor.to`` returns the tensor itself when it is already there,
+so CPU runs are unchanged).
 """
 
 from __future__ import annotations
@@ -50,24 +55,26 @@ def setup_torch(settings: OneShotSettings) -> torch.Generator:
 
 
 def batches(x: Tensor, y: Tensor, batch_size: int, gen: torch.Generator, fraction: float = 1.0,
-            flip: bool = True) -> Iterator[tuple[Tensor, Tensor]]:
-    """One epoch of shuffled batches (a ``fraction`` of them; no batch smaller than 2)."""
+            flip: bool = True, device: str | torch.device = "cpu") -> Iterator[tuple[Tensor, Tensor]]:
+    """One epoch of shuffled batches on ``device`` (a ``fraction`` of them; no batch smaller than 2)."""
     order = torch.randperm(len(x), generator=gen)
     count = max(1, math.ceil(fraction * math.ceil(len(x) / batch_size)))
     for b in range(count):
         idx = order[b * batch_size:(b + 1) * batch_size]
         if len(idx) < 2:
             return
-        yield (_flipped(x[idx], gen) if flip else x[idx]), y[idx]
+        yield (_flipped(x[idx], gen) if flip else x[idx]).to(device), y[idx].to(device)
 
 
 class Cycle:
     """Endless shuffled batches (the validation stream of bilevel methods): :func:`batches`
     epoch after epoch, drawing from ``gen`` exactly as chaining them would, with a state
-    (``state_dict`` / ``load_state_dict``) so a resumed run continues mid-permutation."""
+    (``state_dict`` / ``load_state_dict``) so a resumed run continues mid-permutation; batches
+    come on ``device``."""
 
-    def __init__(self, x: Tensor, y: Tensor, batch_size: int, gen: torch.Generator) -> None:
-        self.x, self.y, self.batch_size, self.gen = x, y, batch_size, gen
+    def __init__(self, x: Tensor, y: Tensor, batch_size: int, gen: torch.Generator,
+                 device: str | torch.device = "cpu") -> None:
+        self.x, self.y, self.batch_size, self.gen, self.device = x, y, batch_size, gen, device
         self.order: Tensor | None = None  # the current permutation; drawn on the first batch
         self.index = 0
 
@@ -84,7 +91,7 @@ class Cycle:
             if len(idx) < 2:  # past the end (or a last batch of one): the next permutation
                 self.order = None
                 continue
-            return _flipped(self.x[idx], self.gen), self.y[idx]
+            return _flipped(self.x[idx], self.gen).to(self.device), self.y[idx].to(self.device)
 
     def state_dict(self) -> dict[str, object]:
         return {"order": self.order, "index": self.index}
@@ -101,10 +108,11 @@ def _flipped(xb: Tensor, gen: torch.Generator) -> Tensor:
     return torch.where(mask[:, None, None, None], xb.flip(-1), xb)
 
 
-def calibration_batches(x: Tensor, count: int, batch_size: int, seed: int) -> list[Tensor]:
-    """The same ``count`` training batches for every arch (fair BN recalibration)."""
+def calibration_batches(x: Tensor, count: int, batch_size: int, seed: int,
+                        device: str | torch.device = "cpu") -> list[Tensor]:
+    """The same ``count`` training batches for every arch (fair BN recalibration), on ``device``."""
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    return [x[order[i * batch_size:(i + 1) * batch_size]] for i in range(count)
+    return [x[order[i * batch_size:(i + 1) * batch_size]].to(device) for i in range(count)
             if len(order[i * batch_size:(i + 1) * batch_size]) > 1]
 
 
@@ -114,6 +122,11 @@ def weight_optimizer(params: list[nn.Parameter], settings: OneShotSettings,
     opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
                           weight_decay=settings.weight_decay)
     return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps), eta_min=settings.lr * 0.01)
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device of ``module``'s parameters (the CPU for a module without any)."""
+    return next((p.device for p in module.parameters()), torch.device("cpu"))
 
 
 def steps_per_epoch(n: int, settings: OneShotSettings) -> int:

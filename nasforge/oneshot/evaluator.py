@@ -7,7 +7,9 @@ supernet), apply the BN mode
 (default: recalibrate running statistics on ``calib_batches`` training batches of
 ``batch_size``, the same batches for every arch), then score it on the validation split (its
 first ``eval_images`` samples, all if 0). Metrics: ``val_accuracy`` and ``val_loss``, the names
-the training evaluator uses, so objectives carry over.
+the training evaluator uses, so objectives carry over. Subnets, calibration batches and the
+validation images live on ``device`` (default: where the given supernet's parameters are; a
+supernet file is loaded onto the run's device).
 
 In a run (``--evaluator supernet -E path=supernet.pt``) the file is one that ``nasforge
 supernet`` (or :func:`nasforge.oneshot.io.save_supernet`) wrote for the run's space, loaded with
@@ -89,11 +91,11 @@ class SupernetEvaluator(Evaluator):
                 f"supernet file {settings.path} was trained for inputs {shape[0]} and {shape[1]} classes; task "
                 f"{run.task.name!r} has {tuple(run.task.input_shape)} and {run.task.num_classes}")
         return cls(settings.path, run.task, settings.bn_mode, settings.calib_batches, settings.batch_size,
-                   settings.eval_images, run.seed, settings.threads)
+                   settings.eval_images, run.seed, settings.threads, device=run.device)
 
     def __init__(self, supernet: Any, task: Any = "cifar10", bn_mode: str = "recalibrate",
                  calib_batches: int = 4, batch_size: int = 128, eval_images: int = 0, seed: int = 0,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, device: str | None = None) -> None:
         from nasforge.oneshot.bn import BN_MODES
 
         if bn_mode not in BN_MODES:
@@ -106,6 +108,7 @@ class SupernetEvaluator(Evaluator):
         self.eval_images = eval_images
         self.seed = seed
         self.threads = threads
+        self.device = device
         self._cache: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -116,15 +119,20 @@ class SupernetEvaluator(Evaluator):
 
     def _load(self) -> tuple[Any, Any, list[Any]]:
         if self._cache is None:
-            from nasforge.oneshot.data import SplitTensors, calibration_batches
+            from nasforge.oneshot.data import SplitTensors, calibration_batches, device_of
             from nasforge.oneshot.io import load_supernet
             from nasforge.task import load_task
 
-            supernet = self.supernet if not isinstance(self.supernet, str) else load_supernet(self.supernet)
+            if isinstance(self.supernet, str):
+                supernet = load_supernet(self.supernet, self.device or "cpu")
+            else:
+                supernet = self.supernet if self.device is None else self.supernet.to(self.device)
+            device = self.device or device_of(supernet)
             task = load_task(self.task, seed=self.seed) if isinstance(self.task, str) else self.task
             data = SplitTensors.of(task)
-            calib = calibration_batches(data.x_train, self.calib_batches, self.batch_size, self.seed)
-            self._cache = (supernet, data, calib)
+            calib = calibration_batches(data.x_train, self.calib_batches, self.batch_size, self.seed, device)
+            val = tuple(t.to(device) for t in data.val(self.eval_images))
+            self._cache = (supernet, val, calib)
         return self._cache
 
     def _evaluate(self, arch: Arch) -> Mapping[str, float] | EvalResult:
@@ -135,12 +143,12 @@ class SupernetEvaluator(Evaluator):
 
         if self.threads:
             torch.set_num_threads(self.threads)
-        supernet, data, calib = self._load()
+        supernet, val, calib = self._load()
         if getattr(supernet, "partial", 1) != 1:  # partial channels: the path through the supernet
             from nasforge.oneshot.supernet import PathNet
 
             net = prepare_bn(PathNet(supernet, arch), self.bn_mode, calib)
         else:
             net = prepare_bn(supernet.extract(arch), self.bn_mode, calib)
-        acc, loss = accuracy(net, *data.val(self.eval_images), batch_size=256)
+        acc, loss = accuracy(net, *val, batch_size=256)
         return {"val_accuracy": acc, "val_loss": loss}

@@ -114,20 +114,21 @@ class GradientMethod(OneShotMethod):
         """Take back what :meth:`prepare` measured from a restored ``state``."""
 
     # --------------------------------------------------------------------- loop
-    def begin(self, space: Any, task: Any) -> GradientState:
+    def begin(self, space: Any, task: Any, device: str = "cpu") -> GradientState:
         settings = self.settings
         self.check_space(space)
         gen = setup_torch(settings)
         data = SplitTensors.of(task)
-        supernet = self.build(space, task, settings)
+        supernet = self.build(space, task, settings).to(device)
         supernet.generator = gen
         extra = self.prepare(supernet, space, task, settings)
         steps = steps_per_epoch(len(data.x_train), settings)
         w_opt, sched = weight_optimizer(supernet.weight_parameters(), settings, settings.epochs * steps)
         a_opt = torch.optim.Adam(supernet.arch_parameters(), lr=settings.arch_lr, betas=(0.5, 0.999),
                                  weight_decay=settings.arch_weight_decay)
-        return GradientState(space, task, settings, supernet, data, gen, w_opt=w_opt, sched=sched, a_opt=a_opt,
-                             val_stream=Cycle(data.x_val, data.y_val, settings.batch_size, gen), extra=extra)
+        return GradientState(space, task, settings, supernet, data, gen, device, w_opt=w_opt, sched=sched,
+                             a_opt=a_opt, val_stream=Cycle(data.x_val, data.y_val, settings.batch_size, gen, device),
+                             extra=extra)
 
     def epoch(self, state: GradientState) -> EpochRecord:
         settings, supernet, data, epoch = state.settings, state.supernet, state.data, state.epochs_done
@@ -136,7 +137,8 @@ class GradientMethod(OneShotMethod):
             supernet.tau = settings.tau_max - (settings.tau_max - settings.tau_min) * frac
         losses, arch_hits, arch_seen = [], 0, 0
         supernet.train()
-        for xt, yt in batches(data.x_train, data.y_train, settings.batch_size, state.gen, settings.data_fraction):
+        for xt, yt in batches(data.x_train, data.y_train, settings.batch_size, state.gen, settings.data_fraction,
+                              device=state.device):
             if epoch >= settings.warmup_epochs:
                 xv, yv = next(state.val_stream)
                 hits = self.arch_step(supernet, state.a_opt, state.w_opt, xt, yt, xv, yv, settings)

@@ -1,7 +1,8 @@
 """Save and load a trained supernet: space settings, supernet settings and state dict.
 
 The file is a plain ``torch.save`` of tensors and JSON-like values (loaded with
-``weights_only=True``), so loading it runs no pickled code.
+``weights_only=True``), so loading it runs no pickled code. It does not depend on the device
+that trained the supernet: tensors are saved from the CPU and loaded onto the device asked for.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def save_supernet(supernet: Supernet, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"space": supernet.space.name, "space_settings": space_settings(supernet.space),
                 "input_shape": list(supernet.shape.input_shape), "num_classes": supernet.shape.num_classes,
-                "config": dict(supernet.config), "state_dict": supernet.state_dict()}, path)
+                "config": dict(supernet.config),
+                "state_dict": {k: v.detach().cpu() for k, v in supernet.state_dict().items()}}, path)
     return path
 
 
@@ -43,8 +45,8 @@ def read_header(path: str | Path) -> dict[str, Any]:
     return {k: data[k] for k in ("space", "space_settings", "input_shape", "num_classes")}
 
 
-def load_supernet(path: str | Path) -> Supernet:
-    """The supernet saved at ``path``."""
+def load_supernet(path: str | Path, device: str = "cpu") -> Supernet:
+    """The supernet saved at ``path``, on ``device`` (in eval mode)."""
     from nasforge.hardware.metrics import TaskShape
     from nasforge.space.registry import get_space
 
@@ -54,4 +56,4 @@ def load_supernet(path: str | Path) -> Supernet:
     shape = TaskShape(tuple(data["input_shape"]), int(data["num_classes"]))
     supernet = build_supernet(space, shape, **data["config"])
     supernet.load_state_dict(data["state_dict"])
-    return supernet.eval()
+    return supernet.to(device).eval()

@@ -28,7 +28,7 @@ class EdgeLatency:
 
     def expected(self, probs: Tensor) -> Tensor:
         """Expected latency (ms) under edge probabilities ``probs`` (edges x ops)."""
-        return self.fixed + (probs * torch.tensor(self.per_op, dtype=probs.dtype)).sum()
+        return self.fixed + (probs * torch.tensor(self.per_op, dtype=probs.dtype, device=probs.device)).sum()
 
     def of(self, ops: list[str]) -> float:
         """Latency (ms) of the arch with ``ops`` on the six edges, under this additive model."""

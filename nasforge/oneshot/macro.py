@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nasforge.oneshot.data import device_of
 from nasforge.oneshot.elastic import ElasticMBConv
 from nasforge.oneshot.supernet import Supernet, copy_state, register_supernet
 from nasforge.space.arch import Arch
@@ -113,7 +114,7 @@ class MacroSupernet(Supernet):
     def extract(self, arch: Arch) -> nn.Module:
         """The standalone NAS-Bench-Macro network of ``arch`` with inherited weights."""
         self._check(arch)
-        net = self.space.build(arch, self.shape)
+        net = self.space.build(arch, self.shape).to(device_of(self))  # on the supernet's device
         net[0].load_state_dict(self.stem.state_dict())
         net[-1].load_state_dict(self.head.state_dict())
         for i, (layer, choice) in enumerate(zip(self.layers, self.space.choices, strict=True)):

@@ -13,6 +13,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nasforge.oneshot.data import device_of
 from nasforge.oneshot.elastic import ElasticBatchNorm2d, ElasticConv2d, ElasticMBConv
 from nasforge.oneshot.supernet import Supernet, register_supernet
 from nasforge.space.arch import Arch
@@ -76,7 +77,7 @@ class MBConvSupernet(Supernet):
     def extract(self, arch: Arch) -> nn.Module:
         """The standalone network of ``arch`` (``space.build``) with inherited weights."""
         self._check(arch)
-        net = self.space.build(arch, self.shape)
+        net = self.space.build(arch, self.shape).to(device_of(self))  # on the supernet's device
         stem_conv, stem_bn = net[0][0], net[0][1]
         stem_conv.weight.data.copy_(self.stem.weight_for(stem_conv.in_channels, stem_conv.out_channels, 3))
         self.stem_bn.copy_to(stem_bn)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nasforge.oneshot.data import device_of
 from nasforge.oneshot.mixed import MixedEdge
 from nasforge.oneshot.supernet import Supernet, copy_state, register_supernet
 from nasforge.space.arch import Arch
@@ -143,7 +144,7 @@ class NB201Supernet(Supernet):
             return [("mix", probs[e]) for e in range(len(EDGES))]
         if self.mode in ("gumbel", "gumbel_soft"):
             logits = F.log_softmax(self.alphas, dim=-1)
-            u = torch.rand(logits.shape, generator=self.generator).clamp_(1e-9, 1 - 1e-9)
+            u = torch.rand(logits.shape, generator=self.generator).to(logits.device).clamp_(1e-9, 1 - 1e-9)
             soft = F.softmax((logits - torch.log(-torch.log(u))) / self.tau, dim=-1)
             if self.mode == "gumbel_soft":
                 return [("mix", soft[e]) for e in range(len(EDGES))]
@@ -152,14 +153,14 @@ class NB201Supernet(Supernet):
             return [("single", int(index[e]), hard[e, index[e]]) for e in range(len(EDGES))]
         probs = self.probabilities()
         if self.mode == "sample":
-            index = torch.multinomial(probs.detach(), 1, generator=self.generator)[:, 0]
+            index = torch.multinomial(probs.detach().cpu(), 1, generator=self.generator)[:, 0]  # CPU generator
             return [("single", int(index[e]), None) for e in range(len(EDGES))]
         if self.mode == "binary":
             plan: Plan = []
             for e in range(len(EDGES)):
-                pair = torch.multinomial(probs[e].detach(), 2, generator=self.generator).tolist()
+                pair = torch.multinomial(probs[e].detach().cpu(), 2, generator=self.generator).tolist()
                 sub = F.softmax(self.alphas[e, pair], dim=0)
-                active = pair[int(torch.multinomial(sub.detach(), 1, generator=self.generator))]
+                active = pair[int(torch.multinomial(sub.detach().cpu(), 1, generator=self.generator))]
                 plan.append(("binary", active, pair, sub))
             return plan
         raise ValueError(f"NB201 supernet mode must be one of {MODES}, got {self.mode!r}")
@@ -178,7 +179,7 @@ class NB201Supernet(Supernet):
         if self.partial != 1:
             raise ValueError("a partial-channel (PC-DARTS) supernet has edges of C/K channels; "
                              "its subnets cannot be extracted at full width")
-        net = self.space.build(arch, self.shape)
+        net = self.space.build(arch, self.shape).to(device_of(self))  # on the supernet's device
         for block, target in zip(self.blocks, net, strict=True):
             if isinstance(block, SuperCell):
                 assert isinstance(target, NB201Cell)

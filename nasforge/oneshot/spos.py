@@ -73,16 +73,16 @@ class SupernetState(TrainingState):
         self.rng.bit_generator.state = state["rng"]
 
 
-def begin_supernet(space: Any, task: Any, settings: OneShotSettings) -> SupernetState:
-    """A supernet of ``space`` for ``task`` ready for path-sampling training (seeded)."""
+def begin_supernet(space: Any, task: Any, settings: OneShotSettings, device: str = "cpu") -> SupernetState:
+    """A supernet of ``space`` for ``task`` on ``device``, ready for path-sampling training (seeded)."""
     gen = setup_torch(settings)
     rng = np.random.default_rng(settings.seed)
-    supernet = build_supernet(space, task, bn_affine=settings.bn_affine)
+    supernet = build_supernet(space, task, bn_affine=settings.bn_affine).to(device)
     supernet.generator = gen
     data = SplitTensors.of(task)
     steps = steps_per_epoch(len(data.x_train), settings)
     opt, sched = weight_optimizer(supernet.weight_parameters(), settings, settings.epochs * steps)
-    return SupernetState(space, task, settings, supernet, data, gen, opt=opt, sched=sched, rng=rng)
+    return SupernetState(space, task, settings, supernet, data, gen, device, opt=opt, sched=sched, rng=rng)
 
 
 def supernet_epoch(state: SupernetState) -> EpochRecord:
@@ -90,7 +90,8 @@ def supernet_epoch(state: SupernetState) -> EpochRecord:
     settings, supernet, data = state.settings, state.supernet, state.data
     supernet.train()
     losses = []
-    for x, y in batches(data.x_train, data.y_train, settings.batch_size, state.gen, settings.data_fraction):
+    for x, y in batches(data.x_train, data.y_train, settings.batch_size, state.gen, settings.data_fraction,
+                        device=state.device):
         state.opt.zero_grad(set_to_none=True)
         teacher = None
         for i, arch in enumerate(_step_paths(supernet, settings, state.rng)):
@@ -120,9 +121,9 @@ class WeightSharingMethod(OneShotMethod):
     searches = True
     strategy: str | None = None
 
-    def begin(self, space: Any, task: Any) -> SupernetState:
+    def begin(self, space: Any, task: Any, device: str = "cpu") -> SupernetState:
         self.check_space(space)
-        return begin_supernet(space, task, self.settings)
+        return begin_supernet(space, task, self.settings, device)
 
     def epoch(self, state: SupernetState) -> EpochRecord:
         return supernet_epoch(state)

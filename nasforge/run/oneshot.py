@@ -12,6 +12,11 @@ settings, ``final_epochs``) and the report shows the trajectory. ``supernet.pt``
 can serve ``--evaluator supernet`` later); with ``rank_archs`` the run also writes the
 supernet's ranking study (``ranking.csv``, ``correlations.csv``).
 
+Everything trains and scores on the run's ``config.device`` (supernet and architecture
+parameters, batches, BN recalibration, inherited-weight evaluation); ``checkpoint.pt`` and
+``supernet.pt`` are read back with ``map_location="cpu"`` and moved there, so a run may resume on
+another device.
+
 A killed run resumes from its last completed epoch (``nasforge resume``): no completed epoch
 or trial is lost or repeated, and the result equals an uninterrupted run's.
 """
@@ -44,15 +49,15 @@ EpochCallback = Callable[[Any, int], None]
 def inherited_trials(supernet: Any, task: Any, settings: OneShotSettings, strategy: Any,
                      storage: Storage | None = None, objectives: Sequence[Objective] = (),
                      constraints: Sequence[Any] = (), callbacks: Sequence[Callback] = (),
-                     evaluator: Callable[[Any], Any] | None = None) -> list[Any]:
+                     evaluator: Callable[[Any], Any] | None = None, device: str | None = None) -> list[Any]:
     """``settings.search_trials`` trials of ``strategy`` (a Strategy or a registered name) scored
-    with weights inherited from ``supernet``, through the experiment loop: on ``storage`` when
-    given (they are the run's trials), else in memory. ``evaluator`` wraps the supernet evaluator
-    (e.g. with the run's cost sources)."""
+    with weights inherited from ``supernet`` on ``device`` (default: the supernet's), through the
+    experiment loop: on ``storage`` when given (they are the run's trials), else in memory.
+    ``evaluator`` wraps the supernet evaluator (e.g. with the run's cost sources)."""
     from nasforge.oneshot.evaluator import SupernetEvaluator
 
     inherited = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
-                                  max(settings.batch_size, 64), settings.eval_images, settings.seed)
+                                  max(settings.batch_size, 64), settings.eval_images, settings.seed, device=device)
     store = storage if storage is not None else Storage(":memory:")
     try:
         return Experiment(
@@ -68,11 +73,12 @@ def inherited_trials(supernet: Any, task: Any, settings: OneShotSettings, strate
 def search_supernet(supernet: Any, task: Any, settings: OneShotSettings, strategy: str | None = None,
                     storage: Storage | None = None, objectives: Sequence[Objective] = (),
                     constraints: Sequence[Any] = (), callbacks: Sequence[Callback] = (),
-                    evaluator: Callable[[Any], Any] | None = None) -> tuple[Any, list[Any]]:
+                    evaluator: Callable[[Any], Any] | None = None,
+                    device: str | None = None) -> tuple[Any, list[Any]]:
     """Run ``strategy`` (default ``settings.search_strategy``) over the supernet with inherited
-    weights (:func:`inherited_trials`); returns (best arch, trials)."""
+    weights (:func:`inherited_trials`, on ``device``); returns (best arch, trials)."""
     trials = inherited_trials(supernet, task, settings, strategy or settings.search_strategy, storage, objectives,
-                              constraints, callbacks, evaluator)
+                              constraints, callbacks, evaluator, device)
     done = [t for t in trials if t.status == "complete"]
     if not done:
         raise RuntimeError("no architecture could be evaluated on the supernet: "
@@ -81,10 +87,12 @@ def search_supernet(supernet: Any, task: Any, settings: OneShotSettings, strateg
     return best.arch, trials
 
 
-def train_method(method: str, space: Any, task: Any, settings: OneShotSettings | dict[str, Any]) -> OneShotResult:
-    """Run the one-shot ``method`` in memory (weight-sharing ones search with :func:`search_supernet`)."""
+def train_method(method: str, space: Any, task: Any, settings: OneShotSettings | dict[str, Any],
+                 device: str = "cpu") -> OneShotResult:
+    """Run the one-shot ``method`` in memory on ``device`` (weight-sharing ones search with
+    :func:`search_supernet`)."""
     values = settings.model_dump() if isinstance(settings, OneShotSettings) else dict(settings)
-    return get_method(method, **values).train(space, task, search=search_supernet)
+    return get_method(method, **values).train(space, task, search=search_supernet, device=device)
 
 
 def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage,
@@ -99,7 +107,7 @@ def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage
 
     method = get_method(config.strategy, **{**config.strategy_settings, "seed": config.seed})
     settings = method.settings
-    state = method.begin(space, task)
+    state = method.begin(space, task, config.device)
     checkpoint = path / CHECKPOINT
     if checkpoint.is_file():
         state.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
@@ -125,7 +133,7 @@ def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage
 
     def search(supernet: Any, task: Any, settings: OneShotSettings, strategy: str | None) -> tuple[Any, list[Any]]:
         return search_supernet(supernet, task, settings, strategy, storage, objectives, constraints, callbacks,
-                               cost_wrapper)
+                               cost_wrapper, config.device)
 
     if method.searches:
         result = method.end(state, search)
@@ -133,11 +141,11 @@ def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage
         result = method.end(state)
         inherited_trials(state.supernet, task, settings.replace(search_trials=1),
                          get_strategy("given", archs=[result.arch.key]), storage, objectives, constraints, callbacks,
-                         cost_wrapper)
+                         cost_wrapper, config.device)
     storage.set_meta("oneshot", {"method": result.method, "arch": result.arch.key,
                                  "search_seconds": result.search_seconds, "info": dict(result.info)})
     if settings.rank_archs:
-        ranking_study(state.supernet, task, settings, path)
+        ranking_study(state.supernet, task, settings, path, config.device)
     return storage.trials(space.parse)
 
 
@@ -152,8 +160,10 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 
 
 # ------------------------------------------------------------------ ranking study
-def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path) -> list[dict[str, Any]]:
-    """Score ``settings.rank_archs`` random archs with inherited weights under each BN mode
+def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path,
+                  device: str | None = None) -> list[dict[str, Any]]:
+    """Score ``settings.rank_archs`` random archs with inherited weights (on ``device``, default the
+    supernet's) under each BN mode
     (``rank_bn_modes``, default ``bn_mode``); write ``ranking.csv`` (``ranking-<mode>.csv`` for
     further modes) and ``correlations.csv`` (Kendall/Spearman of the supernet, of FLOPs and of
     both against the benchmark's truth where one exists); returns the correlation rows."""
@@ -164,7 +174,7 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
     rows: list[dict[str, Any]] = []
     for i, mode in enumerate(settings.rank_bn_modes or (settings.bn_mode,)):
         evaluator = SupernetEvaluator(supernet, task, mode, settings.calib_batches, 128, settings.eval_images,
-                                      settings.seed)
+                                      settings.seed, device=device)
         ranked = rank_archs(evaluator, archs, supernet.space, supernet.shape)
         name = RANKING if i == 0 else f"ranking-{mode}.csv"
         with open(out / name, "w", newline="") as fh:

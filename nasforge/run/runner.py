@@ -195,9 +195,6 @@ def _run(path: Path, config: SearchConfig, space: Space, task: Task | None, stor
         from nasforge.run.build import cost_wrapper
         from nasforge.run.oneshot import run_oneshot
 
-        if config.device != "cpu":
-            log.warning("one-shot method %r trains its supernet on the CPU; device %r is used by the final "
-                        "retraining", config.strategy, config.device)
         trials = run_oneshot(path, config, space, task, storage, callbacks, on_epoch,
                              cost_wrapper(config, space, task, path, SupernetEvaluator.METRICS))
     else:
