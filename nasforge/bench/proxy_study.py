@@ -100,9 +100,10 @@ def row_of(trial: Any) -> Row:
 
 def compute(space: Space, task: str, archs: Sequence[Arch], proxies: Sequence[str],
             batch_size: int = 64, seed: int = 0, workers: int = 2, clock: str = "wall",
-            on_row: Callable[[Row], None] | None = None) -> list[Row]:
+            on_row: Callable[[Row], None] | None = None, device: str = "cpu") -> list[Row]:
     """Rows for ``archs`` (a repeated one once), in input order, computed by ``workers`` processes
-    with one torch thread each (1: in this process).
+    with one torch thread each (1: in this process), networks and batch on ``device`` (a resolved
+    name: ``cpu``, ``cuda``, ``cuda:N``; every worker uses it).
 
     The scoring is an :class:`~nasforge.experiment.experiment.Experiment` (strategy ``given``,
     the proxy evaluator, in-memory storage); ``on_row`` gets each row as soon as it and every
@@ -130,7 +131,8 @@ def compute(space: Space, task: str, archs: Sequence[Arch], proxies: Sequence[st
             if on_row is not None:
                 on_row(rows[-1])
 
-    evaluator = ProxyEvaluator(tuple(proxies), task, space, batch_size, seed, threads=1, clock=clock)
+    evaluator = ProxyEvaluator(tuple(proxies), task, space, batch_size, seed, threads=1, clock=clock,
+                               device=device)
     workers = min(workers, len(keys))
     executor = SerialExecutor() if workers <= 1 else ProcessExecutor(workers=workers, threads_per_worker=1)
     storage = Storage(":memory:")

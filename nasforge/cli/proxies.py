@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from nasforge.cli import app
-from nasforge.cli.common import Command, fail, names_later, registry_names
+from nasforge.cli.common import Command, Device, fail, names_later, registry_names
 
 _SPACES = registry_names("nasforge.space.registry", "SPACES")
 _PROXIES = names_later("nasforge.estimate.proxies", "PROXIES")  # listing them loads torch: only for --help
@@ -34,6 +34,7 @@ def proxies(
     resume: Annotated[bool, typer.Option("--resume", help="keep the rows already in --out; score the rest")] = False,
     clock: Annotated[str, typer.Option(help="what a proxy's seconds count: wall (elapsed) or cpu (thread CPU "
                                        "time; steadier on a busy machine)")] = "wall",
+    device: Device = "auto",
 ) -> None:
     """Zero-cost proxies vs trained accuracy: proxies.csv and correlations.csv in --out."""
     import logging
@@ -67,6 +68,12 @@ def proxies(
     # every setting, named by its option, before any data is read
     if clock not in _CLOCKS:
         fail(f"--clock: must be one of: {', '.join(_CLOCKS)}; got {clock!r}")
+    from nasforge.run.config import resolve_device
+
+    try:
+        device = resolve_device(device)
+    except ValueError as exc:
+        fail(f"--device: {exc}")
     if run_dir is not None and archs_file is not None:
         fail("--archs-file: --run-dir scores the run's own trials; give one of the two")
     try:
@@ -115,7 +122,8 @@ def proxies(
             bar.advance(job)
 
         try:
-            rows += compute(sp, task, todo, chosen_names, batch_size, seed, workers, clock, on_row=written)
+            rows += compute(sp, task, todo, chosen_names, batch_size, seed, workers, clock, on_row=written,
+                            device=device)
         except ExecutorError as exc:
             fail(exc)
     failed = {k: v for k, v in failures(rows, chosen_names).items() if v}

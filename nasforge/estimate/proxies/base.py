@@ -7,7 +7,10 @@ one float where higher means "predicted more accurate". The caller (normally
 - ``model`` is freshly initialised, in train mode (BatchNorm uses batch statistics, as in the
   papers), and is the same network for every proxy of one evaluation;
 - ``batch`` holds the same fixed data batch for every architecture, the seed, and a memo for
-  passes that several proxies share (the loss gradients, the input Jacobian), with their cost.
+  passes that several proxies share (the loss gradients, the input Jacobian), with their cost;
+- the network and the batch are on the same device (``batch.x.device``): a proxy creates its
+  own tensors there, and draws random numbers from :meth:`ProxyBatch.generator` (a CPU
+  generator, so every device draws the same numbers) before moving them.
 
 A proxy may change the network while it runs (weights, BatchNorm buffers, dtype, gradients):
 :func:`preserved` restores all of it afterwards, and proxies that overwrite weights work on a
@@ -168,10 +171,10 @@ def input_jacobian(model: nn.Module, batch: ProxyBatch) -> torch.Tensor:
     x = batch.x.clone().requires_grad_(True)
     out = model(x)
     if not out.requires_grad:  # no path from the input to the output (e.g. all-``none`` cells)
-        return torch.zeros(len(x), x[0].numel(), dtype=x.dtype)
+        return torch.zeros(len(x), x[0].numel(), dtype=x.dtype, device=x.device)
     (grad,) = torch.autograd.grad(out.sum(), x, allow_unused=True)
     if grad is None:
-        return torch.zeros(len(x), x[0].numel(), dtype=x.dtype)
+        return torch.zeros(len(x), x[0].numel(), dtype=x.dtype, device=x.device)
     return grad.reshape(len(x), -1).detach()
 
 

@@ -35,4 +35,8 @@ class Flops(Proxy):
     def score(self, model: nn.Module, batch: ProxyBatch) -> float:
         from nasforge.hardware.metrics import count_flops
 
+        if batch.x.device.type != "cpu":  # the counter feeds a CPU input; FLOPs do not depend on the device
+            from nasforge.estimate.proxies.base import copy_of
+
+            model = copy_of(model).cpu()
         return float(count_flops(model, batch.input_shape))

@@ -7,7 +7,9 @@ inside :func:`~nasforge.estimate.proxies.base.preserved`, so it sees the network
 
 Registered as the ``proxy`` evaluator (alias ``proxies``), whose settings are ``proxies`` (a list
 or a comma-separated string of registered proxy names; default ``synflow``), ``batch_size``,
-``threads`` and ``clock``; a run passes its own task and seed.
+``threads`` and ``clock``; a run passes its own task, seed and device. The network is built (and
+initialised) on the CPU, so every device starts from the same weights, then it and the batch
+move to ``device`` (``cpu``, ``cuda``, ``cuda:N``), where every proxy runs.
 
 Metrics: one per proxy (higher = predicted better). ``info["seconds"]`` holds each proxy's own
 cost: its time plus the shared passes it used (what it would cost alone); ``cost_seconds`` is the
@@ -80,11 +82,11 @@ class ProxyEvaluator(Evaluator):
     @classmethod
     def for_run(cls, run: RunContext, settings: ProxySettings, constraints: Sequence[Any] = ()) -> ProxyEvaluator:
         return cls(settings.proxies, run.task, run.space, settings.batch_size, run.seed, settings.threads,
-                   settings.clock)
+                   settings.clock, device=run.device)
 
     def __init__(self, proxies: Sequence[str] = DEFAULT_PROXIES, task: Any = "cifar10",
                  space: Space | str | None = None, batch_size: int = 64, seed: int = 0,
-                 threads: int | None = None, clock: str = "wall") -> None:
+                 threads: int | None = None, clock: str = "wall", device: str = "cpu") -> None:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {list(CLOCKS)}, got {clock!r}")
         self.proxies = tuple(proxies)
@@ -94,6 +96,7 @@ class ProxyEvaluator(Evaluator):
         self.seed = seed
         self.threads = threads
         self.clock = clock
+        self.device = device
         self._batch: Any = None
         self._spaces: dict[str, Space] = {}
 
@@ -124,8 +127,8 @@ class ProxyEvaluator(Evaluator):
                 raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
             task = self.loaded_task()
             order = np.random.default_rng(self.seed).permutation(len(task.x_train))[: self.batch_size]
-            self._batch = ProxyBatch(torch.from_numpy(np.ascontiguousarray(task.x_train[order])),
-                                     torch.from_numpy(task.y_train[order].astype(np.int64)),
+            self._batch = ProxyBatch(torch.from_numpy(np.ascontiguousarray(task.x_train[order])).to(self.device),
+                                     torch.from_numpy(task.y_train[order].astype(np.int64)).to(self.device),
                                      int(task.num_classes), self.seed, CLOCKS[self.clock])
         return self._batch
 
@@ -140,13 +143,14 @@ class ProxyEvaluator(Evaluator):
         return self._spaces[name]
 
     def build(self, arch: Arch) -> Any:
-        """The network of ``arch``, initialised from ``seed`` (the caller's RNG is untouched)."""
+        """The network of ``arch``, initialised from ``seed`` on the CPU (the caller's RNG is untouched),
+        on ``device``."""
         import torch
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             model = self.space_for(arch).build(arch, self.loaded_task())
-        return model.train()
+        return model.to(self.device).train()
 
     # -------------------------------------------------------------- evaluation
     def _evaluate(self, arch: Arch) -> EvalResult:

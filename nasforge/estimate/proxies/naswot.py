@@ -22,7 +22,7 @@ from nasforge.estimate.proxies.base import Proxy, ProxyBatch
 def activation_kernel(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
     """``(K, N_A)``: the kernel over the batch summed over every ``nn.ReLU`` module."""
     n = len(x)
-    kernel = torch.zeros(n, n, dtype=torch.float64)
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
     units = 0
     seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id(input) -> (input, its kernel)
 
@@ -62,7 +62,7 @@ class Naswot(Proxy):
 
     def score(self, model: nn.Module, batch: ProxyBatch) -> float:
         kernel, _ = activation_kernel(model, batch.x)
-        kernel += torch.eye(len(kernel), dtype=torch.float64)
+        kernel += torch.eye(len(kernel), dtype=torch.float64, device=kernel.device)
         sign, logdet = torch.linalg.slogdet(kernel)
         if sign <= 0:
             raise ValueError("the activation kernel is not positive definite")

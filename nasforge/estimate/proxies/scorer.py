@@ -33,10 +33,10 @@ _CACHE: dict[tuple[Any, ...], tuple[float, float]] = {}  # per process: (value, 
 
 
 class ProxyScorer:
-    """One proxy of each arch's network, computed by a :class:`ProxyEvaluator`."""
+    """One proxy of each arch's network, computed by a :class:`ProxyEvaluator` on ``device``."""
 
     def __init__(self, space: Space, proxy: str, task: Any = "cifar10", batch_size: int = 64,
-                 seed: int = 0, threads: int | None = 1, clock: str = "wall") -> None:
+                 seed: int = 0, threads: int | None = 1, clock: str = "wall", device: str = "cpu") -> None:
         PROXIES.get(proxy)
         if task is None:
             raise ValueError(f"scorer {proxy!r} computes a proxy on the run's data, and this run has no task "
@@ -48,6 +48,7 @@ class ProxyScorer:
         self.batch_size = batch_size
         self.seed = seed
         self.threads = threads
+        self.device = device
         self._evaluator: Any = None
 
     def _key(self, arch: Arch) -> tuple[Any, ...]:
@@ -61,7 +62,8 @@ class ProxyScorer:
                 from nasforge.estimate.proxies.evaluator import ProxyEvaluator
 
                 self._evaluator = ProxyEvaluator((self.proxy,), self.task, self.space,
-                                                 self.batch_size, self.seed, self.threads, self.clock)
+                                                 self.batch_size, self.seed, self.threads, self.clock,
+                                                 device=self.device)
             result = self._evaluator.evaluate(arch)
             if not result.ok or self.proxy not in result.metrics:
                 raise RuntimeError(result.error or result.info.get("errors", {}).get(self.proxy, "failed"))

@@ -49,7 +49,7 @@ class Synflow(Proxy):
             p.requires_grad_(False)
         for w in weights:
             w.requires_grad_(True)
-        out = net(torch.ones((1, *batch.input_shape), dtype=torch.float64))
+        out = net(torch.ones((1, *batch.input_shape), dtype=torch.float64, device=batch.x.device))
         grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
         return float(sum((w.detach() * g).abs().sum().item()
                          for w, g in zip(weights, grads, strict=True) if g is not None))

@@ -54,8 +54,8 @@ class ZenScore(Proxy):
                     m.weight.fill_(1.0)
                     m.bias.zero_()
         shape = (len(batch.x), *batch.input_shape)
-        x = torch.randn(shape, generator=gen)
-        eps = torch.randn(shape, generator=gen)
+        x = torch.randn(shape, generator=gen).to(batch.x.device)  # drawn on the CPU: the same on every device
+        eps = torch.randn(shape, generator=gen).to(batch.x.device)
         feats: list[torch.Tensor] = []
         log_sigma: list[float] = []
         record = {"on": True}
