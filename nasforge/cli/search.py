@@ -235,13 +235,21 @@ def show(
 _FOLDED = ("arch", "error")
 
 
+def _number(value: float) -> str:
+    """A metric for a table: counts (params, FLOPs) in full with thousands separators, the rest to
+    four significant digits."""
+    if value == value and abs(value) >= 1000 and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
 def _trials_table(console, title: str, header: list[str], rows: list[list]):
     """The trials as a Rich table that cuts nothing: numbers keep their width, the architecture
     key and the error take the rest of the console's and fold over lines where they need more;
     on a console too narrow for the whole table, metric names break after their underscores."""
     from rich.table import Table
 
-    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    cells = [[_number(v) if isinstance(v, float) else str(v) for v in row] for row in rows]
 
     def build(break_names: bool) -> Table:
         table = Table(title=title)
@@ -330,7 +338,7 @@ def _print_result(console, result) -> None:
     for name in ("trial", "arch", *metrics):
         table.add_column(name, overflow="fold", ratio=1 if name == "arch" else None, no_wrap=name != "arch")
     for t in result.pareto_front:
-        table.add_row(str(t.number), t.arch.key, *(f"{t.metrics[m]:.4g}" for m in metrics))
+        table.add_row(str(t.number), t.arch.key, *(_number(t.metrics[m]) for m in metrics))
     console.print(table)
     counts: dict[str, int] = {}
     for t in result.trials:
