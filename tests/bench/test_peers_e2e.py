@@ -1,0 +1,62 @@
+"""benchmarks/peers_e2e.py: nasforge's default search against Optuna TPE and GP at equal CPU
+seconds writes every column, and every method gets the same budget (within one short trial)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "peers_e2e.py"
+
+
+@pytest.fixture(scope="module")
+def peers():
+    spec = importlib.util.spec_from_file_location("peers_e2e", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hypervolume_and_front(peers):
+    # one point at 1,000 params (log 3 of 5) with accuracy 0.5: area 0.5 * (5 - 3) / 5
+    assert math.isclose(peers.hypervolume([(0.5, 1000)], ref_params=100_000), 0.2)
+    # a dominated point adds nothing; a better, larger one adds its own strip
+    assert math.isclose(peers.hypervolume([(0.5, 1000), (0.4, 10_000)], 100_000), 0.2)
+    assert math.isclose(peers.hypervolume([(0.5, 1000), (0.9, 10_000)], 100_000), (0.5 + 0.9) / 5)
+    assert peers.hypervolume([(0.9, 200_000)], 100_000) == 0.0  # beyond the reference
+    rows = [{"arch": "a", "val_accuracy": 0.9, "params": 10}, {"arch": "b", "val_accuracy": 0.8, "params": 20},
+            {"arch": "c", "val_accuracy": 0.95, "params": 30}]
+    assert [r["arch"] for r in peers.pareto(rows)] == ["a", "c"]
+
+
+def test_bad_method_is_refused_before_anything_runs(peers, tmp_path):
+    with pytest.raises(SystemExit):
+        peers.main(["--methods", "nasforge,optuna-cmaes", "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
+def test_smoke_every_column_and_equal_cpu_budget(peers, tmp_path):
+    budget = 3.0
+    rows = peers.main(["--tasks", "mnist1d", "--seeds", "1", "--budget", str(budget), "--epochs", "1",
+                       "--final-epochs", "1", "--out", str(tmp_path)])
+    with open(tmp_path / "runs.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames) == peers.COLUMNS
+        written = list(reader)
+    assert [r["method"] for r in written] == list(peers.METHODS)
+    used = {r["method"]: float(r["cpu_s"]) for r in written}
+    for r in written:
+        assert all(r[c] != "" for c in peers.COLUMNS if c not in ("best_test_le5k",)), r
+        assert int(r["trials"]) >= 2 and int(r["front_size"]) >= 1
+        assert 0.0 < float(r["hypervolume"]) <= 1.0
+        assert 0.0 < float(r["selected_test"]) <= 1.0
+        # each stops at the first trial that ends past the budget: a one-epoch trial is short
+        assert budget <= used[r["method"]] <= budget + 2.5, used
+    assert max(used.values()) - min(used.values()) <= 2.5, used
+    assert {row["method"] for row in rows} == set(peers.METHODS)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Wilcoxon p" in summary and "optuna-gp" in summary and "optuna-tpe" in summary
