@@ -12,11 +12,12 @@ from nasforge.core.services import Scorer, Services
 
 
 def run_services(space: Any, task: Any, seed: int = 0,
-                 cost: Callable[[str], Callable[[Any], float]] | None = None, shape: Any = None) -> Services:
+                 cost: Callable[[str], Callable[[Any], float]] | None = None, shape: Any = None,
+                 device: str = "cpu") -> Services:
     """Services for a run of ``space`` on ``task`` (a Task, a task spec, or ``None`` when the
-    run has no data: scorers then fail with a clear message) with ``seed``. ``shape`` (input
-    shape and classes) sizes the networks whose free statistics feed predictors; default: the
-    task's."""
+    run has no data: scorers then fail with a clear message) with ``seed``; proxy scorers run on
+    the run's ``device``. ``shape`` (input shape and classes) sizes the networks whose free
+    statistics feed predictors; default: the task's."""
 
     def scorer(name: str, settings: Mapping[str, Any]) -> Scorer:
         from nasforge.estimate.proxies.scorer import SCORERS
@@ -24,7 +25,7 @@ def run_services(space: Any, task: Any, seed: int = 0,
         factory = SCORERS.get(name)
         params = inspect.signature(factory).parameters
         open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        run = {k: v for k, v in (("task", task), ("seed", seed)) if open_ended or k in params}
+        run = {k: v for k, v in (("task", task), ("seed", seed), ("device", device)) if open_ended or k in params}
         return factory(space, **{**run, **dict(settings)})
 
     def predictor(name: str, **settings: Any) -> Any:

@@ -164,7 +164,7 @@ def build_experiment(config: SearchConfig, storage: Storage, space: Any = None, 
     evaluator = evaluator if evaluator is not None else build_evaluator(config, space, task, run_dir)
     shape = task_shape(config, space, task)
     services = run_services(space, task if task is not None else config.task, config.seed,
-                            cost=cost_service(evaluator, space, shape), shape=shape)
+                            cost=cost_service(evaluator, space, shape), shape=shape, device=config.device)
     return Experiment(
         space=space,
         strategy=get_strategy(config.strategy, **config.strategy_settings),
@@ -194,6 +194,7 @@ def check_strategy(config: SearchConfig, space: Any, task: Any) -> None:
     """Set the strategy up once, so settings that only its ``setup`` can judge (sizes against
     the space, a scorer it needs) fail before the run directory exists."""
     services = run_services(space, task if task is not None else config.task, config.seed,
-                            cost=lambda metric: (lambda arch: 0.0), shape=task_shape(config, space, task))
+                            cost=lambda metric: (lambda arch: 0.0), shape=task_shape(config, space, task),
+                            device=config.device)
     strategy = get_strategy(config.strategy, **config.strategy_settings)
     strategy.setup(space, config.parsed_objectives(), config.parsed_constraints(), config.seed, services)

@@ -99,3 +99,13 @@ def test_cli_refuses_a_bad_device_before_scoring(tmp_path):
                                            "--device", "cuda"])
         assert missing.exit_code != 0 and "no CUDA device" in missing.output
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_runs_proxy_scorers_get_its_device():
+    """Guided strategies' scorers (lent through the run's services) run on the run's device."""
+    from nasforge.experiment.services import run_services
+
+    space = get_space("conv1d")
+    services = run_services(space, "mnist1d", seed=0, device=DEVICE)
+    assert services.scorer("synflow", {}).device == DEVICE
+    assert run_services(space, "mnist1d", seed=0).scorer("synflow", {}).device == "cpu"
