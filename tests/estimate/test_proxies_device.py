@@ -9,12 +9,9 @@ must equal the plain CPU ones exactly.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import pytest
 import torch
-from torch import nn
+from device_spy import DEVICE, DeviceSpy
 from typer.testing import CliRunner
 
 from nasforge.cli import app
@@ -22,39 +19,6 @@ from nasforge.estimate.proxies import DEFAULT_PROXIES
 from nasforge.estimate.proxies.evaluator import ProxyEvaluator
 from nasforge.space import get_space
 from nasforge.task import task_from_arrays
-
-DEVICE = "cpu:0"
-
-
-class Spy:
-    """Tensors and modules that ``.to(DEVICE)`` produced or moved."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.tensors: dict[int, torch.Tensor] = {}
-        self.modules: list[nn.Module] = []
-        tensor_to, module_to = torch.Tensor.to, nn.Module.to
-
-        def tensor_spy(t: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-            out = tensor_to(t, *args, **kwargs)
-            if _target(args, kwargs) == DEVICE:
-                self.tensors[id(out)] = out
-            return out
-
-        def module_spy(m: nn.Module, *args: Any, **kwargs: Any) -> nn.Module:
-            if _target(args, kwargs) == DEVICE:
-                self.modules.append(m)
-            return module_to(m, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, "to", tensor_spy)
-        monkeypatch.setattr(nn.Module, "to", module_spy)
-
-    def moved(self, t: torch.Tensor) -> bool:
-        return self.tensors.get(id(t)) is t
-
-
-def _target(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    target = kwargs.get("device", args[0] if args else None)
-    return str(target) if isinstance(target, (str, torch.device)) else None
 
 
 def tiny():
@@ -67,7 +31,7 @@ def test_every_proxy_scores_on_the_device_and_equals_the_cpu_value(monkeypatch):
     archs = space.sample_distinct(2, 0)
     plain = ProxyEvaluator(DEFAULT_PROXIES, task, space, batch_size=12)
     expected = [plain.evaluate(a) for a in archs]
-    spy = Spy(monkeypatch)
+    spy = DeviceSpy(monkeypatch)
     moved = ProxyEvaluator(DEFAULT_PROXIES, task, space, batch_size=12, device=DEVICE)
     assert spy.moved(moved.batch().x) and spy.moved(moved.batch().y)
     for arch, want in zip(archs, expected, strict=True):
@@ -82,7 +46,7 @@ def test_cli_device_reaches_the_evaluator(monkeypatch, tmp_path):
 
     resolved = config_module.resolve_device
     monkeypatch.setattr(config_module, "resolve_device", lambda d: DEVICE if d == "auto" else resolved(d))
-    spy = Spy(monkeypatch)
+    spy = DeviceSpy(monkeypatch)
     result = CliRunner().invoke(app, ["proxies", "--space", "nb201", "--task", "cifar10", "--archs", "2",
                                       "--out", str(tmp_path), "--proxies", "synflow,params", "--batch-size", "4",
                                       "--workers", "1"])

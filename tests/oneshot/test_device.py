@@ -14,63 +14,20 @@ from typing import Any
 
 import pytest
 import torch
+from device_spy import DEVICE, DeviceSpy
 from oneshot_toys import tiny_spaces, tiny_task
-from torch import nn
 
 from nasforge.oneshot.base import OneShotSettings, get_method
 from nasforge.oneshot.evaluator import SupernetEvaluator
 from nasforge.oneshot.io import load_supernet, save_supernet
 from nasforge.oneshot.supernet import Supernet, build_supernet
 
-DEVICE = "cpu:0"
 TINY = OneShotSettings(epochs=2, batch_size=12, search_trials=2, calib_batches=2, eval_images=8)
-
-
-class DeviceSpy:
-    """Tensors and modules that ``.to(DEVICE)`` produced, and inputs the supernets received."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.tensors: dict[int, torch.Tensor] = {}  # strong references: ids stay unique
-        self.modules: list[nn.Module] = []
-        self.inputs: list[torch.Tensor] = []
-        tensor_to, module_to = torch.Tensor.to, nn.Module.to
-
-        def tensor_spy(t: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-            out = tensor_to(t, *args, **kwargs)
-            if _target(args, kwargs) == DEVICE:
-                self.tensors[id(out)] = out
-            return out
-
-        def module_spy(m: nn.Module, *args: Any, **kwargs: Any) -> nn.Module:
-            if _target(args, kwargs) == DEVICE:
-                self.modules.append(m)
-            return module_to(m, *args, **kwargs)
-
-        def record(module: nn.Module, inputs: tuple[Any, ...]) -> None:
-            self.inputs.append(inputs[0])
-
-        monkeypatch.setattr(torch.Tensor, "to", tensor_spy)
-        monkeypatch.setattr(nn.Module, "to", module_spy)
-        handle = nn.modules.module.register_module_forward_pre_hook(
-            lambda m, inputs: record(m, inputs) if isinstance(m, Supernet) else None)
-        monkeypatch.setattr(self, "_handle", handle, raising=False)
-
-    def moved(self, t: torch.Tensor) -> bool:
-        """Whether ``t`` (or the tensor it is a view of) came out of ``.to(DEVICE)``."""
-        return any(c is not None and self.tensors.get(id(c)) is c for c in (t, t._base))
-
-    def close(self) -> None:
-        self._handle.remove()
-
-
-def _target(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    target = kwargs.get("device", args[0] if args else None)
-    return str(target) if isinstance(target, (str, torch.device)) else None
 
 
 @pytest.fixture
 def spy(monkeypatch):
-    s = DeviceSpy(monkeypatch)
+    s = DeviceSpy(monkeypatch, watch=Supernet)
     yield s
     s.close()
 
