@@ -91,62 +91,54 @@ def _ci(values: np.ndarray) -> float:
 
 
 def report(records: list[dict[str, Any]], at: tuple[int, ...] = AT) -> str:
-    """Markdown: per benchmark a table of mean regret, then nasforge's best vs the best peer."""
+    """Markdown: mean regret ± 95% CI per strategy (rows) and benchmark and query count
+    (columns), then nasforge's best against the best peer at 50 queries, paired by seed."""
     from scipy import stats
 
-    out: list[str] = []
     benches = [b for b in BENCHMARKS if any(r["benchmark"] == b for r in records)]
     strategies = list(dict.fromkeys(r["strategy"] for r in records))
     order = [s for s in strategies if not is_peer(s)] + [s for s in strategies if is_peer(s)]
-    ratio_lines = []
-    for bench in benches:
-        out += [f"**{bench}**", "",
-                "| strategy | seeds | " + " | ".join(f"@{q}" for q in at) + " | CPU s/run |",
-                "|---|---|" + "---|" * len(at) + "---|"]
-        by: dict[str, dict[int, dict[str, Any]]] = {}
-        for r in records:
-            if r["benchmark"] == bench:
-                by.setdefault(r["strategy"], {})[r["seed"]] = r
-        for s in order:
-            if s not in by:
-                continue
-            runs = list(by[s].values())
-            cells = []
+    by: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for r in records:
+        by.setdefault((r["benchmark"], r["strategy"]), {})[r["seed"]] = r
+    out = ["| strategy | seeds | " + " | ".join(f"{b} @{q}" for b in benches for q in at) + " | CPU s/run |",
+           "|---|---|" + "---|" * (len(benches) * len(at)) + "---|"]
+    for s in order:
+        cells, seeds, cpu = [], set(), []
+        for b in benches:
+            runs = list(by.get((b, s), {}).values())
+            seeds.add(len(runs))
+            cpu += [r["cpu_s"] for r in runs]
             for q in at:
                 reg = np.array([r["regret"][q - 1] for r in runs if len(r["regret"]) >= q])
                 cells.append(f"{reg.mean():.3f} ± {_ci(reg):.3f}" if len(reg) else "—")
-            cpu = np.mean([r["cpu_s"] for r in runs])
-            name = f"{s} (peer)" if is_peer(s) else s
-            out.append(f"| {name} | {len(runs)} | " + " | ".join(cells) + f" | {cpu:.2f} |")
-        out.append("")
+        name = f"{s} (peer)" if is_peer(s) else s
+        n = "-".join(str(k) for k in sorted(seeds))
+        out.append(f"| {name} | {n} | " + " | ".join(cells) + f" | {np.mean(cpu):.2f} |")
 
-        def mean50(s: str, by: dict[str, dict[int, dict[str, Any]]] = by) -> float:
-            return float(np.mean([r["regret"][49] for r in by[s].values()]))
+    def mean50(bench: str, s: str) -> float:
+        return float(np.mean([r["regret"][49] for r in by[(bench, s)].values()]))
 
-        ours = [s for s in by if not is_peer(s)]
-        peers = [s for s in by if is_peer(s)]
+    out += ["", "| benchmark | nasforge best | @50 | best peer | @50 | ours / peer | paired seeds | "
+            "ours better/worse/tied | paired test |", "|---|---|---|---|---|---|---|---|---|"]
+    for bench in benches:
+        ours = [s for s in order if (bench, s) in by and not is_peer(s)]
+        peers = [s for s in order if (bench, s) in by and is_peer(s)]
         if not ours or not peers:
             continue
-        best_ours = min(ours, key=mean50)
-        best_peer = min(peers, key=mean50)
-        a, b = mean50(best_ours), mean50(best_peer)
-        ratio = a / b if b > 0 else float("inf") if a > 0 else 1.0
-        seeds = sorted(set(by[best_ours]) & set(by[best_peer]))
-        x = np.array([by[best_ours][k]["regret"][49] for k in seeds])
-        y = np.array([by[best_peer][k]["regret"][49] for k in seeds])
+        best_ours = min(ours, key=lambda s: mean50(bench, s))
+        best_peer = min(peers, key=lambda s: mean50(bench, s))
+        a, b = mean50(bench, best_ours), mean50(bench, best_peer)
+        ratio = a / b if b > 0 else (float("inf") if a > 0 else 1.0)
+        seeds = sorted(set(by[(bench, best_ours)]) & set(by[(bench, best_peer)]))
+        x = np.array([by[(bench, best_ours)][k]["regret"][49] for k in seeds])
+        y = np.array([by[(bench, best_peer)][k]["regret"][49] for k in seeds])
         diff = x - y
-        if np.any(diff != 0):
-            p = float(stats.wilcoxon(x, y, zero_method="wilcox").pvalue)
-            test = f"Wilcoxon p = {p:.2g}"
-        else:
-            test = "identical on every seed"
+        test = (f"Wilcoxon p = {stats.wilcoxon(x, y, zero_method='wilcox').pvalue:.2g}"
+                if np.any(diff != 0) else "identical on every seed")
         verdict = "below half" if ratio < 0.5 else f"ratio {ratio:.2f}"
-        ratio_lines.append(
-            f"| {bench} | {best_ours} | {a:.3f} | {best_peer} | {b:.3f} | {verdict} | "
-            f"{len(seeds)} | {int((diff < 0).sum())}/{int((diff > 0).sum())}/{int((diff == 0).sum())} | {test} |")
-    out += ["| benchmark | nasforge best | @50 | best peer | @50 | ours / peer | paired seeds | "
-            "ours better/worse/tied | paired test |", "|---|---|---|---|---|---|---|---|---|"]
-    out += ratio_lines
+        out.append(f"| {bench} | {best_ours} | {a:.3f} | {best_peer} | {b:.3f} | {verdict} | {len(seeds)} | "
+                   f"{int((diff < 0).sum())}/{int((diff > 0).sum())}/{int((diff == 0).sum())} | {test} |")
     cpu_total = sum(r["cpu_s"] for r in records)
     out += ["", f"{len(records)} runs, {cpu_total:.0f} CPU seconds in all."]
     return "\n".join(out)
