@@ -31,6 +31,7 @@ signed-rank test of nasforge's hypervolume against the peer's over the seeds; Wi
 
     python benchmarks/peers_e2e.py --tasks mnist1d --seeds 5 --budget 150 --out /tmp/peers-e2e
     python benchmarks/peers_e2e.py --tasks cifar10-subset-16px --seeds 5 --budget 240 --out /tmp/peers-e2e-cifar
+    python benchmarks/peers_e2e.py --summarize /tmp/peers-e2e /tmp/peers-e2e-s5  # seed blocks together
 
 Run with ``OMP_NUM_THREADS=1`` and ``nice``; the budget is CPU seconds, so a loaded machine
 does not change what each method gets.
@@ -271,6 +272,25 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def read_runs(folders: Sequence[Path]) -> list[dict[str, Any]]:
+    """The rows of ``runs.csv`` in each folder (seeds as integers, so blocks pair by seed)."""
+    rows = []
+    for folder in folders:
+        path = folder / "runs.csv"
+        if not path.is_file():
+            raise SystemExit(f"--summarize {folder}: no runs.csv there")
+        with path.open(newline="") as fh:
+            rows += [{**r, "seed": int(r["seed"])} for r in csv.DictReader(fh)]
+    keys = [(r["task"], r["method"], r["seed"]) for r in rows]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise SystemExit(f"--summarize: the same (task, method, seed) in more than one row: {repeated}")
+    budgets = {(r["task"], float(r["budget_cpu_s"])) for r in rows}
+    if len(budgets) != len({t for t, _ in budgets}):
+        raise SystemExit(f"--summarize: runs of one task with different budgets: {sorted(budgets)}")
+    return rows
+
+
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
@@ -287,8 +307,16 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--budget", type=float, default=150.0, help="CPU seconds of search per run")
     parser.add_argument("--epochs", type=int, help="epochs per trial (default: per task)")
     parser.add_argument("--final-epochs", type=int, help="epochs of the final retraining (default: per task)")
-    parser.add_argument("--out", required=True, help="folder: runs.csv, summary.md, the run directories")
+    parser.add_argument("--out", help="folder: runs.csv, summary.md, the run directories (required to run)")
+    parser.add_argument("--summarize", nargs="+", metavar="DIR",
+                        help="print the tables of earlier runs' runs.csv together (e.g. seed blocks) and exit")
     args = parser.parse_args(argv)
+    if args.summarize:
+        rows = read_runs([Path(d) for d in args.summarize])
+        print(summarise(rows))
+        return rows
+    if not args.out:
+        parser.error("--out is required to run")
     tasks, methods = args.tasks.split(","), args.methods.split(",")
     bad = [t for t in tasks if t not in TASKS] + [m for m in methods if m not in METHODS]
     if bad:

@@ -60,3 +60,9 @@ def test_smoke_every_column_and_equal_cpu_budget(peers, tmp_path):
     assert {row["method"] for row in rows} == set(peers.METHODS)
     summary = (tmp_path / "summary.md").read_text()
     assert "Wilcoxon p" in summary and "optuna-gp" in summary and "optuna-tpe" in summary
+    # --summarize reads the blocks back, pairing by seed; the same block twice is refused
+    again = peers.main(["--summarize", str(tmp_path)])
+    assert [(r["method"], r["seed"], r["hypervolume"]) for r in again] == [
+        (r["method"], int(r["seed"]), r["hypervolume"]) for r in written]
+    with pytest.raises(SystemExit, match="more than one row"):
+        peers.main(["--summarize", str(tmp_path), str(tmp_path)])
