@@ -66,7 +66,7 @@ def validate(benchmarks: Sequence[str], strategies: Sequence[str], objectives: S
             bench = get_benchmark(bench_name)
             space = bench.space()
             try:
-                strategy.setup(space, objs, (), 0, run_services(space, bench.task, 0))
+                strategy.setup(space, objs, (), 0, run_services(space, bench.task, 0, shape=bench))
             except ValueError as exc:
                 raise ValueError(f"bench: strategy {name!r} on {bench_name!r}: {exc}") from None
 

@@ -128,3 +128,12 @@ def test_proxy_guided_runs_report_their_proxy_compute(tmp_path):
     runs = read(tmp_path / "out" / "runs.csv")
     assert {int(r["proxy_evaluations"]) > 0 for r in runs if r["strategy"] == "proxy-evolution"} == {True}
     assert {float(r["proxy_seconds"]) for r in runs if r["strategy"] == "evolution"} == {0.0}
+
+
+@pytest.mark.parametrize("benchmark", ["nb201-cifar100", "nb201-imagenet16", "macro"])
+def test_the_check_before_the_runs_lends_the_benchmarks_shape(benchmark):
+    """fbnetv3 needs free statistics, sized by the benchmark's shape: the check before any run
+    must lend the same services as the runs (it refused fbnetv3 off nb201-cifar10)."""
+    from nasforge.bench.run import validate
+
+    validate([benchmark], ["fbnetv3"], ["accuracy:max"], {})
