@@ -194,22 +194,23 @@ def show(
     import csv
 
     from nasforge.experiment.run_dir import RunDirError
-    from nasforge.report.data import read_run, trial_rows
+    from nasforge.report.data import read_run
+    from nasforge.report.table import trial_table
+    from nasforge.run.results import space_decisions
 
     try:
         records = read_run(run_dir)
     except (RunDirError, ValueError) as exc:
         fail(exc)
-    if csv_out:  # the trial table: a column per decision and per metric, Pareto and selected flags
-        from nasforge.report.table import trial_table
-        from nasforge.run.results import space_decisions
-
-        table = trial_table(records.trials, records.objectives, records.constraints, space_decisions(records.config))
+    table = trial_table(records.trials, records.objectives, records.constraints, space_decisions(records.config))
+    if csv_out:  # the whole table: a column per decision and per metric, Pareto and selected flags
         writer = csv.writer(sys.stdout)
         writer.writerow(table.columns)
         writer.writerows(table.rows)
         return
-    header, rows = trial_rows(records.trials)
+    header = ["trial", "arch", "status", *table.metrics, "error"]  # the terminal's view of the same rows
+    at = [table.columns.index(c) for c in header]
+    rows = [[row[i] for i in at] for row in table.rows]
     from rich.console import Console
     from rich.table import Table
 

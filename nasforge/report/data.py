@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,12 +188,3 @@ def pareto_view(records: RunRecords) -> ParetoView | None:
     front = pareto_trials(records.trials, records.objectives, records.constraints)
     return ParetoView(x, y, [(t.metrics[x], t.metrics[y]) for t in pool],
                       sorted((t.metrics[x], t.metrics[y]) for t in front))
-
-
-def trial_rows(trials: Sequence[Trial]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows: trial, arch, status, one column per metric, error."""
-    metrics = sorted({k for t in trials for k in t.metrics})
-    header = ["trial", "arch", "status", *metrics, "error"]
-    rows = [[t.number, t.arch.key, t.status, *(t.metrics.get(m, "") for m in metrics), t.error or ""]
-            for t in trials]
-    return header, rows

@@ -84,9 +84,7 @@ def trial_table(trials: Sequence[Trial], objectives: Sequence[Objective] = (),
     no trial is marked ``pareto`` or ``selected``."""
     if decisions is None:
         decisions = list(dict.fromkeys(name for t in trials for name in _values(t)))
-    first = [o.metric for o in objectives]
-    reported = {k for t in trials for k in t.metrics}
-    metrics = [m for m in dict.fromkeys(first) if m in reported] + sorted(reported - set(first))
+    metrics = metric_columns(trials, objectives)
     front: set[int] = set()
     best = None
     if objectives:
@@ -102,6 +100,13 @@ def trial_table(trials: Sequence[Trial], objectives: Sequence[Objective] = (),
                      "" if t.clock is None else float(t.clock), t.error or "", t.number in front,
                      t.number == best])
     return TrialTable(columns, rows, list(decisions), metrics)
+
+
+def metric_columns(trials: Sequence[Trial], objectives: Sequence[Objective] = ()) -> list[str]:
+    """The metrics the trials report: the objectives' first (in their order), then the rest by name."""
+    first = [o.metric for o in objectives]
+    reported = {k for t in trials for k in t.metrics}
+    return [m for m in dict.fromkeys(first) if m in reported] + sorted(reported - set(first))
 
 
 def _values(trial: Trial) -> dict[str, Any]:

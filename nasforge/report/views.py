@@ -24,6 +24,7 @@ from nasforge.core.records import COMPLETE, RUNNING, Trial
 from nasforge.experiment import run_dir as rd
 from nasforge.experiment.selection import feasible_trials, pareto_trials, select_best
 from nasforge.report.data import RunRecords
+from nasforge.report.table import metric_columns
 
 #: the hypervolume's reference point, per objective, in losses scaled to [0, 1] over the points shown
 HV_REFERENCE = 1.1
@@ -251,15 +252,8 @@ def marks(records: RunRecords) -> Marks:
     return Marks(selected, pareto, feasible, len(records.objectives) > 1)
 
 
-def metric_names(records: RunRecords) -> list[str]:
-    """Objectives first (in their order), then every other metric the trials report, by name."""
-    first = [o.metric for o in records.objectives]
-    rest = sorted({k for t in records.trials for k in t.metrics} - set(first))
-    return first + rest
-
-
 def trial_table(records: RunRecords, mark: Marks) -> TrialTable:
-    metrics = metric_names(records)
+    metrics = metric_columns(records.trials, records.objectives)
     rows = []
     for t in records.trials:
         badges = []
