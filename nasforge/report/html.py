@@ -93,6 +93,7 @@ def render(records: RunRecords) -> str:
         derived=any(d for _, _, d in epochs),
         family=family,
         correlations=[(r.get("predictor"), r.get("target"), r.get("bn_mode"), r.get("kendall"), r.get("spearman"),
+                       r.get("precision_top10pct", ""), r.get("precision_top5", ""), r.get("kendall_top10pct", ""),
                        r.get("n")) for r in records.correlations or []],
         figure_ids=list(figs),
         decisions=sorted((k for k in figs if k.startswith("decision-")), key=lambda k: int(k.split("-")[1])),

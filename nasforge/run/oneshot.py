@@ -165,10 +165,11 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
     """Score ``settings.rank_archs`` random archs with inherited weights (on ``device``, default the
     supernet's) under each BN mode
     (``rank_bn_modes``, default ``bn_mode``); write ``ranking.csv`` (``ranking-<mode>.csv`` for
-    further modes) and ``correlations.csv`` (Kendall/Spearman of the supernet, of FLOPs and of
-    both against the benchmark's truth where one exists); returns the correlation rows."""
+    further modes) and ``correlations.csv`` (Kendall/Spearman, top-10% and top-5 precision and
+    Kendall within the true top 10%, of the supernet, of FLOPs and of both against the
+    benchmark's truth where one exists; :mod:`nasforge.oneshot.ranking`); returns the rows."""
     from nasforge.oneshot.evaluator import SupernetEvaluator
-    from nasforge.oneshot.ranking import correlations, rank_archs
+    from nasforge.oneshot.ranking import COLUMNS, correlations, rank_archs
 
     archs = supernet.space.sample_distinct(settings.rank_archs, settings.seed)
     rows: list[dict[str, Any]] = []
@@ -186,7 +187,8 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
                                  f"{r.flops:.0f}"])
         rows += [{**row, "bn_mode": mode} for row in correlations(ranked)]
     with open(out / CORRELATIONS, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["predictor", "target", "bn_mode", "kendall", "spearman", "n"])
+        names = [c for c in COLUMNS if c != "n"]
+        writer = csv.DictWriter(fh, fieldnames=[names[0], names[1], "bn_mode", *names[2:], "n"])
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})

@@ -98,4 +98,9 @@ def test_cli_oneshot_and_supernet(tmp_path):
     with open(out / "ranking.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 4 and set(rows[0]) == {"arch", "supernet_accuracy", "true_accuracy", "flops"}
-    assert "Supernet ranking" in (out / "report.html").read_text()
+    with open(out / "correlations.csv") as fh:
+        header = next(csv.reader(fh))
+    assert {"precision_top10pct", "precision_top5", "kendall_top10pct"} <= set(header)
+    assert "top-10% precision" in res.output and "top-10% kendall" in res.output
+    report = (out / "report.html").read_text()
+    assert "Supernet ranking" in report and "top-5 precision" in report

@@ -1,0 +1,92 @@
+"""Ranking-study metrics on hand-made rankings with known answers: top-k precision and
+Kendall's tau within the true top 10% (``nasforge.oneshot.ranking``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from oneshot_toys import tiny_spaces
+
+from nasforge.oneshot.ranking import (
+    COLUMNS,
+    Ranked,
+    correlations,
+    top_count,
+    top_k_precision,
+    top_kendall,
+)
+
+TRUTH = np.arange(20, dtype=float)  # arch i has true accuracy i: the top 10% are 18 and 19
+
+
+def test_top_count_is_the_ceiling_of_the_share():
+    assert [top_count(n) for n in (1, 5, 10, 11, 20, 200, 201)] == [1, 1, 1, 2, 2, 20, 21]
+    assert top_count(3, 1.0) == 3
+    with pytest.raises(ValueError, match="top fraction"):
+        top_count(10, 0.0)
+
+
+def test_a_perfect_and_a_reversed_predictor():
+    assert top_k_precision(TRUTH, TRUTH, 2) == 1.0
+    assert top_k_precision(TRUTH, TRUTH, 5) == 1.0
+    assert top_kendall(TRUTH, TRUTH) == pytest.approx(1.0)
+    reverse = -TRUTH
+    assert top_k_precision(reverse, TRUTH, 2) == 0.0
+    assert top_k_precision(reverse, TRUTH, 5) == 0.0
+    assert top_kendall(reverse, TRUTH) == pytest.approx(-1.0)
+
+
+def test_precision_counts_the_shared_members_whatever_their_order():
+    pred = TRUTH.copy()
+    pred[[19, 14]] = pred[[14, 19]]  # the best arch falls to 6th place; the 6th rises to 1st
+    # predicted top 5: 14, 18, 17, 16, 15; true top 5: 19..15 -> 4 of 5 shared
+    assert top_k_precision(pred, TRUTH, 5) == pytest.approx(4 / 5)
+    # predicted top 2: 14, 18; true top 2: 19, 18 -> 1 of 2
+    assert top_k_precision(pred, TRUTH, top_count(20)) == pytest.approx(1 / 2)
+    # the whole ranking barely changes, but its top is wrong
+    pred2 = TRUTH.copy()
+    pred2[[19, 18]] = pred2[[18, 19]]
+    assert top_k_precision(pred2, TRUTH, 2) == 1.0  # same two archs, swapped
+    assert top_kendall(pred2, TRUTH) == pytest.approx(-1.0)  # ... in the wrong order
+
+
+def test_top_kendall_ignores_errors_outside_the_true_top():
+    rng = np.random.default_rng(0)
+    pred = TRUTH.copy()
+    pred[:18] = rng.permutation(pred[:18])  # scramble everything below the top 10%
+    assert top_kendall(pred, TRUTH) == pytest.approx(1.0)
+    assert top_kendall(pred, TRUTH, fraction=0.5) < 1.0  # a wider top sees the scrambling
+
+
+def test_top_kendall_over_a_known_set_of_five():
+    truth = np.arange(50, dtype=float)  # top 10% = archs 45..49
+    pred = truth.copy()
+    pred[45:] = [5.0, 4.0, 3.0, 1.0, 2.0]  # within the top: one concordant pair of 10
+    assert top_kendall(pred, truth) == pytest.approx((1 - 9) / 10)
+
+
+def test_degenerate_inputs():
+    assert math.isnan(top_kendall(TRUTH[:5], TRUTH[:5]))  # top 10% of 5 is one arch
+    assert top_k_precision(TRUTH[:3], TRUTH[:3], 5) == 1.0  # k capped at n
+    with pytest.raises(ValueError, match="3 scores against 2"):
+        top_k_precision([1, 2, 3], [1, 2], 1)
+    with pytest.raises(ValueError, match="k >= 1"):
+        top_k_precision([1, 2], [1, 2], 0)
+
+
+def test_correlation_rows_carry_the_top_metrics():
+    space = tiny_spaces()["macro"]
+    archs = space.sample_distinct(20, 0)
+    # the supernet is right except that it swaps the two best; FLOPs are reversed
+    sup = TRUTH.copy()
+    sup[[19, 18]] = sup[[18, 19]]
+    ranked = [Ranked(a, float(s), float(t), float(-t)) for a, s, t in zip(archs, sup, TRUTH, strict=True)]
+    rows = {(r["predictor"], r["target"]): r for r in correlations(ranked)}
+    assert all(tuple(r) == COLUMNS for r in rows.values())
+    supernet = rows[("supernet", "true_accuracy")]
+    assert supernet["precision_top10pct"] == 1.0 and supernet["precision_top5"] == 1.0
+    assert supernet["kendall_top10pct"] == pytest.approx(-1.0)
+    flops = rows[("flops", "true_accuracy")]
+    assert flops["precision_top10pct"] == 0.0 and flops["precision_top5"] == 0.0
