@@ -105,6 +105,32 @@ class OneShotSettings(Training):
     rank_archs: int = Field(0, ge=0, description="random archs scored with inherited weights at the end")
     rank_bn_modes: tuple[str, ...] = ()
     threads: int | None = Field(None, ge=1)
+    # few-shot NAS (nasforge.oneshot.fewshot)
+    split_on: tuple[str, ...] = Field((), description="few-shot: decisions to split on (default: the first)")
+    groups: int | None = Field(None, ge=1, description="fewshot-gm: groups per split decision (default 2)")
+    warmup_fraction: float = Field(0.5, ge=0, lt=1, description="few-shot: share of steps before the split")
+    # OFA progressive shrinking (nasforge.oneshot.progressive)
+    stage_fractions: tuple[float, ...] = Field((), description="ofa: share of steps per stage (default equal)")
+    sort_channels: bool = True
+    resolutions: tuple[int, ...] = Field((), description="ofa: input sides drawn per step (elastic resolution)")
+    # BigNAS heuristics of the sandwich rule (nasforge.oneshot.heuristics)
+    zero_init_last_bn: bool = False
+    decay_scope: Literal["all", "largest"] = "all"
+    complexity_sampling: bool = False
+
+    @field_validator("stage_fractions")
+    @classmethod
+    def _fractions(cls, values: tuple[float, ...]) -> tuple[float, ...]:
+        if values and (min(values) < 0 or abs(sum(values) - 1) > 1e-6):
+            raise ValueError(f"stage_fractions must be non-negative and sum to 1, got {values}")
+        return values
+
+    @field_validator("resolutions")
+    @classmethod
+    def _resolutions(cls, values: tuple[int, ...]) -> tuple[int, ...]:
+        if any(v < 4 for v in values):
+            raise ValueError(f"resolutions must be image sides of at least 4 pixels, got {values}")
+        return values
 
     @field_validator("bn_mode")
     @classmethod
@@ -284,7 +310,7 @@ class OneShotMethod:
 METHODS: Registry[type[OneShotMethod]] = Registry(
     "one-shot method",
     modules=("nasforge.oneshot.gradient", "nasforge.oneshot.darts_pt", "nasforge.oneshot.tanglenas",
-             "nasforge.oneshot.spos"),
+             "nasforge.oneshot.spos", "nasforge.oneshot.fewshot", "nasforge.oneshot.progressive"),
 )
 register_method = METHODS.register
 

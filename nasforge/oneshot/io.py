@@ -54,6 +54,13 @@ def load_supernet(path: str | Path, device: str = "cpu") -> Supernet:
     settings = {k: tuple(v) if isinstance(v, list) else v for k, v in data["space_settings"].items()}
     space = get_space(data["space"], **settings)
     shape = TaskShape(tuple(data["input_shape"]), int(data["num_classes"]))
-    supernet = build_supernet(space, shape, **data["config"])
+    config = dict(data["config"])
+    fewshot = config.pop("fewshot", None)
+    if fewshot is not None:  # sub-supernets of a few-shot run (nasforge.oneshot.fewshot)
+        from nasforge.oneshot.fewshot import FewShotSupernet
+
+        supernet: Supernet = FewShotSupernet(space, shape, fewshot["split_on"], fewshot["groups"], **config)
+    else:
+        supernet = build_supernet(space, shape, **config)
     supernet.load_state_dict(data["state_dict"])
     return supernet.to(device).eval()
