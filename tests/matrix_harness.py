@@ -27,6 +27,7 @@ SPACE_SETTINGS = {
     "mbconv": ["widths=[8,8]", "strides=[1,2]", "depths=[1,2]", "stem=8", "head=8"],
     "conv1d": ["channels=[4,8]", "max_depth=2"],
     "joint": ["base=conv1d", "base_settings={channels: [4, 8], max_depth: 2}", "recipe=[lr]"],
+    "quant": ["base=conv1d", "base_settings={channels: [4, 8], max_depth: 2}"],
 }
 #: strategy settings that fit a budget of a few trials
 STRATEGY_SETTINGS = {

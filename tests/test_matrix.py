@@ -17,6 +17,8 @@ REFUSED = {
     ("tabular", "mbconv"): "there is no table of this space",
     ("supernet", "conv1d"): "it needs a space with a supernet",
     ("supernet", "joint"): "it needs a space with a supernet",
+    ("tabular", "quant"): "there is no table of this space",
+    ("supernet", "quant"): "it needs a space with a supernet",
 }
 
 
@@ -45,7 +47,7 @@ def test_cell(strategy, evaluator, files, tmp_path):
 
 def expected_refusal(strategy, evaluator, space):
     """What the refusal of a cell must say, or ``None`` for a cell that must complete."""
-    name = "conv1d+joint" if space == "joint" else space
+    name = {"joint": "conv1d+joint", "quant": "conv1d+quant"}.get(space, space)
     if is_oneshot(strategy):
         if evaluator != "train":
             return f"one-shot method {strategy!r} scores architectures with its own supernet; evaluator " \

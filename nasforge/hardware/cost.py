@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nasforge.core.registry import Registry
-from nasforge.hardware.metrics import METRICS, TaskShape, hardware_metrics
+from nasforge.hardware.metrics import STATIC_METRICS, TaskShape, hardware_metrics
 
 if TYPE_CHECKING:
     from torch import nn
@@ -59,7 +59,7 @@ class CostModel:
 
 
 class StaticCost(CostModel):
-    """A metric computed from the built network (params, FLOPs, memory, model size)."""
+    """A metric computed from the built network (params, FLOPs, memory, model size, BitOps)."""
 
     def __init__(self, metric: str, batch_size: int = 1) -> None:
         self.metric = metric
@@ -90,7 +90,7 @@ COST_MODELS: Registry[Any] = Registry(
 )
 register_cost_model = COST_MODELS.register
 
-for _metric in METRICS[:5]:
+for _metric in STATIC_METRICS:
     register_cost_model(_metric)(partial(StaticCost, _metric))
 register_cost_model("measured")(MeasuredLatency)
 

@@ -14,6 +14,11 @@ Metric names (all floats in :func:`hardware_metrics`' result):
 - ``memory_mb``: peak activation memory of one forward at the batch size, in MiB (2**20 bytes);
   see :mod:`nasforge.hardware.memory` for the method.
 - ``size_mb``: bytes of the state dict saved with ``torch.save``, in MiB: the model file.
+- ``bitops``: multiply-adds x weight bits x activation bits, summed over conv and linear
+  layers, counting only channels that pruning keeps; ``model_bytes``: bytes of the weights at
+  their bit-widths (plus biases, scales and other parameters at 4 bytes). For a network of
+  ``nasforge.space.quant`` at its decisions, for any other at 32 bits; see
+  :mod:`nasforge.hardware.bitops`.
 - ``latency_ms`` / ``latency_iqr_ms``: measured median and interquartile range, see
   :mod:`nasforge.hardware.latency`.
 """
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
     from nasforge.hardware.latency import LatencySettings
 
 #: computed from the built network alone (no timing)
-STATIC_METRICS = ("params", "flops", "macs", "memory_mb", "size_mb")
+STATIC_METRICS = ("params", "flops", "macs", "memory_mb", "size_mb", "bitops", "model_bytes")
 #: of a latency measurement
 LATENCY_METRICS = ("latency_ms", "latency_iqr_ms")
 METRICS = (*STATIC_METRICS, *LATENCY_METRICS)
@@ -103,6 +108,10 @@ def hardware_metrics(model: nn.Module, input_shape: tuple[int, ...],
         out["memory_mb"] = peak_activation_bytes(model, input_shape, batch_size) / MIB
     if "size_mb" in which:
         out["size_mb"] = model_size_bytes(model) / MIB
+    if "bitops" in which or "model_bytes" in which:
+        from nasforge.hardware.bitops import quant_costs
+
+        out.update(quant_costs(model, input_shape, [m for m in ("bitops", "model_bytes") if m in which]))
     if "latency_ms" in which or "latency_iqr_ms" in which:
         from dataclasses import replace
 

@@ -15,6 +15,7 @@ SPACES: Registry[type[Space]] = Registry(
         "nasforge.space.macro",
         "nasforge.space.mbconv",
         "nasforge.space.joint",
+        "nasforge.space.quant",
     ),
 )
 

@@ -10,7 +10,7 @@ import torch
 
 from nasforge.space import SPACES, Space, get_space
 
-EXAMPLE_INPUT = {"conv1d": (1, 40), "conv1d+joint": (1, 40)}  # every other built-in space takes CIFAR-sized images
+EXAMPLE_INPUT = {"conv1d": (1, 40), "conv1d+joint": (1, 40), "conv1d+quant": (1, 40)}  # every other built-in space takes CIFAR-sized images
 
 
 class FakeTask:
