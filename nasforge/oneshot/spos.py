@@ -47,20 +47,24 @@ from nasforge.oneshot.supernet import Supernet, build_supernet
 SupernetSearch = Callable[[Supernet, Any, OneShotSettings, "str | None"], "tuple[Any, list[Any]]"]
 
 
-def _step_paths(supernet: Supernet, settings: OneShotSettings, rng: np.random.Generator) -> list[Any]:
-    space = supernet.space
+def _step_paths(supernet: Supernet, settings: OneShotSettings, rng: np.random.Generator,
+                draw: Callable[[np.random.Generator], Any] | None = None) -> list[Any]:
+    draw = draw or supernet.space.sample
     if settings.sampling == "uniform":
-        return [space.sample(rng)]
+        return [draw(rng)]
     largest, smallest = supernet.extremes()
-    return [largest, smallest, *(space.sample(rng) for _ in range(settings.num_random))]
+    return [largest, smallest, *(draw(rng) for _ in range(settings.num_random))]
 
 
 class SupernetState(TrainingState):
     """A weight-sharing method's state: the supernet, its optimiser and schedule, the path sampler."""
 
-    def __init__(self, *args: Any, opt: Any, sched: Any, rng: np.random.Generator) -> None:
+    def __init__(self, *args: Any, opt: Any, sched: Any, rng: np.random.Generator,
+                 draw: Callable[[np.random.Generator], Any] | None = None, decayed: list[Any] | None = None) -> None:
         super().__init__(*args)
         self.opt, self.sched, self.rng = opt, sched, rng
+        self.draw = draw  # random paths (default: space.sample); see nasforge.oneshot.heuristics
+        self.decayed = decayed  # decay_scope "largest": the weights the largest path decays
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
@@ -81,8 +85,27 @@ def begin_supernet(space: Any, task: Any, settings: OneShotSettings, device: str
     supernet.generator = gen
     data = SplitTensors.of(task)
     steps = steps_per_epoch(len(data.x_train), settings)
-    opt, sched = weight_optimizer(supernet.weight_parameters(), settings, settings.epochs * steps)
-    return SupernetState(space, task, settings, supernet, data, gen, device, opt=opt, sched=sched, rng=rng)
+    draw, decayed, opt_settings = _heuristics(supernet, settings)
+    opt, sched = weight_optimizer(supernet.weight_parameters(), opt_settings, settings.epochs * steps)
+    return SupernetState(space, task, settings, supernet, data, gen, device, opt=opt, sched=sched, rng=rng,
+                         draw=draw, decayed=decayed)
+
+
+def _heuristics(supernet: Supernet, settings: OneShotSettings) -> tuple[Any, Any, OneShotSettings]:
+    """Apply the BigNAS settings (:mod:`nasforge.oneshot.heuristics`): (path sampler, decayed
+    weights, optimiser settings)."""
+    from nasforge.oneshot import heuristics
+
+    if settings.decay_scope == "largest" and settings.sampling != "sandwich":
+        raise ValueError("decay_scope='largest' decays the largest child, which only the sandwich rule trains "
+                         "every step: use the sandwich method (or sampling='sandwich')")
+    if settings.zero_init_last_bn:
+        heuristics.zero_init_last_bn(supernet)
+    draw = heuristics.ComplexitySampler(supernet.space, supernet.shape, settings.seed).sample \
+        if settings.complexity_sampling else None
+    if settings.decay_scope == "largest":
+        return draw, heuristics.decayed_parameters(supernet), settings.replace(weight_decay=0.0)
+    return draw, None, settings
 
 
 def supernet_epoch(state: SupernetState) -> EpochRecord:
@@ -94,7 +117,7 @@ def supernet_epoch(state: SupernetState) -> EpochRecord:
                         device=state.device):
         state.opt.zero_grad(set_to_none=True)
         teacher = None
-        for i, arch in enumerate(_step_paths(supernet, settings, state.rng)):
+        for i, arch in enumerate(_step_paths(supernet, settings, state.rng, state.draw)):
             logits = supernet(x, arch)
             if i == 0 or teacher is None:
                 loss = F.cross_entropy(logits, y)
@@ -106,6 +129,10 @@ def supernet_epoch(state: SupernetState) -> EpochRecord:
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"supernet loss became {float(loss)} at epoch {state.epochs_done + 1}")
             loss.backward()
+            if i == 0 and state.decayed is not None:  # BigNAS: decay only through the largest child
+                from nasforge.oneshot.heuristics import add_decay
+
+                add_decay(state.decayed, settings.weight_decay)
         torch.nn.utils.clip_grad_norm_(supernet.weight_parameters(), settings.grad_clip)
         state.opt.step()
         state.sched.step()
