@@ -4,6 +4,9 @@ Elastic in every dimension of the space: width multiplier (leading channels of t
 every layer and of the head's input), depth (a stage runs its first ``depth`` layers), kernel
 (centre crop of the largest kernel) and expansion (leading hidden channels). Stem, layers and
 head are :mod:`nasforge.oneshot.elastic` layers of the largest size.
+
+``entangle=True`` adds architecture parameters and the relaxed forward ``supernet(x)`` of
+TangleNAS (Sukthanker et al. 2024; :mod:`nasforge.oneshot.mbconv_relaxed`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from torch import Tensor, nn
 
 from nasforge.oneshot.data import device_of
 from nasforge.oneshot.elastic import ElasticBatchNorm2d, ElasticConv2d, ElasticMBConv
+from nasforge.oneshot.mbconv_relaxed import RelaxedMBConv, new_alphas
 from nasforge.oneshot.supernet import Supernet, register_supernet
 from nasforge.space.arch import Arch
 from nasforge.space.layers import MBConv, PoolLinear
@@ -22,12 +26,16 @@ from nasforge.space.mbconv import MBConvSpace, round_channels
 
 
 @register_supernet("mbconv")
-class MBConvSupernet(Supernet):
+class MBConvSupernet(RelaxedMBConv, Supernet):
     """Supernet of an :class:`MBConvSpace` (its constructor arguments set the skeleton)."""
 
-    def __init__(self, space: MBConvSpace, task: Any, bn_affine: bool = True) -> None:
+    capabilities = frozenset({"paths", "entangled", "softmax"})
+    #: the constructor settings that make this supernet weight-entangled (TangleNAS)
+    entangled_config = {"entangle": True}
+
+    def __init__(self, space: MBConvSpace, task: Any, bn_affine: bool = True, entangle: bool = False) -> None:
         super().__init__(space, task)
-        self.config = dict(bn_affine=bn_affine)
+        self.config = dict(bn_affine=bn_affine, entangle=entangle)
         c_img, h, w = self.shape.input_shape
         wmax = max(space.width_mults)
         self.stem_stride = 1 if min(h, w) <= 64 else 2
@@ -46,6 +54,7 @@ class MBConvSupernet(Supernet):
         self.head_conv = ElasticConv2d(c, space.head, 1)
         self.head_bn = ElasticBatchNorm2d(space.head)
         self.classifier = PoolLinear(space.head, self.shape.num_classes)
+        self.alphas = new_alphas(space) if entangle else None
 
     def extremes(self) -> tuple[Arch, Arch]:
         sp = self.space
@@ -65,7 +74,10 @@ class MBConvSupernet(Supernet):
 
     def forward(self, x: Tensor, arch: Arch | None = None) -> Tensor:
         if arch is None:
-            raise ValueError("the mbconv supernet runs one arch at a time: call supernet(x, arch)")
+            if self.alphas is None:
+                raise ValueError("the mbconv supernet runs one arch at a time: call supernet(x, arch) "
+                                 "(or build it with entangle=True for the relaxed forward)")
+            return self.relaxed_forward(x)
         self._check(arch)
         c = round_channels(self.space.stem * float(arch["width"]))
         x = F.relu(self.stem_bn(self.stem(x, c, 3)))

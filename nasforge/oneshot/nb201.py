@@ -15,6 +15,10 @@ relaxed supernet (``forward(x)`` without an arch) combines the candidates:
 inputs weighted by the softmax of per-edge parameters ``betas``. ``fixed`` edges (DARTS-PT,
 Wang et al. 2021) use their chosen operation only; ``dropped`` removes one candidate of one
 edge without re-normalising the others (the perturbation of DARTS-PT).
+
+``entangle=True`` gives TangleNAS (Sukthanker et al. 2024): every edge is an
+:class:`~nasforge.oneshot.entangled_edge.EntangledEdge`, whose 1x1 convolution is the centre
+slice of its 3x3 one, and ``softmax`` mixes the two in weight space (one convolution per edge).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nasforge.oneshot.data import device_of
+from nasforge.oneshot.entangled_edge import EntangledEdge
 from nasforge.oneshot.mixed import MixedEdge
 from nasforge.oneshot.supernet import Supernet, copy_state, register_supernet
 from nasforge.space.arch import Arch
@@ -39,10 +44,10 @@ Plan = list[tuple[Any, ...]]
 class SuperCell(nn.Module):
     """A NAS-Bench-201 cell whose six edges are mixed operations."""
 
-    def __init__(self, channels: int, partial: int = 1, bn_affine: bool = True) -> None:
+    def __init__(self, channels: int, partial: int = 1, bn_affine: bool = True, entangle: bool = False) -> None:
         super().__init__()
-        self.edges = nn.ModuleDict({f"{d}_{s}": MixedEdge(OPS, channels, partial, bn_affine)
-                                    for d, s in EDGES})
+        edge = EntangledEdge if entangle else MixedEdge
+        self.edges = nn.ModuleDict({f"{d}_{s}": edge(OPS, channels, partial, bn_affine) for d, s in EDGES})
 
     def forward(self, x: Tensor, plan: Plan, node_weights: Tensor | None = None) -> Tensor:
         nodes = [x]
@@ -71,18 +76,20 @@ def _apply(edge: MixedEdge, x: Tensor, step: tuple[Any, ...]) -> Tensor:
 class NB201Supernet(Supernet):
     """Supernet of an :class:`NB201Space` (its ``channels`` and ``cells`` set the skeleton)."""
 
-    capabilities = frozenset({"paths", "mixed-op", "partial", "perturb", *MODES})
+    capabilities = frozenset({"paths", "mixed-op", "partial", "perturb", "entangled", *MODES})
+    #: the constructor settings that make this supernet weight-entangled (TangleNAS)
+    entangled_config = {"entangle": True}
 
     def __init__(self, space: NB201Space, task: Any, partial: int = 1, edge_norm: bool = False,
-                 bn_affine: bool = True) -> None:
+                 bn_affine: bool = True, entangle: bool = False) -> None:
         super().__init__(space, task)
-        self.config = dict(partial=partial, edge_norm=edge_norm, bn_affine=bn_affine)
+        self.config = dict(partial=partial, edge_norm=edge_norm, bn_affine=bn_affine, entangle=entangle)
         self.partial = partial
         ref = space.arch({e: "nor_conv_3x3" for e in EDGE_NAMES})
         blocks: list[nn.Module] = []
         for spec in space.blocks(ref, self.shape):
             if spec.signature.startswith("nb201.cell"):
-                blocks.append(SuperCell(spec.input_shape[0], partial, bn_affine))
+                blocks.append(SuperCell(spec.input_shape[0], partial, bn_affine, entangle))
             else:
                 blocks.append(spec.build())
         self.blocks = nn.ModuleList(blocks)
@@ -184,7 +191,11 @@ class NB201Supernet(Supernet):
             if isinstance(block, SuperCell):
                 assert isinstance(target, NB201Cell)
                 for key, op in target.edges.items():
-                    copy_state(block.edges[key].candidates[arch[f"edge_{key}"]], op)
+                    edge, name = block.edges[key], arch[f"edge_{key}"]
+                    if isinstance(edge, EntangledEdge):
+                        edge.copy_to(name, op)
+                    else:
+                        copy_state(edge.candidates[name], op)
             else:
                 target.load_state_dict(block.state_dict())
         return net.train(self.training)
