@@ -2,7 +2,7 @@
 methods, which are strategies (``nasforge search --strategy darts -S epochs=10`` is the same run).
 
 ``oneshot --method M`` runs any one-shot method; ``supernet`` trains a weight-sharing supernet
-(spos or sandwich) and reports its ranking study (``ranking.csv``, ``correlations.csv``) with
+(spos, sandwich, random-ws, fewshot, fewshot-gm, ofa) and reports its ranking study (``ranking.csv``, ``correlations.csv``) with
 the run. Both write an ordinary run directory (config.yaml, trials.db with the epochs, the lock,
 checkpoint.pt, supernet.pt, best/, report.html) that ``nasforge resume``, ``show`` and
 ``report`` read."""
@@ -85,7 +85,9 @@ def oneshot(
 def supernet(
     space: Annotated[str, typer.Option(help="space with a supernet: macro, mbconv, nb201")] = "macro",
     task: Annotated[str, typer.Option(help="task, e.g. cifar10")] = "cifar10",
-    method: Annotated[str, typer.Option(help="spos (uniform single path) or sandwich (OFA/BigNAS)")] = "spos",
+    method: Annotated[str, typer.Option(help="a weight-sharing method: spos (uniform single path), sandwich "
+                                        "(OFA/BigNAS), random-ws, fewshot, fewshot-gm (few-shot NAS), ofa "
+                                        "(progressive shrinking)")] = "spos",
     epochs: Annotated[int, typer.Option(min=1, help="supernet training epochs")] = 5,
     rank_archs: Annotated[int, typer.Option(min=2, help="archs scored with inherited weights")] = 200,
     bn_mode: Annotated[list[str] | None, typer.Option(
@@ -102,8 +104,11 @@ def supernet(
     setting: MethodSettings = None,
 ) -> None:
     """Train a weight-sharing supernet; its ranking study (ranking.csv, correlations.csv) is part of the run."""
-    if method not in ("spos", "sandwich"):
-        fail(f"--method must be spos or sandwich, got {method!r}")
+    from nasforge.oneshot.base import METHODS
+
+    searching = [m for m in METHODS.list() if METHODS.get(m).searches]
+    if method not in searching:
+        fail(f"--method must be a weight-sharing method ({', '.join(searching)}), got {method!r}")
     _search(method, space, space_setting, task, seed, setting, out, 40, final_retrain, device, epochs=epochs, lr=lr,
             batch_size=batch_size, threads=threads, rank_archs=rank_archs,
             rank_bn_modes=list(bn_mode) if bn_mode else None, bn_mode=bn_mode[0] if bn_mode else None)

@@ -135,3 +135,34 @@ def test_bad_few_shot_settings_are_refused_before_training():
         get_method("fewshot", **TINY, split_on=("width", "depth_0")).begin(space, task)
     with pytest.raises(ValueError, match="warmup_fraction"):
         get_method("fewshot-gm", warmup_fraction=1.0)
+
+
+def test_cli_supernet_few_shot_file_serves_the_supernet_evaluator_for_a_strategy(tmp_path):
+    """``nasforge supernet --method fewshot-gm`` writes a run whose supernet.pt holds the
+    sub-supernets; a search with ``--evaluator supernet`` and another strategy reads it."""
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "fs"
+    res = runner.invoke(app, ["supernet", "--space", "macro", "-P", "stem=4", "-P", "head=8", "--method", "fewshot-gm",
+                              "--epochs", "1", "--rank-archs", "4", "--task", "cifar10", "--threads", "1",
+                              "-S", "data_fraction=0.02", "-S", "split_on=[layer_0]", "-S", "warmup_fraction=0.25",
+                              "-S", "eval_images=16", "-S", "search_trials=2", "-S", "calib_batches=1",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    net = load_supernet(out / "supernet.pt")
+    assert isinstance(net, FewShotSupernet) and len(net.subnets) == 2 and net.split_on == ("layer_0",)
+    res = runner.invoke(app, ["search", "--space", "macro", "-P", "stem=4", "-P", "head=8", "--task", "cifar10",
+                              "--strategy", "local", "--evaluator", "supernet", "-E", f"path={out / 'supernet.pt'}",
+                              "-E", "calib_batches=1", "-E", "eval_images=16", "--trials", "3", "--no-final-retrain",
+                              "--out", str(tmp_path / "search")])
+    assert res.exit_code == 0, res.output
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "search" / "trials.db") as db:
+        done = db.execute("SELECT count(*) FROM trials WHERE status = 'complete'").fetchone()[0]
+    assert done == 3
+    res = runner.invoke(app, ["supernet", "--method", "darts", "--out", str(tmp_path / "x")])
+    assert res.exit_code != 0 and "--method must be a weight-sharing method" in res.output
