@@ -13,8 +13,13 @@ weights frozen), then a weight step on a training batch (SGD, cosine schedule). 
 - ``fbnet`` (Wu et al. 2019): soft Gumbel-softmax mixture, same annealing (no latency term).
 - ``pcdarts`` (Xu et al. 2020): softmax mixture on 1/K of the channels + edge normalisation.
 - ``proxyless`` (Cai et al. 2019): weights train one path sampled from ``softmax(alphas)``;
-  the architecture step uses binary gates over two sampled paths and adds
-  ``latency_weight * E[latency] / latency(all nor_conv_3x3)`` from the latency table.
+  the architecture step adds ``latency_weight * E[latency] / latency(largest arch)``, the
+  expected latency from the latency lookup table (:mod:`nasforge.oneshot.latency`). On nb201
+  the architecture step uses binary gates over two sampled paths. On macro and mbconv, whose
+  supernets are weight-entangled, it uses the entangled relaxation instead (each layer runs once
+  with mixed weights, as in TangleNAS): binary gates there would need a forward per candidate
+  of every global decision (width, depth), and what they save -- running only two paths of a
+  mixed op -- the entangled layer already gives.
 
 The derived architecture is the arg-max operation of every edge; the trajectory records the
 operation probabilities of every edge after each epoch.
@@ -278,37 +283,88 @@ class ProxylessNAS(GradientMethod):
     weight_mode = "sample"
     arch_mode = "binary"
 
-    def prepare(self, supernet: Supernet, space: Any, task: Any, settings: OneShotSettings) -> dict[str, Any]:
-        from nasforge.oneshot.latency import nb201_edge_latency
+    #: the alternative requirement: a weight-entangled supernet (macro, mbconv; module docstring)
+    requires_entangled = frozenset({"entangled", "softmax"})
 
-        latency = nb201_edge_latency(space, task, path=settings.latency_table) if settings.latency_weight > 0 else None
-        self._use(latency)
-        return {} if latency is None else {"fixed_ms": latency.fixed, "per_op_ms": list(latency.per_op)}
+    @classmethod
+    def supported_spaces(cls) -> list[str]:
+        from nasforge.oneshot.latency import LATENCY_MODELS
+        from nasforge.oneshot.supernet import SUPERNETS
+
+        entangled = [name for name in SUPERNETS.list() if name in LATENCY_MODELS
+                     and cls.requires_entangled <= SUPERNETS.get(name).capabilities]
+        return sorted({*super().supported_spaces(), *entangled})
+
+    def build(self, space: Any, task: Any, settings: OneShotSettings) -> Supernet:
+        from nasforge.oneshot.supernet import SUPERNETS, build_supernet
+
+        cls = SUPERNETS.get(space.name)
+        if self.requires <= cls.capabilities:
+            return super().build(space, task, settings)
+        return build_supernet(space, task, bn_affine=settings.bn_affine, **dict(getattr(cls, "entangled_config", {})))
+
+    def _gated(self, supernet: Supernet) -> bool:
+        return self.requires <= supernet.capabilities
+
+    def weight_step(self, supernet: Supernet, opt: torch.optim.Optimizer, x: Tensor, y: Tensor,
+                    settings: OneShotSettings) -> float:
+        if self._gated(supernet):
+            return super().weight_step(supernet, opt, x, y, settings)
+        arch = _sample_arch(supernet)  # one path from the architecture distribution (CPU generator)
+        with frozen(supernet.arch_parameters()):
+            loss = F.cross_entropy(supernet(x, arch), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+        nn.utils.clip_grad_norm_(supernet.weight_parameters(), settings.grad_clip)
+        opt.step()
+        return float(loss.detach())
+
+    def prepare(self, supernet: Supernet, space: Any, task: Any, settings: OneShotSettings) -> dict[str, Any]:
+        from nasforge.oneshot.latency import latency_model
+
+        latency = latency_model(space, task, path=settings.latency_table) if settings.latency_weight > 0 else None
+        self._use(latency, supernet)
+        return {} if latency is None else {"latency": latency.to_dict()}
 
     def resume(self, state: TrainingState) -> None:
-        from nasforge.oneshot.latency import EdgeLatency
+        from nasforge.oneshot.latency import EdgeLatency, from_dict
 
         extra = getattr(state, "extra", {})
-        self._use(EdgeLatency(extra["fixed_ms"], tuple(extra["per_op_ms"])) if extra else None)
+        if "fixed_ms" in extra:  # a checkpoint written before the latency models had a kind
+            self._use(EdgeLatency(extra["fixed_ms"], tuple(extra["per_op_ms"])), state.supernet)
+        else:
+            self._use(from_dict(extra["latency"]) if extra else None, state.supernet)
 
-    def _use(self, latency: Any) -> None:
-        from nasforge.space.nb201 import EDGE_NAMES
-
+    def _use(self, latency: Any, supernet: Supernet) -> None:
         self.latency_ = latency
         if latency is not None:
-            self.reference_ms_ = latency.of(["nor_conv_3x3"] * len(EDGE_NAMES))
+            self.reference_ms_ = latency.arch_ms(supernet.extremes()[0])  # the largest arch
         self.weight_ = self.settings.latency_weight
 
     def extra_loss(self, supernet: Supernet) -> Tensor | None:
         if self.latency_ is None:
             return None
-        return self.weight_ * self.latency_.expected(supernet.probabilities()) / self.reference_ms_
+        return self.weight_ * self.latency_.expected_of(supernet) / self.reference_ms_
 
     def finish(self, supernet: Supernet, settings: OneShotSettings, trajectory: list[EpochRecord],
                seconds: float, data: SplitTensors) -> OneShotResult:
         result = super().finish(supernet, settings, trajectory, seconds, data)
         if self.latency_ is None:
             return result
-        ops = [result.arch[name] for name in sorted(result.arch)]
-        info = {"latency_model_ms": self.latency_.of(ops), "latency_per_op_ms": list(self.latency_.per_op)}
+        info: dict[str, Any] = {"latency_model_ms": self.latency_.arch_ms(result.arch),
+                                "latency_largest_ms": self.reference_ms_}
+        if hasattr(self.latency_, "per_op"):
+            info["latency_per_op_ms"] = list(self.latency_.per_op)
         return replace(result, info=info)
+
+
+def _sample_arch(supernet: Supernet) -> Any:
+    """An arch drawn from the supernet's architecture probabilities, one decision at a time,
+    with its CPU generator (the same draws on every device)."""
+    space = supernet.space
+    values = {}
+    for name, probs in supernet.arch_weights().items():
+        options = space.choice(name).options
+        p = torch.tensor(probs, dtype=torch.float64)
+        values[name] = options[int(torch.multinomial(p / p.sum(), 1, generator=supernet.generator))]
+    return space.arch(values)
