@@ -70,7 +70,7 @@ def _space(name: str, blocks: bool = False) -> Any:
 
 Shape = Annotated[str | None, typer.Option(help="input shape C,H,W (default: the space's, e.g. 3,32,32)")]
 Classes = Annotated[int | None, typer.Option("--classes", min=1, help="number of classes (default: 10)")]
-Backend = Annotated[str, typer.Option(help="torch (eager) or onnx (ONNX Runtime)")]
+Backend = Annotated[str, typer.Option(help="torch (eager), onnx (ONNX Runtime) or onnx_int8 (INT8 in ONNX Runtime)")]
 Threads = Annotated[int, typer.Option(min=1, help="torch threads, pinned while measuring")]
 Batch = Annotated[int, typer.Option(min=1, help="batch size for memory and latency")]
 Clock = Annotated[str, typer.Option(help="wall (elapsed) or cpu (thread CPU time; steadier on a busy machine; "

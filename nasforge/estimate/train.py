@@ -14,6 +14,12 @@ the metric ``fidelity`` (1.0 = full). With ``early_stopping`` (a
 :class:`~nasforge.estimate.curves.CurveStopper`) a trial whose extrapolated learning curve is
 unlikely to beat the best full trial this evaluator has seen stops early; its ``fidelity`` is
 the fraction of epochs it ran, so run selection skips it.
+
+A network of a quantized space (``quant``, :mod:`nasforge.space.quant`) trains in float, is
+pruned and calibrated, then fine-tunes quantization-aware for ``qat_epochs`` (the fidelity of
+the quantized result; the final retraining uses ``final_qat_epochs``): see
+:mod:`nasforge.estimate.qat`. ``val_accuracy`` is then the quantized network's, and
+``float_val_accuracy`` the float network's before pruning.
 """
 
 from __future__ import annotations
@@ -61,6 +67,10 @@ class TrainSettings(Recipe):
     final_epochs: int = Field(40, ge=1, le=10_000, description="epochs of the final retraining on train+val")
     threads: int | None = Field(1, ge=1, le=1024, description="torch threads per evaluation (null: all cores)")
     early_stopping: EarlyStoppingSettings | None = Field(None, description="learning-curve early stopping (null: off)")
+    qat_epochs: int = Field(1, ge=0, le=10_000, description="quantized spaces: epochs of the quantization-aware "
+                            "fine-tune after float training and pruning (0: post-training quantization)")
+    final_qat_epochs: int = Field(3, ge=0, le=10_000, description="quantized spaces: qat_epochs of the final "
+                                  "retraining")
 
     @field_validator("seed")
     @classmethod
@@ -96,6 +106,8 @@ class TrainingEvaluator(Evaluator):
         seed: int = 0,
         early_stopping: CurveStopper | None = None,
         device: str = "cpu",
+        qat_epochs: int = 1,
+        final_qat_epochs: int = 3,
     ) -> None:
         self.space = space
         self.task = task
@@ -105,6 +117,8 @@ class TrainingEvaluator(Evaluator):
         self.seed = seed
         self.early_stopping = early_stopping
         self.device = device
+        self.qat_epochs = qat_epochs
+        self.final_qat_epochs = final_qat_epochs
         self._data: Any = None
         self._incumbent: float | None = None  # best full-fidelity val_accuracy seen in this process
 
@@ -112,12 +126,12 @@ class TrainingEvaluator(Evaluator):
 
     def metric_names(self) -> list[str]:
         fidelity = ["fidelity"] if self.early_stopping or getattr(self.space, "fidelity", None) else []
-        return [*self.METRICS, *fidelity]
+        return [*self.METRICS, *fidelity, *_quantized_metrics(self.space)]
 
     @classmethod
     def reports(cls, settings: TrainSettings, space: Any) -> list[str]:
         fidelity = ["fidelity"] if settings.early_stopping or getattr(space, "fidelity", None) else []
-        return [*cls.METRICS, *fidelity]
+        return [*cls.METRICS, *fidelity, *_quantized_metrics(space)]
 
     @classmethod
     def default_objectives(cls, settings: TrainSettings, space: Any) -> list[str]:
@@ -129,7 +143,8 @@ class TrainingEvaluator(Evaluator):
 
         stopper = CurveStopper(**settings.early_stopping.model_dump()) if settings.early_stopping else None
         return cls(run.space, run.task, settings.recipe(run.seed), constraints, threads=settings.threads,
-                   seed=run.seed, early_stopping=stopper, device=run.device)
+                   seed=run.seed, early_stopping=stopper, device=run.device, qat_epochs=settings.qat_epochs,
+                   final_qat_epochs=settings.final_qat_epochs)
 
     def loaded_task(self) -> Task:
         """The Task, loading it from its spec on first use."""
@@ -154,7 +169,8 @@ class TrainingEvaluator(Evaluator):
     def _evaluate(self, arch: Arch) -> Mapping[str, float] | EvalResult:
         import torch
 
-        from nasforge.estimate.trainer import accuracy, fit
+        from nasforge.estimate.qat import fit_maybe_quantized
+        from nasforge.estimate.trainer import accuracy
         from nasforge.hardware.metrics import hardware_metrics
 
         if self.threads:
@@ -178,11 +194,14 @@ class TrainingEvaluator(Evaluator):
             return stopper.should_stop(curve, recipe.epochs, incumbent)  # type: ignore[union-attr]
 
         start = time.perf_counter()
-        train_loss = fit(model, x_tr, y_tr, recipe, on_epoch if stopper else None)
+        float_acc: dict[str, float] = {}
+        train_loss = fit_maybe_quantized(
+            model, x_tr, y_tr, recipe, self.qat_epochs, on_epoch if stopper else None,
+            on_float=lambda net: float_acc.update(float_val_accuracy=accuracy(net.eval(), x_val, y_val)[0]))
         seconds = time.perf_counter() - start
         val_acc, val_loss = accuracy(model.eval(), x_val, y_val)
         metrics = {**cheap, "val_accuracy": val_acc, "val_loss": val_loss,
-                   "train_loss": train_loss, "train_seconds": seconds}
+                   "train_loss": train_loss, "train_seconds": seconds, **float_acc}
         fraction = getattr(self.space, "fidelity_fraction", lambda a: None)(arch)
         if stopper is not None:
             fraction = (fraction or 1.0) * len(curve) / recipe.epochs
@@ -208,3 +227,10 @@ class TrainingEvaluator(Evaluator):
         if recipe.shift < 0:
             recipe = recipe.replace(shift=3 if task.name.startswith("mnist1d") else 0)
         return recipe.replace(epochs=epochs) if epochs else recipe
+
+
+def _quantized_metrics(space: Any) -> list[str]:
+    """``float_val_accuracy`` for a quantized space (:mod:`nasforge.estimate.qat`)."""
+    from nasforge.space.quant import is_quantized
+
+    return ["float_val_accuracy"] if is_quantized(space) else []

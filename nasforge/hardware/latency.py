@@ -1,5 +1,11 @@
 """Measured inference latency: PyTorch eager and ONNX Runtime, on CPU (or CUDA when present).
 
+Backends: ``torch`` (eager), ``onnx`` (the float model in ONNX Runtime) and ``onnx_int8`` (the
+INT8 QDQ model in ONNX Runtime: a quantized network at its own bit-widths, any other network
+quantized uniformly by ONNX Runtime's static quantizer; :mod:`nasforge.hardware.int8`). A
+network of a ``quant`` space runs as its QDQ model in both ONNX backends, and with simulated
+(fake) quantization in ``torch``.
+
 Protocol: eval mode, ``torch.inference_mode``; a fixed input of ``batch_size`` samples;
 ``warmup`` untimed runs, then ``repeats`` timed runs (``time.perf_counter`` around one forward;
 on CUDA after a synchronize); the garbage collector is paused while timing. The result is the
@@ -33,12 +39,12 @@ import numpy as np
 if TYPE_CHECKING:
     from torch import nn
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "onnx_int8")
 
 
 @dataclass(frozen=True)
 class LatencySettings:
-    """How to measure: backend (``torch`` | ``onnx``), device (``cpu`` | ``cuda``), batch size,
+    """How to measure: backend (``torch`` | ``onnx`` | ``onnx_int8``), device (``cpu`` | ``cuda``), batch size,
     threads, warm-up and timed repeats, clock (``wall`` | ``cpu``, see the module docstring)
     and optional CPU cores to pin the process to."""
 
@@ -91,8 +97,10 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...],
         with _pinned(s):
             if s.backend == "torch":
                 run = _torch_runner(model, input_shape, s)
-            else:
+            elif s.backend == "onnx":
                 run = _onnx_runner(model, input_shape, s)
+            else:
+                run = _onnx_int8_runner(model, input_shape, s)
             return _time(run, s)
     finally:
         model.train(was_training)
@@ -156,7 +164,21 @@ def _torch_runner(model: nn.Module, input_shape: tuple[int, ...],
 
 def _onnx_runner(model: nn.Module, input_shape: tuple[int, ...],
                  s: LatencySettings) -> Callable[[], object]:
+    from nasforge.space.quantnet import find_quantized
+
+    if find_quantized(model) is not None:  # a quantized network runs as its QDQ model in either ONNX backend
+        return _onnx_int8_runner(model, input_shape, s)
     session = onnx_session(export_onnx(model.cpu(), input_shape, s.batch_size), s.threads, s.device)
+    name = session.get_inputs()[0].name  # type: ignore[attr-defined]
+    x = np.random.default_rng(0).standard_normal((s.batch_size, *input_shape)).astype(np.float32)
+    return lambda: session.run(None, {name: x})  # type: ignore[attr-defined]
+
+
+def _onnx_int8_runner(model: nn.Module, input_shape: tuple[int, ...],
+                      s: LatencySettings) -> Callable[[], object]:
+    from nasforge.hardware.int8 import int8_onnx
+
+    session = onnx_session(int8_onnx(model.cpu(), input_shape), s.threads, s.device)
     name = session.get_inputs()[0].name  # type: ignore[attr-defined]
     x = np.random.default_rng(0).standard_normal((s.batch_size, *input_shape)).astype(np.float32)
     return lambda: session.run(None, {name: x})  # type: ignore[attr-defined]

@@ -49,14 +49,15 @@ class _Strict(BaseModel):
 class LatencyConfig(_Strict):
     """Where ``latency_ms`` comes from when an objective or constraint names it.
 
-    ``measured``: timed on this machine for every architecture (PyTorch or ONNX Runtime);
+    ``measured``: timed on this machine for every architecture (PyTorch or ONNX Runtime; backend
+    ``onnx_int8``: the INT8 model in ONNX Runtime, :mod:`nasforge.hardware.int8`);
     ``lut``: the sum of profiled per-block latencies (block spaces: macro, mbconv, nb201);
     ``predictor``: gradient-boosted trees fitted on ``samples`` measured architectures of the
     space, the measurements cached per device in the run directory (``latency/``).
     """
 
     source: Literal["measured", "lut", "predictor"] = "measured"
-    backend: Literal["torch", "onnx"] = "torch"
+    backend: Literal["torch", "onnx", "onnx_int8"] = "torch"
     batch_size: int = Field(1, ge=1, le=100_000)
     threads: int = Field(1, ge=1, le=1024)
     warmup: int = Field(10, ge=0, le=100_000)
@@ -219,6 +220,8 @@ class SearchConfig(_Strict):
                                         "stopped and stored failed (reason 'timeout')")
     retries: int = Field(0, ge=0, le=100, description="re-evaluations of a failed trial before it stays failed")
     final_retrain: bool = True
+    final_front: bool = Field(False, description="also retrain every member of the Pareto front (after the selected "
+                              "one) and test it: RUN/best/front.csv, RUN/best/front/<i>/")
     log_to: LogToConfig = Field(default_factory=LogToConfig, description="experiment trackers (mlflow, "
                                 "tensorboard) the search logs every trial and the selected model to")
 
@@ -374,6 +377,9 @@ class SearchConfig(_Strict):
         """The evaluator fits the space; defaults resolved; every metric named is reported."""
         from nasforge.estimate.base import IncompatibleError
 
+        if self.final_front and not self.final_retrain:
+            raise ValueError("final_front (--final-front) retrains the front after the selected model: it needs "
+                             "final_retrain (drop --no-final-retrain)")
         space = _given(info, "space") or _space_of(self)
         evaluator, settings = self.evaluator.cls(), self.evaluator.parsed()
         oneshot = _oneshot_method(self.strategy)

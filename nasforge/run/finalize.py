@@ -84,19 +84,56 @@ def finalise_family(members: list[dict[str, Any]], resource: str, config: Any, s
     rows = []
     for i, member in enumerate(members):
         arch = space.parse(member["arch"])
-        folder = out_dir / "family" / str(i)
-        if config.evaluator.cls().finalise == "table":
-            result = finalised(folder, arch.key, "table") or table_summary(arch, config, space, folder)
-        else:
-            trainer, epochs = final_trainer(config, space, task)
-            result = finalised(folder, arch.key, "retrain", epochs) or retrain_and_export(
-                arch, trainer, epochs, folder, config.evaluator.name,
-                label=f"final retraining, family member {i + 1} of {len(members)}")
-            result[f"measured_{resource}"] = measure(folder, trainer, arch, resource)
+        result = _finalise_member(arch, config, space, task, out_dir / "family" / str(i),
+                                  f"family member {i + 1} of {len(members)}")
+        if "test_accuracy" in result:
+            folder = out_dir / "family" / str(i)
+            result[f"measured_{resource}"] = measure(folder, final_trainer(config, space, task)[0], arch, resource)
         rows.append({**member, "result": {k: v for k, v in result.items() if k != "values"}})
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / "family.json", json.dumps(rows, indent=2) + "\n")
     return rows
+
+
+def finalise_front(front: list[Trial], objectives: list[Any], config: Any, space: Any, task: Any,
+                   out_dir: Path) -> list[dict[str, Any]]:
+    """Finalise every Pareto-front trial (config ``final_front``) into ``out_dir/front/<i>/``, in
+    the order of the front's first objective's cost (e.g. fewest params first when params is one),
+    and write ``out_dir/front.csv``: per member its trial, arch, the search's objective values and
+    the final result (test accuracy and params after retraining, or the table's truth). Members
+    already finalised the same way are kept (a resumed run only does what is missing)."""
+    import csv
+    import io
+
+    costs = [o for o in objectives if o.direction == "min"] or list(objectives)
+    members = sorted(front, key=lambda t: (float(t.metrics[costs[0].metric]), t.number))
+    rows = []
+    for i, trial in enumerate(members):
+        result = _finalise_member(trial.arch, config, space, task, out_dir / "front" / str(i),
+                                  f"front member {i + 1} of {len(members)}", trial)
+        row: dict[str, Any] = {"member": i, "trial": trial.number, "arch": trial.arch.key}
+        row.update({f"search_{o.metric}": trial.metrics.get(o.metric) for o in objectives})
+        final = result.get("truth") if result.get("kind") == "table" else result
+        row.update({k: v for k, v in (final or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        rows.append(row)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_dir / "front.csv", buffer.getvalue())
+    return rows
+
+
+def _finalise_member(arch: Any, config: Any, space: Any, task: Any, folder: Path, what: str,
+                     trial: Trial | None = None) -> dict[str, Any]:
+    """Finalise one more architecture than the selected one (a family or front member)."""
+    if config.evaluator.cls().finalise == "table":
+        return finalised(folder, arch.key, "table") or table_summary(arch, config, space, folder, trial)
+    trainer, epochs = final_trainer(config, space, task)
+    return finalised(folder, arch.key, "retrain", epochs) or retrain_and_export(
+        arch, trainer, epochs, folder, config.evaluator.name, trial, label=f"final retraining, {what}")
 
 
 def measure(folder: Path, trainer: TrainingEvaluator, arch: Any, metric: str) -> float:
@@ -137,9 +174,11 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
     (:mod:`nasforge.run.phases`; a family member's with its suffix)."""
     import torch
 
-    from nasforge.estimate.trainer import accuracy, as_tensors, fit
+    from nasforge.estimate.qat import fit_maybe_quantized
+    from nasforge.estimate.trainer import accuracy, as_tensors
     from nasforge.hardware.metrics import count_flops, count_params
     from nasforge.run.export import export_onnx, save_state_dict
+    from nasforge.space.quantnet import find_quantized
 
     out_dir.mkdir(parents=True, exist_ok=True)
     task = evaluator.loaded_task()
@@ -153,14 +192,25 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
     model = evaluator.space.build(arch, task).to(device)
     start = time.perf_counter()
     phase(label, 0, recipe.epochs)
-    fit(model, *(t.to(device) for t in as_tensors(x, y)), recipe,
-        on_epoch=lambda epoch, _model: phase(label, epoch, recipe.epochs) or False)
+    test_xy = [t.to(device) for t in as_tensors(task.x_test, task.y_test)]
+    float_test: dict[str, float] = {}  # a quantized network's float accuracy before pruning and fine-tune
+    fit_maybe_quantized(model, *(t.to(device) for t in as_tensors(x, y)), recipe, evaluator.final_qat_epochs,
+                        on_epoch=lambda epoch, _model: phase(label, epoch, recipe.epochs) or False,
+                        on_float=lambda net: float_test.update(float_test_accuracy=accuracy(net.eval(), *test_xy)[0]))
     seconds = time.perf_counter() - start
-    test_acc, test_loss = accuracy(model.eval(), *(t.to(device) for t in as_tensors(task.x_test, task.y_test)))
+    test_acc, test_loss = accuracy(model.eval(), *test_xy)
     model = model.cpu()
     phase("ONNX export" + label.removeprefix("final retraining"))  # ", family member i of n" for a family
     save_state_dict(model, out_dir / "model.pt")
-    onnx_diff = export_onnx(model, task.input_shape, out_dir / "model.onnx", task.x_test[:64])
+    quantized: dict[str, Any] = {}
+    if find_quantized(model) is None:
+        onnx_diff = export_onnx(model, task.input_shape, out_dir / "model.onnx", task.x_test[:64])
+    else:  # QDQ ONNX, scored on the test split in ONNX Runtime (nasforge.run.quant_export)
+        from nasforge.run.quant_export import export_quantized
+
+        quantized = {**float_test, "qat_epochs": evaluator.final_qat_epochs,
+                     **export_quantized(model, task.input_shape, out_dir / "model.onnx", task.x_test, task.y_test)}
+        onnx_diff = quantized["onnx_max_abs_diff"]
     summary = {
         "kind": "retrain",
         "arch": arch.key,
@@ -177,6 +227,7 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
         "task": task.name,
         "device": device,
         "onnx_max_abs_diff": onnx_diff,
+        **({"quantized": quantized} if quantized else {}),
     }
     write_text_atomic(out_dir / "arch.json", arch.to_json() + "\n")
     write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")

@@ -35,12 +35,19 @@ def check_bits(bits: int, what: str) -> int:
     return bits
 
 
-def fake_quant_weight(weight: Tensor, bits: int) -> Tensor:
-    """``weight`` on the symmetric per-output-channel grid of ``bits`` bits (see the module docstring)."""
+def fake_quant_weight(weight: Tensor, bits: int, constant: bool = False) -> Tensor:
+    """``weight`` on the symmetric per-output-channel grid of ``bits`` bits (see the module
+    docstring). ``constant``: ``weight`` is a constant (not a parameter), and so is the scale,
+    computed here outside any trace (an exported graph then holds it as an initializer)."""
     if bits >= FLOAT_BITS:
         return weight
     qmax = 2 ** (bits - 1) - 1
-    scale = weight.detach().abs().flatten(1).amax(1).clamp_min(_EPS) / qmax
+    if constant:
+        with torch.no_grad():
+            values = weight.abs().flatten(1).amax(1).clamp_min(_EPS).div(qmax).tolist()
+        scale = torch.tensor(values, dtype=torch.float32, device=weight.device)
+    else:
+        scale = weight.detach().abs().flatten(1).amax(1).clamp_min(_EPS) / qmax
     zero = torch.zeros(weight.shape[0], dtype=torch.int32, device=weight.device)
     return torch.fake_quantize_per_channel_affine(weight, scale.float(), zero, 0, -128, 127)
 

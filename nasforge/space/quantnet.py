@@ -57,6 +57,7 @@ class QuantLayer(nn.Module):
         self.quantize = True
         self.prune = True
         self.register_buffer("mask", torch.ones(self.out_channels, device=layer.weight.device))
+        self._frozen: tuple[Tensor, Tensor | None] | None = None
         self.prune_by_l1()
 
     @property
@@ -88,16 +89,36 @@ class QuantLayer(nn.Module):
             return None
         return self.mask.view(1, -1, *([1] * (ndim - 2))) if ndim > 1 else self.mask
 
-    def forward(self, x: Tensor) -> Tensor:
-        layer = self.layer
-        if self.quantize:
-            x = self.act(x)
-        weight, bias = layer.weight, layer.bias
+    def effective_weights(self) -> tuple[Tensor, Tensor | None]:
+        """Weight and bias as the forward pass uses them (masked, fake-quantized per the modes)."""
+        weight, bias = self.layer.weight, self.layer.bias
         if self._masked():
             weight = weight * self.mask.view(-1, *([1] * (weight.dim() - 1)))
             bias = None if bias is None else bias * self.mask
         if self.quantize:
             weight = fake_quant_weight(weight, self.weight_bits)
+        return weight, bias
+
+    def freeze(self, frozen: bool = True) -> None:
+        """Hold :meth:`effective_weights` as constants (for export: the graph gets the quantized
+        weights and their scales as initializers instead of the ops computing them)."""
+        if not frozen:
+            self._frozen = None
+            return
+        with torch.no_grad():
+            weight, bias = self.effective_weights()
+            self._frozen = (weight.detach().clone(), None if bias is None else bias.detach().clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        layer = self.layer
+        if self.quantize:
+            x = self.act(x)
+        if self._frozen is not None:
+            weight, bias = self._frozen
+            if self.quantize and self.weight_bits < 32:  # the int8 pair ONNX Runtime folds into an integer weight
+                weight = fake_quant_weight(weight, self.weight_bits, constant=True)
+        else:
+            weight, bias = self.effective_weights()
         if isinstance(layer, nn.Linear):
             return F.linear(x, weight, bias)
         return layer._conv_forward(x, weight, bias)  # type: ignore[operator]
