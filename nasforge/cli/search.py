@@ -104,6 +104,9 @@ def search(
     final_retrain: Annotated[bool | None, typer.Option(
         "--final-retrain/--no-final-retrain", help="retrain (or look up) the selected architecture at the end "
         "(default: on)", show_default=False)] = None,
+    final_front: Annotated[bool | None, typer.Option(
+        "--final-front/--no-final-front", help="after the selected one, also retrain and test every member of the "
+        "Pareto front: RUN/best/front.csv (default: off)", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(help="random seed of the whole run (default: 0)")] = None,
     log_to: LogTo = None,
     mlflow_uri: MlflowUri = None,
@@ -148,7 +151,7 @@ def search(
             executor=executor, workers=workers, ray_address=ray_address, ray_token_file=ray_token_file,
             threads_per_worker=threads_per_worker,
             gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout, retries=retries, seed=seed,
-            final_retrain=final_retrain, log_to=_trackers(log_to, mlflow_uri, tensorboard_dir))
+            final_retrain=final_retrain, final_front=final_front, log_to=_trackers(log_to, mlflow_uri, tensorboard_dir))
     except (ConfigError, ValueError) as exc:
         fail(exc)
     _run(lambda callbacks, on_epoch=None: _start(cfg, out, callbacks, on_epoch), cfg)

@@ -25,6 +25,7 @@ CONFIG = "config.yaml"
 DB = "trials.db"
 PARETO = "pareto.csv"
 BEST = "best"
+FRONT_CSV = "front.csv"  # in BEST: every Pareto-front member retrained and tested (config final_front)
 REPORT = "report.html"
 LOCK = ".lock"
 #: free disk space below which a run directory is refused (a run writes a few MB: database, model, report)

@@ -58,7 +58,8 @@ log = logging.getLogger(__name__)
 #: config fields a resumed run may change: how long it runs and how it executes, not what a trial
 #: measures (any other change is refused unless ``allow_change`` names it)
 SAFE_CHANGES = ("budget.trials", "budget.minutes", "executor", "workers", "threads_per_worker", "gpus_per_trial",
-                "ray_address", "ray_token_file", "trial_timeout", "retries", "final_retrain", "evaluator.settings.threads")
+                "ray_address", "ray_token_file", "trial_timeout", "retries", "final_retrain", "final_front",
+                "evaluator.settings.threads")
 
 
 @dataclass
@@ -253,6 +254,8 @@ def completed(path: Path, config: SearchConfig, space: Space, storage: Storage) 
                             else "retrain")
         if summary is None:
             return None
+        if config.final_front and not (path / rd.BEST / rd.FRONT_CSV).is_file():
+            return None
     return SearchResult(path, config, trials, pareto_trials(trials, objectives, constraints), best, summary,
                         closest_trial(trials, constraints) if best is None else None, already_complete=True)
 
@@ -378,6 +381,10 @@ def finish_run(path: Path, config: SearchConfig, space: Space, trials: list[Tria
             from nasforge.run.finalize import finalise_family
 
             finalise_family(family(), getattr(strategy, "resource", "params"), config, space, task, path / rd.BEST)
+        if config.final_front:
+            from nasforge.run.finalize import finalise_front
+
+            finalise_front(front, objectives, config, space, task, path / rd.BEST)
     from nasforge.report.html import write_report
 
     phase("report")
