@@ -95,13 +95,14 @@ SMALL: dict[str, list[str]] = {
     "oneshot": ["--epochs", "1", "--batch-size", "16", "--final-epochs", "1", "-S", "data_fraction=0.01",
                 "-S", "search_trials=2", "-S", "calib_batches=1", "-S", "eval_images=16", "-S", "pt_tune_steps=1"],
     "supernet": ["--epochs", "1", "--batch-size", "16", "--rank-archs", "4", "-S", "data_fraction=0.01",
-                 "-S", "search_trials=2", "-S", "calib_batches=1", "-S", "eval_images=16"],
+                 "-S", "search_trials=2", "-S", "calib_batches=1", "-S", "eval_images=16",
+                 "-S", "warmup_fraction=0"],  # few-shot: the 3 steps all go to the sub-supernets
     "fbnetv3": ["--epochs", "1", "--final-epochs", "1", "--initial", "2", "--batch", "1", "--rounds", "1",
                 "--pool-size", "10", "--neighbours", "2", "--latency-samples", "4"],
 }
 #: one-shot methods as search strategies: one short epoch, a tiny inherited-weight search
 ONESHOT_SMALL = ["epochs=1", "batch_size=16", "data_fraction=0.01", "search_trials=2", "calib_batches=1",
-                 "eval_images=16", "pt_tune_steps=1"]
+                 "eval_images=16", "pt_tune_steps=1", "warmup_fraction=0"]
 #: ask/tell strategies whose set-up alone outlasts a two-trial budget
 STRATEGY_SMALL: dict[str, list[str]] = {
     "fbnetv3": ["initial=2", "batch=1", "pool_size=20", "neighbours=2", "population=4", "generations=1"],

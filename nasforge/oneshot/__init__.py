@@ -8,7 +8,9 @@
 - :mod:`~nasforge.oneshot.base` — ``OneShotMethod.train(space, task, settings)``,
   ``OneShotSettings``, ``OneShotResult``, the ``METHODS`` registry: DARTS, GDAS, FBNet, PC-DARTS,
   ProxylessNAS (:mod:`~nasforge.oneshot.gradient`), DARTS-PT, TangleNAS, SPOS / sandwich /
-  random search with weight sharing (:mod:`~nasforge.oneshot.spos`).
+  random search with weight sharing (:mod:`~nasforge.oneshot.spos`, BigNAS heuristics in
+  :mod:`~nasforge.oneshot.heuristics`), few-shot NAS (:mod:`~nasforge.oneshot.fewshot`), OFA
+  progressive shrinking (:mod:`~nasforge.oneshot.progressive`).
 - :mod:`~nasforge.oneshot.evaluator` — the ``supernet`` evaluator; :mod:`~nasforge.oneshot.bn`
   — BN recalibration; :mod:`~nasforge.oneshot.ranking` — rank correlations with the truth.
 

@@ -72,6 +72,12 @@ class OneShotSettings(Training):
     ``search_strategy`` (an ask/tell strategy name). ``rank_archs`` > 0 also scores that many
     random archs with inherited weights at the end (the supernet's ranking against the
     benchmark's truth and against FLOPs, under each of ``rank_bn_modes``).
+
+    Few-shot NAS (:mod:`nasforge.oneshot.fewshot`): ``split_on`` decisions, ``groups`` per
+    decision (``fewshot-gm``), ``warmup_fraction`` of the steps before the split. Progressive
+    shrinking (:mod:`nasforge.oneshot.progressive`): ``stage_fractions``, ``sort_channels``,
+    ``resolutions``. BigNAS heuristics (:mod:`nasforge.oneshot.heuristics`):
+    ``zero_init_last_bn``, ``decay_scope``, ``complexity_sampling``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
