@@ -2,6 +2,7 @@
 
     python benchmarks/oneshot.py nb201 --methods darts gdas pcdarts spos random-ws --seeds 0 1 2
     python benchmarks/oneshot.py macro --variants spos sandwich --seeds 0 1 2
+    python benchmarks/oneshot.py macro --skeleton default --variants eq-sandwich eq-spos --seeds 0 1 2
     python benchmarks/oneshot.py memory
     python benchmarks/oneshot.py report          # markdown tables from runs/oneshot
 
@@ -48,6 +49,21 @@ VARIANTS = {
     # sandwich runs 4 paths per step: SPOS with 4x the epochs has the same training compute
     "spos-16epochs": ("spos", {"sampling": "uniform", "epochs": 16}, ["recalibrate"]),
 }
+#: issue 23: variants at the sandwich rule's training compute (4 path passes per step for the
+#: skeleton's epochs): (method, overrides, path passes per step); epochs = 4 x epochs / passes.
+#: ofa: 1 pass in its first stage, then num_random + a teacher forward (~1/3 pass) in the other two.
+EQUAL_COMPUTE = {
+    "eq-sandwich": ("sandwich", {"num_random": 2, "distill": True}, 4.0),
+    "eq-spos": ("spos", {"sampling": "uniform"}, 1.0),
+    "eq-sandwich-bignas": ("sandwich", {"num_random": 2, "distill": True, "zero_init_last_bn": True,
+                                        "decay_scope": "largest", "complexity_sampling": True}, 4.0),
+    "eq-fewshot": ("fewshot", {"split_on": ["layer_0"]}, 1.0),
+    "eq-fewshot-gm": ("fewshot-gm", {"split_on": ["layer_0"], "groups": 2}, 1.0),
+    "eq-ofa": ("ofa", {"num_random": 2}, (1 + 2 * (2 + 1 / 3)) / 3),
+}
+#: --skeleton: macro space settings and the sandwich rule's epochs (reduced: the issue-7 proxy;
+#: default: `nasforge supernet`'s defaults, the full-width space and 5 epochs)
+SKELETONS = {"reduced": (MACRO_SPACE, 4, "macro"), "default": ({}, 5, "macro-default")}
 FINISHED = "report.html"  # the last file a run writes (nasforge.run.runner.finish_run)
 
 
@@ -122,16 +138,22 @@ def run_nb201(methods: list[str], seeds: list[int], root: Path, overrides: dict 
                   f"({r['search_seconds']:.0f} s)", flush=True)
 
 
-def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int) -> None:
+def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int, skeleton: str = "reduced") -> None:
+    space_settings, epochs, folder = SKELETONS[skeleton]
     for seed in seeds:
         for name in variants:
-            out = root / "macro" / name / f"seed{seed}"
-            method, overrides, modes = VARIANTS[name]
+            out = root / folder / name / f"seed{seed}"
+            if name in EQUAL_COMPUTE:
+                method, overrides, passes = EQUAL_COMPUTE[name]
+                overrides = {**overrides, "epochs": max(1, round(4 * epochs / passes))}
+                modes = ["recalibrate"]
+            else:
+                method, overrides, modes = VARIANTS[name]
             settings = {**MACRO_SETTINGS, **overrides, "rank_archs": archs, "rank_bn_modes": modes}
-            if _search(out, method, "macro", MACRO_SPACE, settings, seed) is None:
+            if _search(out, method, "macro", space_settings, settings, seed) is None:
                 continue
             first = _correlations(out)[0]
-            print(f"macro {name} seed {seed}: kendall {float(first['kendall']):.3f} "
+            print(f"{folder} {name} seed {seed}: kendall {float(first['kendall']):.3f} "
                   f"({_train_seconds(out):.0f} s)", flush=True)
 
 
@@ -232,8 +254,19 @@ def report(root: Path) -> None:
               f"{statistics.mean(r['search_seconds'] for r in rs):.0f} | "
               f"{statistics.mean(r['free_edges'] for r in rs):.1f} |")
     print()
+    for folder in ("macro", "macro-default"):
+        _macro_table(root, folder)
+    memory = root / "memory.json"
+    if memory.exists():
+        print("\n| training step | batch | peak MiB |\n|---|---|---|")
+        for row in json.loads(memory.read_text()):
+            print(f"| {row['step']} | {row['batch']} | {row['peak_mib']:.1f} |")
+
+
+def _macro_table(root: Path, folder: str) -> None:
+    """The ranking table of the macro runs under ``root / folder`` (nothing when there are none)."""
     stats: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for path in sorted((root / "macro").glob("*/seed*")):
+    for path in sorted((root / folder).glob("*/seed*")):
         if not _done(path) or not (path / "correlations.csv").is_file():
             continue
         modes = []
@@ -245,6 +278,9 @@ def report(root: Path) -> None:
             modes += [row["bn_mode"]] if row["bn_mode"] not in modes else []
         for mode in modes:
             stats[(path.parent.name, mode)]["train_s"].append(_train_seconds(path))
+    if not stats:
+        return
+    print(f"{folder}:\n")
     flops_k = [k for c in stats.values() for k in c.get("flops~true_accuracy:k", [])]
     flops_s = [v for c in stats.values() for v in c.get("flops~true_accuracy:s", [])]
     print(f"FLOPs alone on the same archs (each run's ranked archs): Kendall {_mean_sd(flops_k)}, "
@@ -256,18 +292,16 @@ def report(root: Path) -> None:
               f"{_mean_sd(c['supernet~true_accuracy:s'])} | {_mean_sd(c['supernet+flops~true_accuracy:k'])} | "
               f"{_mean_sd(c['supernet+flops~true_accuracy:s'])} | {_mean_sd(c['supernet~flops:k'])} | "
               f"{statistics.mean(c['train_s']):.0f} |")
-    memory = root / "memory.json"
-    if memory.exists():
-        print("\n| training step | batch | peak MiB |\n|---|---|---|")
-        for row in json.loads(memory.read_text()):
-            print(f"| {row['step']} | {row['batch']} | {row['peak_mib']:.1f} |")
+    print()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=["nb201", "macro", "memory", "report"])
     parser.add_argument("--methods", nargs="+", default=["darts", "gdas", "pcdarts", "spos", "random-ws"])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=[*VARIANTS, *EQUAL_COMPUTE])
+    parser.add_argument("--skeleton", choices=list(SKELETONS), default="reduced",
+                        help="macro: the issue-7 reduced supernet (stem 8, head 128, 4 epochs) or the default one")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--archs", type=int, default=200)
     parser.add_argument("--root", type=Path, default=ROOT)
@@ -279,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
         overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
         run_nb201(args.methods, args.seeds, args.root, overrides, args.tag)
     elif args.study == "macro":
-        run_macro(args.variants, args.seeds, args.root, args.archs)
+        run_macro(args.variants, args.seeds, args.root, args.archs, args.skeleton)
     elif args.study == "memory":
         run_memory(args.root)
     else:
