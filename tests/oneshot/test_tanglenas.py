@@ -176,3 +176,29 @@ def test_tanglenas_derives_a_valid_arch(space):
     assert result.trajectory[-1].arch_weights.keys() == {c.name for c in sp.choices}
     first, last = result.trajectory[0].arch_weights, result.trajectory[-1].arch_weights
     assert first != last  # the architecture parameters train
+
+
+@pytest.mark.parametrize("method,space", [("tanglenas", "nb201"), ("tanglenas", "mbconv"), ("proxyless", "macro"),
+                                          ("proxyless", "mbconv")])
+def test_new_method_space_pairs_train_on_the_runs_device(monkeypatch, tmp_path, method, space):
+    """As tests/oneshot/test_device.py: on the spy device ``cpu:0`` every batch reaching the
+    supernet was moved there, and the epoch equals a plain ``cpu`` one."""
+    from device_spy import DEVICE, DeviceSpy
+
+    from nasforge.oneshot.supernet import Supernet
+
+    settings = dict(epochs=1, batch_size=12, latency_weight=1.0, latency_table=str(tmp_path / "lut.json"))
+    plain = get_method(method, **settings)
+    state = plain.begin(tiny_spaces()[space], tiny_task(), "cpu")
+    plain.epoch(state)
+    spy = DeviceSpy(monkeypatch, watch=Supernet)
+    try:
+        moved = get_method(method, **settings)
+        moved_state = moved.begin(tiny_spaces()[space], tiny_task(), DEVICE)
+        moved.epoch(moved_state)
+        assert moved_state.supernet in spy.modules and spy.inputs
+        assert all(spy.moved(x) for x in spy.inputs)
+    finally:
+        spy.close()
+    assert moved_state.trajectory[0].train_loss == state.trajectory[0].train_loss
+    assert moved_state.trajectory[0].arch_weights == state.trajectory[0].arch_weights
