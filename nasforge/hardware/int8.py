@@ -1,20 +1,23 @@
-"""Integer (QDQ) ONNX models that ONNX Runtime runs: export and INT8 latency.
+"""Integer (QDQ) ONNX models that ONNX Runtime runs: the exported quantized network, and the
+INT8 deployment whose latency is measured.
 
-- A network of ``nasforge.space.quant`` (:class:`~nasforge.space.quantnet.QuantizedNetwork`)
-  exports its own fake quantization as QuantizeLinear/DequantizeLinear pairs
-  (:func:`export_qdq`): int8 weights per output channel, uint8 activations per tensor, at its
-  calibrated ranges; 32-bit layers stay float; a ``b < 8``-bit grid is held exactly in the 8-bit
-  container (a clamp before each activation pair keeps the ``b``-bit range). ONNX Runtime fuses
-  the pairs into integer kernels where its CPU provider has them (``QLinearConv``,
-  ``QLinearMatMul``); it has no kernels below 8 bits, so 4-bit layers run, and are timed, as INT8.
-- Any other network is quantized uniformly to INT8 by ONNX Runtime's own static quantizer
-  (``onnxruntime.quantization.quantize_static``, QDQ format, per-channel int8 weights, uint8
-  activations, MinMax calibration) on calibration inputs (:func:`int8_onnx`).
-
-:func:`int8_onnx` is what the latency backend ``onnx_int8`` times
-(:mod:`nasforge.hardware.latency`): an uncalibrated quantized network (an untrained one, in a
-search's cost sources) is calibrated on a copy with standard-normal inputs first, since latency
-does not depend on the values.
+- :func:`export_qdq` writes a network of ``nasforge.space.quant``
+  (:class:`~nasforge.space.quantnet.QuantizedNetwork`) with its own fake quantization as
+  QuantizeLinear/DequantizeLinear pairs: per-channel weights and per-tensor activations at its
+  calibrated ranges, 32-bit layers in float, a ``b < 8``-bit grid held exactly in the 8-bit
+  container (a clamp before each activation pair keeps the ``b``-bit range). ONNX Runtime
+  computes exactly what the fake-quantized PyTorch network computes (up to rounding), but this
+  graph quantizes only the inputs of conv and linear layers, so ONNX Runtime runs most of it
+  as float kernels on dequantized values: it is the model whose *accuracy* is reported.
+- :func:`int8_onnx` is what ONNX Runtime deploys and the latency backend ``onnx_int8`` times
+  (:mod:`nasforge.hardware.latency`): the float network (pruning masks on) quantized by ONNX
+  Runtime's static quantizer (``onnxruntime.quantization.quantize_static``: QDQ format,
+  per-channel int8 weights, uint8 activations, MinMax calibration), so its CPU provider fuses
+  integer kernels (``QLinearConv``, ``QGemm``, ``QLinearAdd``...). In a quantized network the
+  conv and linear layers with a 32-bit weight or activation decision stay float (excluded from
+  quantization, and run with ONNX Runtime's optimizer :data:`KEEP_FLOAT` disabled); every
+  other layer runs INT8, a 4-bit one too (the CPU provider has no kernels
+  below 8 bits). Any other network is quantized uniformly to INT8.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 OPSET = 17
+#: ONNX Runtime graph optimizers to disable when running :func:`int8_onnx`'s models: this one
+#: quantizes the float weights of a layer between quantized activations, which would run the
+#: layers kept in float with integer kernels after all
+KEEP_FLOAT = ("WeightBiasQuantization",)
+#: ONNX ops of conv and linear layers
+COMPUTE_OPS = ("Conv", "Gemm", "MatMul")
 CALIBRATION_SAMPLES = 32
 
 
@@ -72,26 +81,41 @@ def export_qdq(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:
 
 
 def int8_onnx(model: nn.Module, input_shape: tuple[int, ...], calibration: np.ndarray | None = None) -> bytes:
-    """INT8 QDQ ONNX bytes of ``model`` (see the module docstring). ``calibration``: inputs for
-    activation ranges where they are needed (default: standard-normal samples)."""
-    import torch
-
+    """INT8 QDQ ONNX bytes of ``model`` as ONNX Runtime deploys it (see the module docstring).
+    ``calibration``: inputs for the activation ranges (default: standard-normal samples; the
+    latency does not depend on them)."""
     from nasforge.space.quantnet import find_quantized
 
     if calibration is None:
         calibration = np.random.default_rng(0).standard_normal((CALIBRATION_SAMPLES, *input_shape)).astype(np.float32)
+    model = copy.deepcopy(model).cpu().eval()
     qnet = find_quantized(model)
+    float_scopes: list[str] = []
     if qnet is not None:
-        if any(q.act_bits < 32 and not bool(q.act.observed) for q in qnet.quant_layers()):
-            model = copy.deepcopy(model).cpu()
-            found = find_quantized(model)
-            assert found is not None
-            found.calibrate(torch.from_numpy(calibration))
-        return export_qdq(model, input_shape)
-    return _ort_static_int8(model, input_shape, calibration)
+        qnet.set_mode(quantize=False, prune=True)
+        names = {id(m): name for name, m in model.named_modules()}
+        float_scopes = [onnx_scope(names[id(q)]) for q in qnet.quant_layers() if max(q.weight_bits, q.act_bits) > 8]
+    return _ort_static_int8(model, input_shape, calibration, float_scopes)
 
 
-def _ort_static_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: np.ndarray) -> bytes:
+def onnx_scope(qualified_name: str) -> str:
+    """The scope that PyTorch's TorchScript ONNX exporter gives the nodes of the module called
+    ``qualified_name`` (``net.features.0.conv`` -> ``/net/features/features.0/conv``): one part
+    per module, a numbered child's part prefixed by its container's (``features.0``)."""
+    parts = qualified_name.split(".")
+    scope, start = [], 0
+    for i, part in enumerate(parts):
+        if not part.isdigit():
+            start = i
+        scope.append(".".join(parts[start:i + 1]))
+    return "/" + "/".join(scope)
+
+
+def _ort_static_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: np.ndarray,
+                     float_scopes: list[str]) -> bytes:
+    """ONNX Runtime's static INT8 quantization of ``model``; the conv/linear node directly in
+    each of ``float_scopes`` (:func:`onnx_scope`) stays float (exactly one must be found)."""
+    import onnx
     import torch
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -107,21 +131,26 @@ def _ort_static_int8(model: nn.Module, input_shape: tuple[int, ...], calibration
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.batches, None)
 
-    was_training = model.training
-    model.eval()
-    try:
-        with tempfile.TemporaryDirectory(prefix="nasforge-int8-") as folder:
-            float_path, int8_path = Path(folder) / "float.onnx", Path(folder) / "int8.onnx"
-            with _quiet():
-                torch.onnx.export(model.cpu(), (torch.zeros((1, *input_shape)),), str(float_path),
-                                  input_names=["input"], output_names=["logits"],
-                                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                                  opset_version=OPSET, dynamo=False)
-                quantize_static(str(float_path), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
-                                per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
-            return int8_path.read_bytes()
-    finally:
-        model.train(was_training)
+    with tempfile.TemporaryDirectory(prefix="nasforge-int8-") as folder:
+        float_path, int8_path = Path(folder) / "float.onnx", Path(folder) / "int8.onnx"
+        with _quiet():
+            torch.onnx.export(model, (torch.zeros((1, *input_shape)),), str(float_path),
+                              input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                              opset_version=OPSET, dynamo=False)
+        nodes = [n.name for n in onnx.load(str(float_path)).graph.node if n.op_type in COMPUTE_OPS]
+        exclude: list[str] = []
+        for scope in float_scopes:
+            found = [n for n in nodes if n.startswith(scope + "/") and "/" not in n[len(scope) + 1:]]
+            if len(found) != 1:
+                raise RuntimeError(f"the float layer {scope!r} has {len(found)} conv/linear nodes in the exported graph "
+                                   f"(expected 1) among {nodes}")
+            exclude += found
+        with _quiet():
+            quantize_static(str(float_path), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
+                            per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                            nodes_to_exclude=exclude)
+        return int8_path.read_bytes()
 
 
 def onnx_predict(onnx_bytes: bytes, x: np.ndarray, batch_size: int = 256, threads: int = 1) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Measured inference latency: PyTorch eager and ONNX Runtime, on CPU (or CUDA when present).
 
 Backends: ``torch`` (eager), ``onnx`` (the float model in ONNX Runtime) and ``onnx_int8`` (the
-INT8 QDQ model in ONNX Runtime: a quantized network at its own bit-widths, any other network
-quantized uniformly by ONNX Runtime's static quantizer; :mod:`nasforge.hardware.int8`). A
-network of a ``quant`` space runs as its QDQ model in both ONNX backends, and with simulated
-(fake) quantization in ``torch``.
+model quantized to INT8 by ONNX Runtime's static quantizer, run with its integer kernels; a
+quantized network keeps its 32-bit layers in float: :mod:`nasforge.hardware.int8`). A
+network of a ``quant`` space runs pruned and in float in ``onnx``, with its layers of at most 8
+bits in INT8 in ``onnx_int8``, and with simulated (fake) quantization in ``torch``.
 
 Protocol: eval mode, ``torch.inference_mode``; a fixed input of ``batch_size`` samples;
 ``warmup`` untimed runs, then ``repeats`` timed runs (``time.perf_counter`` around one forward;
@@ -25,6 +25,7 @@ the input and output too.
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import logging
 import os
@@ -127,8 +128,10 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], batch_size: int 
     return program.model_proto.SerializeToString()
 
 
-def onnx_session(onnx_bytes: bytes, threads: int = 1, device: str = "cpu") -> object:
-    """An ONNX Runtime session with pinned threads (``intra_op_num_threads``)."""
+def onnx_session(onnx_bytes: bytes, threads: int = 1, device: str = "cpu",
+                 disabled_optimizers: tuple[str, ...] = ()) -> object:
+    """An ONNX Runtime session with pinned threads (``intra_op_num_threads``), without the graph
+    optimizers named in ``disabled_optimizers``."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -141,7 +144,7 @@ def onnx_session(onnx_bytes: bytes, threads: int = 1, device: str = "cpu") -> ob
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise RuntimeError("ONNX Runtime has no CUDAExecutionProvider (install onnxruntime-gpu)")
         providers.insert(0, "CUDAExecutionProvider")
-    return ort.InferenceSession(onnx_bytes, opts, providers=providers)
+    return ort.InferenceSession(onnx_bytes, opts, providers=providers, disabled_optimizers=list(disabled_optimizers))
 
 
 def _torch_runner(model: nn.Module, input_shape: tuple[int, ...],
@@ -166,8 +169,11 @@ def _onnx_runner(model: nn.Module, input_shape: tuple[int, ...],
                  s: LatencySettings) -> Callable[[], object]:
     from nasforge.space.quantnet import find_quantized
 
-    if find_quantized(model) is not None:  # a quantized network runs as its QDQ model in either ONNX backend
-        return _onnx_int8_runner(model, input_shape, s)
+    quantized = find_quantized(model)
+    if quantized is not None:  # the float network (masks on): the fake quantization is for training
+        model = copy.deepcopy(model)
+        quantized = find_quantized(model)
+        quantized.set_mode(quantize=False, prune=True)  # type: ignore[union-attr]
     session = onnx_session(export_onnx(model.cpu(), input_shape, s.batch_size), s.threads, s.device)
     name = session.get_inputs()[0].name  # type: ignore[attr-defined]
     x = np.random.default_rng(0).standard_normal((s.batch_size, *input_shape)).astype(np.float32)
@@ -176,9 +182,9 @@ def _onnx_runner(model: nn.Module, input_shape: tuple[int, ...],
 
 def _onnx_int8_runner(model: nn.Module, input_shape: tuple[int, ...],
                       s: LatencySettings) -> Callable[[], object]:
-    from nasforge.hardware.int8 import int8_onnx
+    from nasforge.hardware.int8 import KEEP_FLOAT, int8_onnx
 
-    session = onnx_session(int8_onnx(model.cpu(), input_shape), s.threads, s.device)
+    session = onnx_session(int8_onnx(model.cpu(), input_shape), s.threads, s.device, KEEP_FLOAT)
     name = session.get_inputs()[0].name  # type: ignore[attr-defined]
     x = np.random.default_rng(0).standard_normal((s.batch_size, *input_shape)).astype(np.float32)
     return lambda: session.run(None, {name: x})  # type: ignore[attr-defined]
