@@ -166,3 +166,29 @@ def test_cli_supernet_few_shot_file_serves_the_supernet_evaluator_for_a_strategy
     assert done == 3
     res = runner.invoke(app, ["supernet", "--method", "darts", "--out", str(tmp_path / "x")])
     assert res.exit_code != 0 and "--method must be a weight-sharing method" in res.output
+
+
+def test_few_shot_training_runs_on_the_device_and_equals_a_cpu_run(monkeypatch):
+    """Warm-up, the gradient-matching split and the sub-supernets' steps see only batches sent to
+    the run's device (``cpu:0``, see tests/device_spy.py); the result equals a plain CPU run's."""
+    from device_spy import DEVICE, DeviceSpy
+
+    from nasforge.oneshot.supernet import Supernet
+
+    space, task = tiny_spaces()["macro"], tiny_task()
+    states = {}
+    for device in ("cpu", DEVICE):
+        spy = DeviceSpy(monkeypatch, watch=Supernet)
+        try:
+            method = get_method("fewshot-gm", **TINY, warmup_fraction=0.3)
+            states[device] = state = method.begin(space, task, device)
+            while state.epochs_done < 3:
+                method.epoch(state)
+        finally:
+            spy.close()
+            monkeypatch.undo()
+    assert spy.inputs and all(spy.moved(x) for x in spy.inputs)
+    assert isinstance(states[DEVICE].supernet, FewShotSupernet)
+    for (name, a), b in zip(states["cpu"].supernet.state_dict().items(),
+                            states[DEVICE].supernet.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

@@ -96,3 +96,28 @@ def test_bad_ofa_settings_are_refused_naming_them():
         get_method("ofa", resolutions=(2,))
     with pytest.raises(ValueError, match="one-shot method 'ofa' supports spaces"):
         get_method("ofa", **TINY).begin(tiny_spaces()["nb201"], task)
+
+
+def test_progressive_shrinking_runs_on_the_device_and_equals_a_cpu_run(monkeypatch):
+    """Every stage (and the teacher) sees only batches sent to the run's device (``cpu:0``)."""
+    from device_spy import DEVICE, DeviceSpy
+
+    from nasforge.oneshot.supernet import Supernet
+
+    space, task = tiny_spaces()["mbconv"], tiny_task()
+    states = {}
+    for device in ("cpu", DEVICE):
+        spy = DeviceSpy(monkeypatch, watch=Supernet)
+        try:
+            method = get_method("ofa", **TINY)
+            states[device] = state = method.begin(space, task, device)
+            while state.epochs_done < 4:
+                method.epoch(state)
+        finally:
+            spy.close()
+            monkeypatch.undo()
+    assert len(spy.inputs) > 8 and all(spy.moved(x) for x in spy.inputs)
+    assert states[DEVICE].teacher is not None and states[DEVICE].sorted
+    for (name, a), b in zip(states["cpu"].supernet.state_dict().items(),
+                            states[DEVICE].supernet.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
