@@ -283,14 +283,14 @@ class FewShot(WeightSharingMethod):
 
     name = "fewshot"
     fixed = {"sampling": "uniform"}
+    #: whether the split groups options by gradient matching (else one group per option)
+    matches_gradients = False
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         if self.settings.groups is not None and not self.matches_gradients:
             raise ValueError("groups: the exhaustive few-shot split has one sub-supernet per option; "
                              "set groups with fewshot-gm")
-
-    matches_gradients = False
 
     def group_count(self, space: Any, split_on: Sequence[str]) -> int:
         per = [len(space.choice(d)) for d in split_on]
