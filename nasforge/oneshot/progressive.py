@@ -246,7 +246,7 @@ class ProgressiveShrinking(WeightSharingMethod):
             state.opt.step()
             state.stages_seen.append(stage.name)
             state.step += 1
-        index = state.stage_index(min(state.step, state.total_steps - 1))
+        index = state.stage_index(max(0, state.step - 1))  # the stage of the epoch's last step
         record = EpochRecord(state.epochs_done + 1, float(np.mean(losses)) if losses else float("nan"),
                              state.seconds(), "", info={"stage": float(index), "steps": float(state.step)})
         state.trajectory.append(record)

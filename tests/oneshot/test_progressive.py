@@ -44,7 +44,7 @@ def test_training_visits_the_stages_in_order_with_their_shares(monkeypatch):
     while state.epochs_done < 4:
         method.epoch(state)
     assert state.stages_seen == ["largest"] * 2 + ["kernel"] * 2 + ["depth"] * 1 + ["width"] * 3
-    assert [r.info["stage"] for r in state.trajectory] == [1.0, 2.0, 3.0, 3.0]
+    assert [r.info["stage"] for r in state.trajectory] == [0.0, 1.0, 3.0, 3.0]  # of each epoch's last step
     largest = state.supernet.extremes()[0]
     assert seen[:2] == [largest, largest]  # the first stage trains the full network only
     assert state.teacher is not None and state.sorted
