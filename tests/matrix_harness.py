@@ -91,7 +91,7 @@ def prepare(root: Path) -> dict[str, Path]:
         space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
         files[f"supernet-{space_name}"] = save_supernet(build_supernet(space, TaskShape((3, 8, 8), 3)),
                                                         root / f"supernet-{space_name}.pt")
-    for space_name in ("conv1d", "joint", "mbconv"):
+    for space_name in ("conv1d", "joint", "quant", "mbconv"):
         space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
         path = root / f"measured-{space_name}.csv"
         with open(path, "w", newline="") as fh:
@@ -114,7 +114,7 @@ def space_from_settings(name: str, items: list[str]):
 
 
 def task_of(space: str, files: dict[str, Path]) -> str:
-    return f"npz:{files['signals' if space in ('conv1d', 'joint') else 'images']}"
+    return f"npz:{files['signals' if space in ('conv1d', 'joint', 'quant') else 'images']}"
 
 
 def evaluator_args(evaluator: str, space: str, files: dict[str, Path]) -> list[str]:
