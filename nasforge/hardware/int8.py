@@ -10,7 +10,8 @@ INT8 deployment whose latency is measured.
   graph quantizes only the inputs of conv and linear layers, so ONNX Runtime runs most of it
   as float kernels on dequantized values: it is the model whose *accuracy* is reported.
 - :func:`int8_onnx` is what ONNX Runtime deploys and the latency backend ``onnx_int8`` times
-  (:mod:`nasforge.hardware.latency`): the float network (pruning masks on) quantized by ONNX
+  (:mod:`nasforge.hardware.latency`): the float network (pruning masks folded into the weights,
+  :meth:`~nasforge.space.quantnet.QuantizedNetwork.fold_masks`) quantized by ONNX
   Runtime's static quantizer (``onnxruntime.quantization.quantize_static``: QDQ format,
   per-channel int8 weights, uint8 activations, MinMax calibration), so its CPU provider fuses
   integer kernels (``QLinearConv``, ``QGemm``, ``QLinearAdd``...). In a quantized network the
@@ -30,7 +31,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def int8_onnx(model: nn.Module, input_shape: tuple[int, ...], calibration: np.nd
     qnet = find_quantized(model)
     float_scopes: list[str] = []
     if qnet is not None:
-        qnet.set_mode(quantize=False, prune=True)
+        qnet.set_mode(quantize=False, prune=True).fold_masks()
         names = {id(m): name for name, m in model.named_modules()}
         float_scopes = [onnx_scope(names[id(q)]) for q in qnet.quant_layers() if max(q.weight_bits, q.act_bits) > 8]
     return _ort_static_int8(model, input_shape, calibration, float_scopes)
@@ -138,7 +139,9 @@ def _ort_static_int8(model: nn.Module, input_shape: tuple[int, ...], calibration
                               input_names=["input"], output_names=["logits"],
                               dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
                               opset_version=OPSET, dynamo=False)
-        nodes = [n.name for n in onnx.load(str(float_path)).graph.node if n.op_type in COMPUTE_OPS]
+        graph_model = _unshare_initializers(onnx.load(str(float_path)))
+        onnx.save(graph_model, str(float_path))
+        nodes = [n.name for n in graph_model.graph.node if n.op_type in COMPUTE_OPS]
         exclude: list[str] = []
         for scope in float_scopes:
             found = [n for n in nodes if n.startswith(scope + "/") and "/" not in n[len(scope) + 1:]]
@@ -151,6 +154,26 @@ def _ort_static_int8(model: nn.Module, input_shape: tuple[int, ...], calibration
                             per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
                             nodes_to_exclude=exclude)
         return int8_path.read_bytes()
+
+
+def _unshare_initializers(model: Any) -> Any:
+    """``model`` with each ``Identity`` of an initializer replaced by a copy of it. The exporter
+    shares equal constants between layers (e.g. the zero biases of an untrained network's
+    folded BatchNorms); ONNX Runtime's quantizer cannot quantize one bias for two convolutions
+    with different scales, so such layers would stay float."""
+    from onnx import numpy_helper
+
+    initializers = {t.name: t for t in model.graph.initializer}
+    keep = []
+    for node in model.graph.node:
+        if node.op_type == "Identity" and node.input[0] in initializers:
+            copy_ = numpy_helper.from_array(numpy_helper.to_array(initializers[node.input[0]]), node.output[0])
+            model.graph.initializer.append(copy_)
+        else:
+            keep.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    return model
 
 
 def onnx_predict(onnx_bytes: bytes, x: np.ndarray, batch_size: int = 256, threads: int = 1) -> np.ndarray:

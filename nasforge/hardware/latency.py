@@ -173,7 +173,7 @@ def _onnx_runner(model: nn.Module, input_shape: tuple[int, ...],
     if quantized is not None:  # the float network (masks on): the fake quantization is for training
         model = copy.deepcopy(model)
         quantized = find_quantized(model)
-        quantized.set_mode(quantize=False, prune=True)  # type: ignore[union-attr]
+        quantized.set_mode(quantize=False, prune=True).fold_masks()  # type: ignore[union-attr]
     session = onnx_session(export_onnx(model.cpu(), input_shape, s.batch_size), s.threads, s.device)
     name = session.get_inputs()[0].name  # type: ignore[attr-defined]
     x = np.random.default_rng(0).standard_normal((s.batch_size, *input_shape)).astype(np.float32)

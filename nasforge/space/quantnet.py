@@ -177,6 +177,32 @@ class QuantizedNetwork(nn.Module):
             layer.prune_by_l1()
 
     @torch.no_grad()
+    def fold_masks(self) -> QuantizedNetwork:
+        """Zero the pruned channels' weights and biases, and the affine parameters of the
+        BatchNorms masked with them, in place, then turn the masks off: the same function as a
+        plain network whose pruned channels are zero (what an exporter or runtime sees, without
+        multiplications by masks). A masked BatchNorm without affine parameters keeps its mask.
+        Fold a copy: the cost model (:mod:`nasforge.hardware.bitops`) tells pruned channels by
+        running the network with its masks on and off."""
+        norms = [m for m in self.net.modules() if isinstance(m, MaskedNorm)]
+        if any(getattr(m.norm, "weight", None) is None or getattr(m.norm, "bias", None) is None for m in norms):
+            return self
+        for layer in self._order:
+            mask = layer.channel_mask(2)
+            if mask is None:
+                continue
+            flat = mask.flatten()
+            layer.layer.weight.mul_(flat.view(-1, *([1] * (layer.layer.weight.dim() - 1))))
+            if layer.layer.bias is not None:
+                layer.layer.bias.mul_(flat)
+        for m in norms:
+            mask = m._source.channel_mask(2)
+            if mask is not None:
+                m.norm.weight.mul_(mask.flatten())
+                m.norm.bias.mul_(mask.flatten())
+        return self.set_mode(prune=False)
+
+    @torch.no_grad()
     def calibrate(self, x: Tensor, batch_size: int = 256) -> None:
         """Set every activation range from ``x`` (eval mode; the range of all batches together)."""
         was_training = self.training

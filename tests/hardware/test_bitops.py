@@ -61,3 +61,14 @@ def test_costs_leave_the_network_as_it_was():
     net.set_mode(quantize=True, prune=False).train()
     quant_costs(net, SHAPE)
     assert net.modes() == (True, False) and net.training
+
+
+def test_folding_the_masks_keeps_the_function():
+    net = quantize_network(small_net(), SHAPE, 3, {0: (32, 32, 0.5), 1: (32, 32, 0.5), 2: (32, 32, 1.0)}.__getitem__)
+    net.net[1].norm.bias.data.fill_(0.7)
+    x = torch.randn(5, *SHAPE)
+    before = net.eval()(x)
+    net.fold_masks()
+    assert net.modes() == (True, False)  # masks off: the zeros are in the weights now
+    assert torch.allclose(net(x), before, atol=1e-6)
+    assert (net.quant_layers()[0].layer.weight[net.quant_layers()[0].mask == 0] == 0).all()
