@@ -100,7 +100,8 @@ def run_one(job: Job) -> RunCurve:
         # shape=bench: free statistics of the benchmark's own networks, also where nasforge lacks its data
         experiment = Experiment(space, strategy, TabularEvaluator(bench.name), storage, objectives,
                                 Budget(trials=job.queries), seed=job.seed, callbacks=[record],
-                                services=run_services(space, bench.task, job.seed, shape=bench),
+                                services=run_services(space, bench.task, job.seed, shape=bench,
+                                                      cost=table_costs(bench)),
                                 max_repeats=_MAX_REPEATS)
         trials = experiment.run()
     finally:
@@ -117,6 +118,24 @@ def run_one(job: Job) -> RunCurve:
         seconds=time.perf_counter() - start, repeats=repeats,
         proxy_evaluations=_pad(np.array([e for e, _ in proxy]), job.queries) if proxy else None,
         proxy_seconds=_pad(np.array([t for _, t in proxy]), job.queries) if proxy else None)
+
+
+#: table metrics a strategy may read before an architecture is queried (what it costs, not how good it is)
+FREE_TABLE_METRICS = ("params", "flops")
+
+
+def table_costs(bench: Any) -> Any:
+    """The ``cost`` service of a run on ``bench``: ``params`` and ``flops`` read from its table
+    (free, as the run's cost sources price them); other metrics are refused."""
+
+    def cost(metric: str) -> Any:
+        if metric not in FREE_TABLE_METRICS or metric not in bench.metrics:
+            raise ValueError(f"cost {metric!r} is not available to the strategy on benchmark {bench.name!r}: "
+                             f"free metrics {[m for m in FREE_TABLE_METRICS if m in bench.metrics]}")
+        table = bench.table()
+        return lambda arch: float(table[arch.body][metric])
+
+    return cost
 
 
 def _pad(values: np.ndarray, n: int) -> np.ndarray:

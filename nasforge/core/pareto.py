@@ -85,3 +85,48 @@ def hypervolume(losses: np.ndarray, reference: Sequence[float]) -> float:
     ref = np.asarray(reference, dtype=float)
     inside = losses[(losses < ref).all(axis=1)] if len(losses) else losses
     return float(HV(ref_point=ref)(inside)) if len(inside) else 0.0
+
+
+def hypervolume_improvement(front: np.ndarray, candidates: np.ndarray, reference: Sequence[float]) -> np.ndarray:
+    """Per candidate row, the hypervolume it adds to ``front`` (rows of losses, minimise every
+    column) up to ``reference``; 0 for a candidate the front dominates. Two columns are computed
+    exactly on the front's staircase; more columns with :func:`hypervolume` per candidate."""
+    ref = np.asarray(reference, dtype=float)
+    cands = np.asarray(candidates, dtype=float)
+    pts = np.asarray(front, dtype=float).reshape(-1, cands.shape[1])
+    pts = pts[(pts < ref).all(axis=1)]
+    if cands.shape[1] != 2:
+        base = hypervolume(pts, ref)
+        return np.array([hypervolume(np.vstack([pts, c]), ref) - base for c in cands])
+    pts = pts[non_dominated(pts)] if len(pts) else pts
+    pts = pts[np.argsort(pts[:, 0])]
+    # staircase: for x in [xs[i], xs[i+1]) the front covers every y above ys[i] (ys decreasing)
+    xs = np.append(pts[:, 0], ref[0])
+    ys = pts[:, 1]
+    out = np.zeros(len(cands))
+    for k, (cx, cy) in enumerate(cands):
+        if cx >= ref[0] or cy >= ref[1]:
+            continue
+        area = 0.0
+        # left of the first front point the front covers nothing: the candidate's full height
+        first = xs[0] if len(ys) else ref[0]
+        if cx < first:
+            area += (min(first, ref[0]) - cx) * (ref[1] - cy)
+        for i in range(len(ys)):
+            lo, hi = max(cx, xs[i]), xs[i + 1]
+            if hi > lo and ys[i] > cy:
+                area += (hi - lo) * (ys[i] - cy)
+        out[k] = area
+    return out
+
+
+def dominance_gap(front: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Per candidate row, the smallest amount every loss would have to drop by for no front row
+    to dominate it (additive epsilon; 0 for a candidate the front does not dominate)."""
+    pts = np.asarray(front, dtype=float)
+    cands = np.asarray(candidates, dtype=float)
+    if len(pts) == 0:
+        return np.zeros(len(cands))
+    # for candidate c and front point p: c escapes p once it improves by max_j(c_j - p_j) on some axis
+    need = (cands[:, None, :] - pts[None, :, :]).min(axis=2)  # escaping p needs beating it on one axis
+    return np.maximum(need.max(axis=1), 0.0)

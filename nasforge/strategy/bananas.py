@@ -25,6 +25,19 @@ After ``n_init`` random architectures, every ask:
 3. picks the candidate with the best acquisition: independent Thompson sampling (``its``: one
    draw per candidate from a normal with the surrogate's mean and spread) or ``ucb``
    (mean + ``kappa`` x spread, the default; before issue 22 the default was ``its``).
+
+With several objectives whose others are free costs (``params``, ``flops``, a latency table...:
+whatever the run's ``cost`` service prices without training), the search is multi-objective
+(``multi_objective="auto"``, issue 21): the surrogate still models the first objective, the
+costs are exact, the parents of step 2 are the members of the Pareto front so far (up to
+``top_k``, by hypervolume contribution), and step 3 picks the candidate whose optimistic value
+(the acquisition's draw or bound) with its exact costs adds the most hypervolume to the front
+(costs spanning more than a decade on a log scale; every axis scaled to the results so far); a
+candidate the front dominates ranks by how far it is from escaping (additive epsilon). This is
+the hypervolume-improvement acquisition of multi-objective Bayesian optimisation (Emmerich et
+al. 2006, "Single- and Multiobjective Evolutionary Optimization Assisted by Gaussian Random
+Field Metamodels") over BANANAS's mutation pool. ``multi_objective=False`` climbs the first
+objective alone, as with one objective or with a second objective that only training measures.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ import numpy as np
 from nasforge.space.arch import Arch
 from nasforge.space.encodings import encoder_for
 from nasforge.strategy.base import Metrics, Strategy, register_strategy
+from nasforge.strategy.multi_objective import MultiObjective
 from nasforge.strategy.scoring import score
 from nasforge.strategy.surrogates import MLPEnsemble
 
@@ -53,8 +67,10 @@ class Bananas(Strategy):
     def __init__(self, n_init: int = 10, encoding: str = "auto", acquisition: str = "ucb", kappa: float = 1.0,
                  members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 100,
                  refit_every: int = 1, refit_fraction: float = 0.05, top_k: int = 10, n_mutations: int = 20,
-                 n_random: int = 100, bootstrap: bool = False, surrogate: str = AUTO) -> None:
+                 n_random: int = 100, bootstrap: bool = False, surrogate: str = AUTO,
+                 multi_objective: bool | str = AUTO) -> None:
         self.surrogate = surrogate
+        self.multi_objective = multi_objective
         self.bootstrap = bootstrap
         self.n_init = n_init
         self.encoding = encoding
@@ -74,7 +90,10 @@ class Bananas(Strategy):
             raise ValueError(f"bananas: acquisition must be one of {_ACQUISITIONS}, got {self.acquisition!r}")
         if self.n_init < 2 or self.refit_every < 1 or self.top_k < 1:
             raise ValueError("bananas: need n_init >= 2, refit_every >= 1 and top_k >= 1")
+        if self.multi_objective not in (AUTO, True, False):
+            raise ValueError(f"bananas: multi_objective must be auto, true or false, got {self.multi_objective!r}")
         super().setup(*args, **kwargs)
+        self._pricing = MultiObjective.for_strategy(self) if self.multi_objective is not False else None
         self._data: list[tuple[Arch, float]] = []
         self._model: Any = None
         featurizer = self._featurizer()
@@ -93,6 +112,8 @@ class Bananas(Strategy):
         value = score(metrics, self.objectives, self.constraints)
         if value is not None:
             self._data.append((arch, value))
+            if self._pricing is not None:
+                self._pricing.observe(arch, metrics)
 
     def ask(self) -> Arch | None:
         arch = None
@@ -133,11 +154,7 @@ class Bananas(Strategy):
         grown = len(self._data) - self._fitted_on
         if self._model is None or grown >= max(self.refit_every, self.refit_fraction * self._fitted_on):
             archs = [a for a, _ in self._data]
-            values = np.array([v for _, v in self._data])
-            ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
-            from scipy.stats import norm  # imported on first use: listing strategies stays instant
-
-            target = norm.ppf((ranks + 0.5) / len(values))
+            target = self._fit_targets()
             if self._surrogate == MLP_ENSEMBLE:
                 self._model = MLPEnsemble(self.members, self.hidden, self.epochs, bootstrap=self.bootstrap).fit(
                     self._encoded(archs), target, self.rng)
@@ -147,8 +164,18 @@ class Bananas(Strategy):
             self._fitted_on = len(self._data)
         return self._model
 
+    def _fit_targets(self) -> np.ndarray:
+        """The surrogate's targets: the told scores' ranks as normal quantiles."""
+        values = np.array([v for _, v in self._data])
+        ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
+        from scipy.stats import norm  # imported on first use: listing strategies stays instant
+
+        return norm.ppf((ranks + 0.5) / len(values))
+
     def _candidates(self) -> list[Arch]:
         best = sorted(self._data, key=lambda item: -item[1])[: self.top_k]
+        if self._pricing is not None:
+            best = [(arch, 0.0) for arch in self._pricing.parents(self._data, self.top_k)]
         pool: dict[str, Arch] = {}
         for arch, _ in best:
             if arch.key not in self._neighbours:
@@ -198,4 +225,6 @@ class Bananas(Strategy):
             value = mean + spread * self.rng.standard_normal(len(candidates))
         else:
             value = mean + self.kappa * spread
+        if self._pricing is not None:
+            value = self._pricing.acquisition(self._data, self._fit_targets(), candidates, value)
         return candidates[int(np.argmax(value))]
