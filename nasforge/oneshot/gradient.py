@@ -276,7 +276,8 @@ class PCDARTS(GradientMethod):
 
 @register_method("proxyless")
 class ProxylessNAS(GradientMethod):
-    """ProxylessNAS (Cai et al. 2019): binary gates and a latency-table loss."""
+    """ProxylessNAS (Cai et al. 2019): binary gates (nb201) or the entangled relaxation (macro,
+    mbconv), and the expected-latency loss from the latency table (module docstring)."""
 
     name = "proxyless"
     requires = frozenset({"mixed-op", "sample", "binary"})
