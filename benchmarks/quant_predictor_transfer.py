@@ -1,0 +1,149 @@
+"""APQ-style predictor transfer (issue 19): an accuracy predictor fitted on float architectures and
+fine-tuned with a few quantized samples, against one trained on the quantized samples only.
+
+    python benchmarks/quant_predictor_transfer.py collect --task mnist1d --float-archs 150 --quant-archs 150
+    python benchmarks/quant_predictor_transfer.py study --sizes 10 20 50 --repeats 20
+
+``collect`` trains uniformly sampled architectures of the ``quant`` space over ``--space`` on
+the task with one recipe (``--epochs``, ``--qat-epochs``; seed 0) and appends one row per
+training to ``labels.csv`` (resumable: rows already there are not trained again):
+
+- ``float``: a base architecture trained in float (the quant space's point ``w32a32k1.0`` in
+  every group, :func:`~nasforge.estimate.predictors.transfer.float_point`);
+- ``quant``: an architecture with its quantization and pruning decisions, trained in float, pruned
+  and fine-tuned quantization-aware (:mod:`nasforge.estimate.qat`).
+
+``study`` encodes every architecture with the quant space's one-hot encoding and, per number
+``n`` of quantized trainings and repeat, draws ``n`` quantized rows for training and scores the
+rest: Kendall's tau of :class:`~nasforge.estimate.predictors.transfer.TransferMLP` fitted on all
+float rows then fine-tuned on the ``n`` for a third of the epochs (``transfer``), and of the same
+model trained on the ``n`` only (``quant-only``). It prints mean ± sd over repeats and in how many repeats transfer wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path("runs/quant-transfer")
+COLUMNS = ("kind", "arch", "val_accuracy")
+
+
+def _space(space: str, settings: dict[str, Any]) -> Any:
+    from nasforge.space.quant import QuantSpace
+
+    return QuantSpace(space, base_settings=settings)
+
+
+def collect(args: argparse.Namespace) -> None:
+    import numpy as np
+    import torch
+
+    from nasforge.estimate.predictors.transfer import float_point
+    from nasforge.estimate.recipe import Recipe
+    from nasforge.estimate.train import TrainingEvaluator
+    from nasforge.task import load_task
+
+    torch.set_num_threads(1)
+    space = _space(args.space, {})
+    task = load_task(args.task, seed=0)
+    recipe = Recipe(epochs=args.epochs, batch_size=128, data_fraction=args.data_fraction)
+    path = args.out / "labels.csv"
+    args.out.mkdir(parents=True, exist_ok=True)
+    done = {(r["kind"], r["arch"]) for r in csv.DictReader(path.open())} if path.is_file() else set()
+    plan = [("float", float_point(space, b)) for b in space.base.sample_distinct(args.float_archs, np.random.default_rng(0))]
+    plan += [("quant", a) for a in space.sample_distinct(args.quant_archs, np.random.default_rng(1))]
+    evaluators = {"float": TrainingEvaluator(space.base, task, recipe),
+                  "quant": TrainingEvaluator(space, task, recipe, qat_epochs=args.qat_epochs)}
+    with path.open("a", newline="") as fh:
+        writer = csv.writer(fh)
+        if not done:
+            writer.writerow(COLUMNS)
+        for i, (kind, arch) in enumerate(plan):
+            if (kind, arch.key) in done:
+                continue
+            target = space.base_arch(arch) if kind == "float" else arch
+            result = evaluators[kind].evaluate(target)
+            if result.ok:
+                writer.writerow([kind, arch.key, result.metrics["val_accuracy"]])
+                fh.flush()
+            print(f"{i + 1}/{len(plan)} {kind} {result.status}", flush=True)
+
+
+def study(args: argparse.Namespace) -> list[dict[str, Any]]:
+    import numpy as np
+
+    from nasforge.core.ranking import rank_correlations
+    from nasforge.estimate.predictors.transfer import TransferMLP
+
+    space = _space(args.space, {})
+    rows = list(csv.DictReader((args.out / "labels.csv").open()))
+    encode = {r["arch"]: space.encode(space.parse(r["arch"])) for r in rows}
+    floats = [r for r in rows if r["kind"] == "float"]
+    quants = [r for r in rows if r["kind"] == "quant"]
+    if len(quants) <= max(args.sizes) + 5 or len(floats) < 5:
+        raise SystemExit(f"{len(floats)} float and {len(quants)} quantized labels: need more than "
+                         f"{max(args.sizes) + 5} quantized rows (collect more)")
+    x_float = np.stack([encode[r["arch"]] for r in floats])
+    y_float = np.array([float(r["val_accuracy"]) for r in floats])
+    x_q = np.stack([encode[r["arch"]] for r in quants])
+    y_q = np.array([float(r["val_accuracy"]) for r in quants])
+    out = []
+    for n in args.sizes:
+        for rep in range(args.repeats):
+            pick = np.random.default_rng(rep).permutation(len(quants))
+            train, test = pick[:n], pick[n:]
+            model = {"members": args.members, "epochs": args.epochs, "finetune_epochs": max(1, args.epochs // 3),
+                     "seed": rep}
+            transfer = TransferMLP(**model).fit_source(x_float, y_float).fit(x_q[train], y_q[train])
+            scratch = TransferMLP(**model).fit(x_q[train], y_q[train])
+            out.append({"n": n, "repeat": rep,
+                        "transfer": rank_correlations(transfer.predict(x_q[test]), y_q[test])[0],
+                        "quant-only": rank_correlations(scratch.predict(x_q[test]), y_q[test])[0]})
+    print(f"{len(floats)} float and {len(quants)} quantized labels; Kendall tau on the held-out quantized archs")
+    print("| quantized samples | transfer | quant-only | transfer wins |")
+    print("|---|---|---|---|")
+    for n in args.sizes:
+        mine = [r for r in out if r["n"] == n]
+
+        def mean_sd(key: str, rows: list[dict[str, Any]] = mine) -> str:
+            values = [r[key] for r in rows]
+            return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.3f}"
+
+        wins = sum(r["transfer"] > r["quant-only"] for r in mine)
+        print(f"| {n} | {mean_sd('transfer')} | {mean_sd('quant-only')} | {wins} of {len(mine)} |")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("collect", "study"):
+        p = sub.add_parser(name)
+        p.add_argument("--out", type=Path, default=ROOT)
+        p.add_argument("--space", default="conv1d")
+        if name == "collect":
+            p.add_argument("--task", default="mnist1d")
+            p.add_argument("--float-archs", type=int, default=150)
+            p.add_argument("--quant-archs", type=int, default=150)
+            p.add_argument("--epochs", type=int, default=5)
+            p.add_argument("--qat-epochs", type=int, default=1)
+            p.add_argument("--data-fraction", type=float, default=1.0)
+        else:
+            p.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 50])
+            p.add_argument("--repeats", type=int, default=20)
+            p.add_argument("--members", type=int, default=3, help="MLPs per predictor")
+            p.add_argument("--epochs", type=int, default=300, help="predictor epochs (fine-tune: a third)")
+    args = parser.parse_args(argv)
+    if args.command == "collect":
+        collect(args)
+    else:
+        study(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""benchmarks/quant_predictor_transfer.py: labels are collected resumably; the study compares the
+transferred predictor with the quantized-only one at each number of quantized samples."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasforge.estimate.predictors.transfer import float_point
+from nasforge.space.quant import QuantSpace
+
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "quant_predictor_transfer.py"
+
+
+@pytest.fixture(scope="module")
+def transfer():
+    spec = importlib.util.spec_from_file_location("quant_predictor_transfer", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_collect_trains_each_arch_once(transfer, tmp_path):
+    args = ["collect", "--out", str(tmp_path), "--float-archs", "2", "--quant-archs", "2", "--epochs", "1",
+            "--qat-epochs", "0", "--data-fraction", "0.05"]
+    transfer.main(args)
+    rows = list(csv.DictReader((tmp_path / "labels.csv").open()))
+    assert [r["kind"] for r in rows] == ["float", "float", "quant", "quant"]
+    assert all(r["arch"].endswith("w32a32k1.0/w32a32k1.0/w32a32k1.0") for r in rows[:2])
+    transfer.main(args)  # resumed: nothing trained twice
+    assert len(list(csv.DictReader((tmp_path / "labels.csv").open()))) == 4
+
+
+def test_study_prints_tau_per_sample_size(transfer, tmp_path, capsys):
+    space = QuantSpace("conv1d")
+    weights = np.random.default_rng(0).normal(size=space.encoding_size)
+    with (tmp_path / "labels.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(transfer.COLUMNS)
+        for b in space.base.sample_distinct(20, np.random.default_rng(0)):
+            arch = float_point(space, b)
+            writer.writerow(["float", arch.key, float(space.encode(arch) @ weights)])
+        for arch in space.sample_distinct(30, np.random.default_rng(1)):
+            writer.writerow(["quant", arch.key, float(space.encode(arch) @ weights)])
+    rows = transfer.main(["study", "--out", str(tmp_path), "--sizes", "5", "10", "--repeats", "2", "--members", "1",
+                          "--epochs", "60"])
+    out = capsys.readouterr().out
+    assert "20 float and 30 quantized labels" in out and "| 5 |" in out and "| 10 |" in out and rows is None
+    with pytest.raises(SystemExit, match="collect more"):
+        transfer.main(["study", "--out", str(tmp_path), "--sizes", "40"])
