@@ -6,7 +6,8 @@ fine-tuned with a few quantized samples, against one trained on the quantized sa
 
 ``collect`` trains uniformly sampled architectures of the ``quant`` space over ``--space`` on
 the task with one recipe (``--epochs``, ``--qat-epochs``; seed 0) and appends one row per
-training to ``labels.csv`` (resumable: rows already there are not trained again):
+training to ``labels.csv``, float and quantized alternately (resumable: rows already there are
+not trained again):
 
 - ``float``: a base architecture trained in float (the quant space's point ``w32a32k1.0`` in
   every group, :func:`~nasforge.estimate.predictors.transfer.float_point`);
@@ -26,6 +27,7 @@ import argparse
 import csv
 import statistics
 import sys
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +57,11 @@ def collect(args: argparse.Namespace) -> None:
     path = args.out / "labels.csv"
     args.out.mkdir(parents=True, exist_ok=True)
     done = {(r["kind"], r["arch"]) for r in csv.DictReader(path.open())} if path.is_file() else set()
-    plan = [("float", float_point(space, b)) for b in space.base.sample_distinct(args.float_archs, np.random.default_rng(0))]
-    plan += [("quant", a) for a in space.sample_distinct(args.quant_archs, np.random.default_rng(1))]
+    floats = [("float", float_point(space, b)) for b in space.base.sample_distinct(args.float_archs,
+                                                                                   np.random.default_rng(0))]
+    quants = [("quant", a) for a in space.sample_distinct(args.quant_archs, np.random.default_rng(1))]
+    # interleaved, so a collection stopped early still holds both kinds
+    plan = [item for pair in zip_longest(floats, quants) for item in pair if item is not None]
     evaluators = {"float": TrainingEvaluator(space.base, task, recipe),
                   "quant": TrainingEvaluator(space, task, recipe, qat_epochs=args.qat_epochs)}
     with path.open("a", newline="") as fh:
