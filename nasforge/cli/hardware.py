@@ -91,7 +91,7 @@ def cost(
     clock: Clock = "wall",
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """How big and how fast is one architecture: params, FLOPs, memory, model size, latency."""
+    """How big and how fast is one architecture: params, FLOPs, memory, model size, BitOps, latency."""
     from nasforge.core.registry import UnknownNameError
     from nasforge.hardware.cost import CostModel
     from nasforge.hardware.metrics import hardware_metrics
@@ -106,7 +106,7 @@ def cost(
     try:
         bound = CostModel().setup(sp, shape, classes)
         model = bound.build(parsed)
-        which = ["params", "flops", "macs", "memory_mb", "size_mb"]
+        which = ["params", "flops", "macs", "memory_mb", "size_mb", "bitops", "model_bytes"]
         if latency:
             which += ["latency_ms", "latency_iqr_ms"]
         metrics = hardware_metrics(model, bound.shape_.input_shape, which, batch_size,
@@ -115,7 +115,7 @@ def cost(
         fail(exc)
     record = {"space": sp.name, "arch": parsed.key, "input_shape": list(bound.shape_.input_shape),
               "num_classes": bound.shape_.num_classes, "batch_size": batch_size, **metrics}
-    for name in ("params", "flops", "macs"):
+    for name in ("params", "flops", "macs", "bitops", "model_bytes"):
         record[name] = int(record[name])
     if latency:
         record["latency"] = {"backend": backend, "device": settings.device, "threads": threads,
