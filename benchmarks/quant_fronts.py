@@ -21,10 +21,10 @@ Every final model is scored on the test split (the fake-quantized PyTorch networ
 model's ONNX Runtime accuracy is in its ``summary.json``), its ``model_bytes`` counted and its
 INT8 latency measured in ONNX Runtime (backend ``onnx_int8``: ONNX Runtime's static INT8
 quantizer, 32-bit layers kept float; batch 1, one thread, CPU clock, :data:`LATENCY`). Per (arm,
-seed): the hypervolume of the final models in the planes (1 - test accuracy, model bytes / B) and
-(1 - test accuracy, latency / L) up to the reference point (1, 1.1), where B and L are the largest
-bytes and latency of any final model of the task (both arms, all seeds), so both arms share one
-scale. A finished run directory is reused; ``results/`` holds one JSON per (arm, seed).
+seed): the hypervolume of the final models in the planes (1 - test accuracy, log10 model bytes /
+log10 B) and (1 - test accuracy, latency / L) up to the reference point (1, 1.1), where B and L
+are the largest bytes and latency of any final model of the task (both arms, all seeds), so both
+arms share one scale (sizes span orders of magnitude, hence their log). A finished run directory is reused; ``results/`` holds one JSON per (arm, seed).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def hypervolumes(files: list[Path]) -> list[dict[str, Any]]:
     rows = []
     for d in data:
         acc = np.array([1 - m["test_accuracy"] for m in d["models"]])
-        size = np.array([m["model_bytes"] / scale_bytes for m in d["models"]])
+        size = np.array([np.log10(m["model_bytes"]) / np.log10(scale_bytes) for m in d["models"]])
         latency = np.array([m["latency_ms"] / scale_latency for m in d["models"]])
         rows.append({"arm": d["arm"], "seed": d["seed"], "models": len(d["models"]),
                      "hv_bytes": hypervolume(np.c_[acc, size], REFERENCE),

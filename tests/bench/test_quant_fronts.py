@@ -30,8 +30,9 @@ def test_hypervolumes_share_one_scale(fronts, tmp_path):
     joint = [{"test_accuracy": 0.8, "model_bytes": 500, "latency_ms": 1.0, "onnx_test_accuracy": 0.8}]
     uniform = [{"test_accuracy": 0.9, "model_bytes": 1000, "latency_ms": 2.0, "onnx_test_accuracy": 0.895}]
     rows = fronts.hypervolumes([write("a.json", "joint", joint), write("b.json", "float+int8", uniform)])
-    # (1 - 0.8) x (1.1 - 0.5) and (1 - 0.9) x (1.1 - 1.0): the largest model sets the scale
-    assert math.isclose(rows[0]["hv_bytes"], 0.8 * 0.6) and math.isclose(rows[1]["hv_bytes"], 0.9 * 0.1)
+    # bytes on a log scale up to the largest model's: log(500) / log(1000) and 1.0 of the reference 1.1
+    assert math.isclose(rows[0]["hv_bytes"], 0.8 * (1.1 - math.log10(500) / 3))
+    assert math.isclose(rows[1]["hv_bytes"], 0.9 * 0.1)
     assert math.isclose(rows[0]["hv_latency"], 0.8 * 0.6) and math.isclose(rows[1]["onnx_gap_points"], 0.5)
 
 
