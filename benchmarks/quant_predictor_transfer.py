@@ -81,10 +81,12 @@ def collect(args: argparse.Namespace) -> None:
 
 def study(args: argparse.Namespace) -> list[dict[str, Any]]:
     import numpy as np
+    import torch
 
     from nasforge.core.ranking import rank_correlations
     from nasforge.estimate.predictors.transfer import TransferMLP
 
+    torch.set_num_threads(1)
     space = _space(args.space, {})
     rows = list(csv.DictReader((args.out / "labels.csv").open()))
     encode = {r["arch"]: space.encode(space.parse(r["arch"])) for r in rows}
