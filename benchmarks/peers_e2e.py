@@ -3,8 +3,11 @@
 
 Three methods search the *same* space with the *same* trainer and epochs on one task:
 
-- ``nasforge``: the default search (``nasforge.search``: regularized evolution, objectives
-  ``val_accuracy:max`` and ``params:min``, the ``train`` evaluator), its budget the run's own
+- ``nasforge``: the default search (``nasforge.search`` with its default strategy, ``bananas``:
+  hypervolume-improvement BO over the free ``params`` objective since issue 21, regularized
+  evolution before; method ``nasforge:STRATEGY`` runs the same with another strategy, e.g.
+  ``nasforge:evolution``); objectives ``val_accuracy:max`` and
+  ``params:min``, the ``train`` evaluator), its budget the run's own
   ``cpu`` clock (``clock="cpu"``, ``minutes = budget / 60``), without its final retraining;
 - ``optuna-tpe`` / ``optuna-gp``: what a user would otherwise write, a define-by-run objective
   under ``optuna.create_study(directions=["maximize", "minimize"])`` and ``study.optimize``.
@@ -109,16 +112,18 @@ def trainer_settings(task_name: str, epochs: int | None, final_epochs: int | Non
     return TrainSettings(epochs=epochs or e, final_epochs=final_epochs or f, threads=1)
 
 
-def run_nasforge(task: Any, task_name: str, seed: int, budget: float, settings: Any, out: Path) -> tuple[list, float]:
-    """The default search under a CPU-second budget: its finished trials and the CPU seconds used."""
+def run_nasforge(task: Any, task_name: str, seed: int, budget: float, settings: Any, out: Path,
+                 strategy: str | None = None) -> tuple[list, float]:
+    """The default search (or ``strategy``) under a CPU-second budget: its finished trials and the
+    CPU seconds used."""
     import nasforge
 
     space_name, space_settings, _, _ = TASKS[task_name]
     result = nasforge.search(
-        task, space_name, "evolution", space_settings=space_settings,
+        task, space_name, strategy, space_settings=space_settings,
         evaluator="train", evaluator_settings=settings.model_dump(exclude_defaults=True),
         trials=10_000_000, minutes=budget / 60, clock="cpu", final_retrain=False, progress=False,
-        run_dir=out / f"{task_name}-s{seed}-nasforge", seed=seed)
+        run_dir=out / f"{task_name}-s{seed}-nasforge{'-' + strategy if strategy else ''}", seed=seed)
     done = [t for t in result.trials if t.counts_for_budget]
     rows = [{"arch": t.arch.key, "val_accuracy": float(t.metrics["val_accuracy"]),
              "params": int(t.metrics["params"]), "values": t.arch} for t in done if t.finished_ok]
@@ -213,8 +218,9 @@ def one_run(task_name: str, method: str, seed: int, budget: float, out: Path,
     torch.set_num_threads(1)
     settings = trainer_settings(task_name, epochs, final_epochs)
     task = load(task_name, seed)
-    if method == "nasforge":
-        rows, cpu = run_nasforge(task, task_name, seed, budget, settings, out)
+    if method == "nasforge" or method.startswith("nasforge:"):
+        strategy = method.partition(":")[2] or None
+        rows, cpu = run_nasforge(task, task_name, seed, budget, settings, out, strategy)
         trials = len(rows)
     elif method in ("optuna-tpe", "optuna-gp"):
         rows, cpu, trials = run_optuna(task, task_name, seed, budget, settings, method)
@@ -222,7 +228,7 @@ def one_run(task_name: str, method: str, seed: int, budget: float, out: Path,
         raise ValueError(f"unknown method {method!r}; methods: {list(METHODS)}")
     if not rows:
         raise RuntimeError(f"{task_name} {method} seed {seed}: no finished trial within {budget} CPU s")
-    tested, retrain_cpu = retrain_front(rows, task, task_name, seed, settings, out / f"{task_name}-s{seed}-{method}-final")
+    tested, retrain_cpu = retrain_front(rows, task, task_name, seed, settings, out / f"{task_name}-s{seed}-{method.replace(':', '-')}-final")
     selected = max(tested, key=lambda r: (r["val_accuracy"], -r["params"]))
 
     def best_at(bound: int) -> float | str:

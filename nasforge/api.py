@@ -15,8 +15,8 @@ from nasforge.task.task import Task
 
 def search(
     task: str | Task | None = None,
-    space: str | Space = "conv1d",
-    strategy: str = "evolution",
+    space: str | Space | None = None,
+    strategy: str | None = None,
     *,
     evaluator: str | dict[str, Any] | None = None,
     evaluator_settings: dict[str, Any] | None = None,

@@ -30,7 +30,7 @@ FAST = ["--epochs", "1", "--final-epochs", "2", "--batch-size", "256"]
 def run(tmp_path_factory):
     path = tmp_path_factory.mktemp("runs") / "run"
     result = runner.invoke(app, ["search", "--trials", "5", *FAST, "--seed", "3", "--run-dir", str(path),
-                                 "--constraint", "params<=60000", "-S", "population_size=3", "-S", "sample_size=2"])
+                                 "--constraint", "params<=60000", "--strategy", "evolution", "-S", "population_size=3", "-S", "sample_size=2"])
     assert result.exit_code == 0, result.output
     assert "Pareto front" in result.output and str(path) in result.output
     return path
@@ -94,7 +94,7 @@ def test_existing_run_dir_is_refused(run):
     (["--objective", "accuracy:max"], "unknown metric 'accuracy'"),
     (["--objective", "params:max", "--objective", "params:min"], "contradictory"),
     (["--constraint", "params<<3"], "expected 'metric<=number'"),
-    (["-S", "population=3"], "no setting(s) ['population']"),
+    (["--strategy", "evolution", "-S", "population=3"], "no setting(s) ['population']"),
     (["--workers", "2"], "needs executor 'processes'"),
 ])
 def test_bad_input_names_the_field(tmp_path, args, message):
@@ -142,7 +142,7 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path):
     run = tmp_path / "killed"
     budget = 10
     cmd = [sys.executable, "-m", "nasforge", "search", "--trials", str(budget), "--epochs", "2",
-           "--final-epochs", "1", "--run-dir", str(run), "-S", "population_size=4", "-S", "sample_size=2"]
+           "--final-epochs", "1", "--run-dir", str(run), "--strategy", "evolution", "-S", "population_size=4", "-S", "sample_size=2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 120

@@ -47,6 +47,7 @@ import yaml
 from typer.testing import CliRunner
 
 from nasforge.cli import app
+from nasforge.run.config import SearchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -419,7 +420,7 @@ def _search_overrides(args: list[str], tmp_path: Path) -> list[str]:
     config = yaml.safe_load(Path(config_path).read_text()) if config_path else {}
     file_evaluator = config.get("evaluator") or {}
     evaluator = _option(args, "--evaluator") or file_evaluator.get("name") or file_evaluator.get("kind") or "train"
-    strategy = _option(args, "--strategy") or config.get("strategy") or "evolution"
+    strategy = _option(args, "--strategy") or config.get("strategy") or SearchConfig.model_fields["strategy"].default
     extra = ["--trials", "2"]
     if strategy in METHODS.list():
         extra += [x for s in ONESHOT_SMALL for x in ("-S", s)]
@@ -518,7 +519,7 @@ def _small_search(original):
     the data, small strategy set-ups."""
     from nasforge.oneshot.base import METHODS
 
-    def search(task="mnist1d", space="conv1d", strategy="evolution", *, trials=None, minutes=None,
+    def search(task=None, space=None, strategy=None, *, trials=None, minutes=None,
                evaluator=None, evaluator_settings=None, strategy_settings=None, **kwargs):
         name = evaluator if isinstance(evaluator, str) else (evaluator or {}).get("name", "train")
         small = {"epochs": 1, "final_epochs": 1, "data_fraction": DATA_FRACTION}
@@ -530,7 +531,7 @@ def _small_search(original):
         if name not in ("train", "tabular"):
             kwargs["retrain"] = {**kwargs.get("retrain", {}), "final_epochs": 1, "data_fraction": DATA_FRACTION}
         settings = dict(strategy_settings or {})
-        if strategy in METHODS.list():
+        if (strategy or "") in METHODS.list():
             settings.update(yaml.safe_load(f"{{{', '.join(s.replace('=', ': ') for s in ONESHOT_SMALL)}}}"))
         for item in STRATEGY_SMALL.get(strategy, []):
             key, _, value = item.partition("=")

@@ -184,7 +184,7 @@ def test_a_time_cut_says_so_at_the_end(tmp_path):
 # ------------------------------------------------------------------ phases and progress
 
 #: a tiny real run: two one-epoch trials on 5% of MNIST-1D, a two-epoch final retraining
-TINY = dict(trials=2, evaluator={"name": "train", "settings": {"epochs": 1, "final_epochs": 2,
+TINY = dict(trials=2, strategy="evolution", evaluator={"name": "train", "settings": {"epochs": 1, "final_epochs": 2,
                                                                "data_fraction": 0.05}},
             strategy_settings={"population_size": 2, "sample_size": 1})
 

@@ -252,12 +252,12 @@ def test_non_finite_budget_from_python(tmp_path):
 
 
 def test_a_negative_population_size_is_refused(tmp_path):
-    refused(tmp_path, ["-S", "population_size=-1"], "error: evolution: need population_size >= 2 and 1 <= "
+    refused(tmp_path, ["--strategy", "evolution", "-S", "population_size=-1"], "error: evolution: need population_size >= 2 and 1 <= "
             "sample_size <= population_size, got -1 and 4")
 
 
 def test_a_negative_population_size_is_refused_before_any_network(tmp_path, nothing_built):
-    refused(tmp_path, ["-S", "population_size=-1"], "population_size >= 2", nothing_built)
+    refused(tmp_path, ["--strategy", "evolution", "-S", "population_size=-1"], "population_size >= 2", nothing_built)
 
 
 # ------------------------------------------------------- a killed driver of the processes executor

@@ -340,7 +340,7 @@ def test_sigint_mid_search_stops_cleanly_and_resume_completes(tmp_path):
     run = tmp_path / "interrupted"
     budget = 8
     cmd = [sys.executable, "-m", "nasforge", "search", "--trials", str(budget), "--epochs", "2", "--final-epochs",
-           "1", "--run-dir", str(run), "-S", "population_size=4", "-S", "sample_size=2"]
+           "1", "--run-dir", str(run), "--strategy", "evolution", "-S", "population_size=4", "-S", "sample_size=2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"},
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -60,7 +60,7 @@ def search(
     space: Annotated[str | None, typer.Option(help=f"search space, one of: {_SPACES} (default: conv1d)")] = None,
     space_setting: SpaceSettings = None,
     strategy: Annotated[str | None, typer.Option(help=f"search strategy, one of: {_STRATEGIES} "
-                                                 "(default: evolution)")] = None,
+                                                 "(default: bananas)")] = None,
     strategy_setting: StrategySettings = None,
     evaluator: Annotated[str | None, typer.Option(help=f"how an architecture is scored, one of: {_EVALUATORS} "
                                                   "(default: train)")] = None,

@@ -190,11 +190,20 @@ def build_executor(config: SearchConfig) -> Any:
         ray_token_file=config.ray_token_file)
 
 
-def check_strategy(config: SearchConfig, space: Any, task: Any) -> None:
+def check_strategy(config: SearchConfig, space: Any, task: Any, bare: bool = False) -> None:
     """Set the strategy up once, so settings that only its ``setup`` can judge (sizes against
-    the space, a scorer it needs) fail before the run directory exists."""
-    services = run_services(space, task if task is not None else config.task, config.seed,
-                            cost=lambda metric: (lambda arch: 0.0), shape=task_shape(config, space, task),
-                            device=config.device)
+    the space, a scorer it needs) fail before the run directory exists. ``bare``: with no
+    services but a zero cost, so nothing is built or loaded (a strategy that needs a service
+    passes this check and is judged by the full one)."""
+    from nasforge.core.services import ServiceMissingError, Services
+
+    zero_cost = lambda metric: (lambda arch: 0.0)  # noqa: E731 - a check prices nothing
+    services = Services(cost=zero_cost) if bare else run_services(
+        space, task if task is not None else config.task, config.seed, cost=zero_cost,
+        shape=task_shape(config, space, task), device=config.device)
     strategy = get_strategy(config.strategy, **config.strategy_settings)
-    strategy.setup(space, config.parsed_objectives(), config.parsed_constraints(), config.seed, services)
+    try:
+        strategy.setup(space, config.parsed_objectives(), config.parsed_constraints(), config.seed, services)
+    except ServiceMissingError:
+        if not bare:
+            raise

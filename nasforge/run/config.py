@@ -190,7 +190,8 @@ class SearchConfig(_Strict):
                              "for image spaces) or the tabular benchmark's")
     space: str = "conv1d"
     space_settings: dict[str, Any] = Field(default_factory=dict)
-    strategy: str = "evolution"
+    strategy: str = Field("bananas", description="default: bananas (surrogate BO; with free-cost objectives such "
+                          "as params, hypervolume improvement over the Pareto front)")
     strategy_settings: dict[str, Any] = Field(default_factory=dict)
     evaluator: EvaluatorConfig = Field(default_factory=EvaluatorConfig)
     objectives: list[str] | None = Field(None, description="default: the evaluator's")

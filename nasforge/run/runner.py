@@ -47,7 +47,7 @@ from nasforge.run.build import (
 )
 from nasforge.run.callbacks import Callbacks, RunStart
 from nasforge.run.config import ConfigError, SearchConfig, load_config
-from nasforge.run.fit import check_space_fits, check_task_spec_fits
+from nasforge.run.fit import check_space_fits, check_task_spec_fits, known_shape
 from nasforge.run.phases import phase
 from nasforge.run.tracking import TrackerError
 from nasforge.space.space import Space
@@ -121,15 +121,33 @@ def start_search(config: SearchConfig, run_dir: str | Path | None = None, space:
     path = Path(run_dir) if run_dir is not None else rd.default_run_dir()
     rd.check_new(path)
     space_obj = make_space(config, space)
+    builds = getattr(space_obj, "can_build", False)
+
+    def check_fit() -> None:
+        if task is None and needs_data(config):
+            check_task_spec_fits(space_obj, config.task)  # a built-in task's shape is known before loading
+        elif task is not None and builds:
+            check_space_fits(space_obj, task.name, task.input_shape, task.num_classes, task.x_train[:2])
+
+    # the strategy's settings first, with nothing built; then whether the space fits the task;
+    # then the strategy with its services (bananas sizes the space's networks for its free
+    # statistics), before loading where the networks' shape is known without the data
+    shape_known = task is not None or not needs_data(config) or not builds or known_shape(config.task) is not None
     if not is_oneshot(config):
+        check_strategy(config, space_obj, task, bare=True)
+    check_fit()
+    if not is_oneshot(config) and shape_known:
         check_strategy(config, space_obj, task)
     build_executor(config).preflight()
     if task is None and needs_data(config):
-        check_task_spec_fits(space_obj, config.task)  # a built-in task's shape is known before loading
         phase("loading data")
+    given = task
     task = load_data(config, task)
-    if task is not None and getattr(space_obj, "can_build", False):
+    if task is not None and builds and given is None:
         check_space_fits(space_obj, task.name, task.input_shape, task.num_classes, task.x_train[:2])
+    if not is_oneshot(config) and not shape_known:
+        check_strategy(config, space_obj, task)
+    if task is not None and builds:
         from nasforge.experiment.feasibility import check_constraints_satisfiable
 
         check_constraints_satisfiable(space_obj, task, config.parsed_constraints(), seed=config.seed)
