@@ -8,7 +8,11 @@ bit-widths and masks; in any other network every such layer at 32/32 bits, unpru
   channels per group x kernel size. Kept output channels are the mask's; effective input
   channels are those not made zero by pruning upstream, found by a probe (a forward pass on
   random inputs with the masks on and off: a channel that is zero only with the masks is
-  pruned). A grouped convolution counts its input channels in full.
+  pruned). A grouped convolution counts its input channels in full. The probe runs on a copy
+  whose masks keep each layer's first channels, so the costs depend on the decisions only (not
+  on which filters the L1 norms of some weights keep), and channels that meet in a residual
+  addition count as pruned when every branch prunes them: the saving of a deployment that
+  prunes coupled channels together, which the network's own L1 masks need not align to.
 - ``bitops = sum(macs x weight_bits x activation_bits)`` (the BitOps of QuantNAS and APQ).
 - ``model_bytes = sum(ceil(weights x weight_bits / 8) + 4 x kept channels for the bias (if
   any) + 4 x kept channels for the per-channel weight scales (if weight_bits < 32))`` plus 4
@@ -29,16 +33,24 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
 QUANT_METRICS = ("bitops", "model_bytes")
-_PROBE_BATCH = 4
+_PROBE_BATCH = 32  # a live channel is zero over every sample and position with odds ~2**-32
 
 
 def layer_costs(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
     """One row per compute layer: type, bits, kept/total output channels, effective/total input
     channels, ``macs``, ``weights``, ``bias`` and the layer's ``bitops`` and ``bytes``."""
+    import copy
+
     from nasforge.space.quantnet import LAYER_TYPES, QuantLayer, find_quantized
 
     qnet = find_quantized(model)
-    if qnet is not None:
+    if qnet is not None:  # on a copy with aligned masks: the costs are those of the decisions
+        model = copy.deepcopy(model)
+        qnet = find_quantized(model)
+        assert qnet is not None
+        for layer in qnet.quant_layers():
+            layer.mask.zero_()
+            layer.mask[:layer.kept] = 1.0
         units: list[Any] = qnet.quant_layers()
     else:
         units = [m for m in model.modules() if isinstance(m, LAYER_TYPES)]
