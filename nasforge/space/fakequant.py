@@ -22,17 +22,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-FLOAT_BITS = 32
-#: bit-widths a decision may take: 2..8 (an 8-bit container holds them) and 32 (float)
-VALID_BITS = (2, 3, 4, 5, 6, 7, 8, FLOAT_BITS)
+from nasforge.space.bits import FLOAT_BITS, VALID_BITS, check_bits  # noqa: F401 - re-exported
+
 _EPS = 1e-8
-
-
-def check_bits(bits: int, what: str) -> int:
-    """``bits`` if it is a valid bit-width, else a ValueError naming ``what``."""
-    if isinstance(bits, bool) or not isinstance(bits, int) or bits not in VALID_BITS:
-        raise ValueError(f"{what}: {bits!r} is not a supported bit-width; valid: {list(VALID_BITS)}")
-    return bits
 
 
 def fake_quant_weight(weight: Tensor, bits: int, constant: bool = False) -> Tensor:

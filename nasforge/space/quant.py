@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from nasforge.space.arch import Arch
+from nasforge.space.bits import check_bits
 from nasforge.space.choice import Choice
-from nasforge.space.fakequant import check_bits
 from nasforge.space.registry import get_space, register_space
 from nasforge.space.space import Space
 
