@@ -20,10 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from nasforge.space.arch import Arch
 from nasforge.space.choice import Choice
+from nasforge.space.extended import ExtendedSpace
 from nasforge.space.registry import get_space, register_space
 from nasforge.space.space import Space
 
@@ -44,7 +43,7 @@ SEPARATOR = "#"
 
 
 @register_space("joint")
-class JointSpace(Space):
+class JointSpace(ExtendedSpace):
     """``base`` (a Space or registered name) plus recipe and fidelity decisions.
 
     ``recipe``: names from :data:`RECIPE_CHOICES` (their default options), a mapping name ->
@@ -57,7 +56,7 @@ class JointSpace(Space):
     def __init__(self, base: Space | str = "conv1d", recipe: Sequence[str] | Mapping[str, Sequence[Any]] | None = None,
                  fidelity: Mapping[str, Sequence[Any]] | None = None, base_settings: Mapping[str, Any] | None = None,
                  name: str | None = None) -> None:
-        self.base = base if isinstance(base, Space) else get_space(base, **dict(base_settings or {}))
+        base = base if isinstance(base, Space) else get_space(base, **dict(base_settings or {}))
         if recipe is None:  # every recipe decision, but the fidelity's own is the fidelity's
             recipe = {k: v for k, v in RECIPE_CHOICES.items() if k not in (fidelity or {})}
         recipe_map = _recipe_options(recipe)
@@ -78,21 +77,8 @@ class JointSpace(Space):
                 raise ValueError(f"fidelity 'data_fraction': the last option must be 1.0 (full data), got {list(options)}")
             extras.append(Choice(fid, options))
             self.fidelity = fid
-        clash = {c.name for c in extras} & {c.name for c in self.base.choices}
-        if clash:
-            raise ValueError(f"decision(s) {sorted(clash)} of space {self.base.name!r} clash with recipe/fidelity names")
-        self.extra_names = tuple(c.name for c in extras)
         self.recipe_names = tuple(recipe_map)
-        super().__init__([*self.base.choices, *extras], name=name or f"{self.base.name}+joint")
-
-    # ---------------------------------------------------------------- split / join
-    def base_arch(self, arch: Arch) -> Arch:
-        """The architecture part of ``arch``, as an Arch of the base space."""
-        return self.base.arch({c.name: arch[c.name] for c in self.base.choices})
-
-    def join(self, base_arch: Arch, **extras: Any) -> Arch:
-        """An arch of this space from a base arch and every extra decision."""
-        return self.arch({**base_arch.to_dict(), **extras})
+        super().__init__(base, extras, name or f"{base.name}+joint", "recipe/fidelity")
 
     def recipe_overrides(self, arch: Arch) -> dict[str, Any]:
         """Recipe fields set by ``arch`` (its recipe decisions and its fidelity)."""
@@ -109,20 +95,6 @@ class JointSpace(Space):
         return float(arch[self.fidelity]) / float(self.fidelity_options[-1])
 
     # ------------------------------------------------------------ structure hooks
-    def _split(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        base = {c.name: values[c.name] for c in self.base.choices}
-        return base, {n: values[n] for n in self.extra_names}
-
-    def active(self, values: Mapping[str, Any]) -> set[str]:
-        return self.base.active(self._split(values)[0]) | set(self.extra_names)
-
-    def canonical(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        base, extra = self._split(values)
-        return {**self.base.canonical(base), **extra}
-
-    def is_valid(self, values: Mapping[str, Any]) -> bool:
-        return self.base.is_valid(self._split(values)[0])
-
     def format_body(self, values: Mapping[str, Any]) -> str:
         base, extra = self._split(values)
         return self.base.format_body(base) + SEPARATOR + ",".join(f"{n}={v}" for n, v in extra.items())
@@ -139,41 +111,8 @@ class JointSpace(Space):
             values[key] = self.choice(key).options[self.choice(key).index(text)]
         return values
 
-    # -------------------------------------------------------------- operators
-    def sample(self, rng: np.random.Generator) -> Arch:
-        """The base space's own sampler, then uniform extra decisions."""
-        base = self.base.sample(rng)
-        extras = {n: self.choice(n).options[int(rng.integers(len(self.choice(n))))] for n in self.extra_names}
-        return self.join(base, **extras)
-
-    @property
-    def encoding_size(self) -> int:
-        return self.base.encoding_size + sum(len(self.choice(n)) for n in self.extra_names)
-
-    def encode(self, arch: Arch) -> np.ndarray:
-        """The base space's encoding, then one-hot extra decisions."""
-        parts = [self.base.encode(self.base_arch(arch))]
-        for n in self.extra_names:
-            one = np.zeros(len(self.choice(n)), dtype=np.float32)
-            one[self.choice(n).index(arch[n])] = 1.0
-            parts.append(one)
-        return np.concatenate(parts).astype(np.float32)
-
     def build(self, arch: Arch, task: Any):  # -> nn.Module
         return self.base.build(self.base_arch(arch), task)
-
-    @property
-    def can_build(self) -> bool:
-        return self.base.can_build
-
-    @property
-    def default_task(self) -> str | None:
-        """The base space's default data."""
-        return getattr(self.base, "default_task", None)
-
-    @property
-    def default_input_shape(self) -> tuple[int, ...] | None:
-        return getattr(self.base, "default_input_shape", None)
 
 
 def _recipe_options(recipe: Sequence[str] | Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:

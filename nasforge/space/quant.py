@@ -24,11 +24,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from nasforge.space.arch import Arch
 from nasforge.space.bits import check_bits
 from nasforge.space.choice import Choice
+from nasforge.space.extended import ExtendedSpace
 from nasforge.space.registry import get_space, register_space
 from nasforge.space.space import Space
 
@@ -39,7 +38,7 @@ _GROUP = re.compile(r"^w(\d+)a(\d+)k([0-9.]+)$")
 
 
 @register_space("quant")
-class QuantSpace(Space):
+class QuantSpace(ExtendedSpace):
     """``base`` (a Space or registered name, with ``base_settings``) plus, per layer group,
     weight bits, activation bits and kept channel share (options ``weight_bits``, ``act_bits``,
     ``keep``)."""
@@ -49,7 +48,7 @@ class QuantSpace(Space):
     def __init__(self, base: Space | str = "conv1d", groups: int = 3, weight_bits: Sequence[int] = DEFAULT_BITS,
                  act_bits: Sequence[int] = DEFAULT_BITS, keep: Sequence[float] = DEFAULT_KEEP,
                  base_settings: Mapping[str, Any] | None = None, name: str | None = None) -> None:
-        self.base = base if isinstance(base, Space) else get_space(base, **dict(base_settings or {}))
+        base = base if isinstance(base, Space) else get_space(base, **dict(base_settings or {}))
         if isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= 64:
             raise ValueError(f"groups: expected an integer in [1, 64], got {groups!r}")
         w_opts = tuple(check_bits(b, "weight_bits") for b in weight_bits)
@@ -60,39 +59,12 @@ class QuantSpace(Space):
         extras = []
         for g in range(groups):
             extras += [Choice(f"w_bits_{g}", w_opts), Choice(f"a_bits_{g}", a_opts), Choice(f"keep_{g}", keep_opts)]
-        clash = {c.name for c in extras} & {c.name for c in self.base.choices}
-        if clash:
-            raise ValueError(f"decision(s) {sorted(clash)} of space {self.base.name!r} clash with quantization names")
         self.groups = groups
-        self.extra_names = tuple(c.name for c in extras)
-        super().__init__([*self.base.choices, *extras], name=name or f"{self.base.name}+quant")
-
-    # ---------------------------------------------------------------- split / join
-    def base_arch(self, arch: Arch) -> Arch:
-        """The base space's part of ``arch``."""
-        return self.base.arch({c.name: arch[c.name] for c in self.base.choices})
-
-    def join(self, base_arch: Arch, **extras: Any) -> Arch:
-        """An arch of this space from a base arch and every quantization decision."""
-        return self.arch({**base_arch.to_dict(), **extras})
+        super().__init__(base, extras, name or f"{base.name}+quant", "quantization")
 
     def group_policy(self, arch: Arch, group: int) -> tuple[int, int, float]:
         """``(weight bits, activation bits, keep)`` of ``group`` in ``arch``."""
         return int(arch[f"w_bits_{group}"]), int(arch[f"a_bits_{group}"]), float(arch[f"keep_{group}"])
-
-    def _split(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        return {c.name: values[c.name] for c in self.base.choices}, {n: values[n] for n in self.extra_names}
-
-    # ------------------------------------------------------------ structure hooks
-    def active(self, values: Mapping[str, Any]) -> set[str]:
-        return self.base.active(self._split(values)[0]) | set(self.extra_names)
-
-    def canonical(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        base, extra = self._split(values)
-        return {**self.base.canonical(base), **extra}
-
-    def is_valid(self, values: Mapping[str, Any]) -> bool:
-        return self.base.is_valid(self._split(values)[0])
 
     def format_body(self, values: Mapping[str, Any]) -> str:
         base, extra = self._split(values)
@@ -115,26 +87,6 @@ class QuantSpace(Space):
                 values[name] = self.choice(name).options[self.choice(name).index(text)]
         return values
 
-    # -------------------------------------------------------------- operators
-    def sample(self, rng: np.random.Generator) -> Arch:
-        """The base space's own sampler, then uniform quantization decisions."""
-        base = self.base.sample(rng)
-        extras = {n: self.choice(n).options[int(rng.integers(len(self.choice(n))))] for n in self.extra_names}
-        return self.join(base, **extras)
-
-    @property
-    def encoding_size(self) -> int:
-        return self.base.encoding_size + sum(len(self.choice(n)) for n in self.extra_names)
-
-    def encode(self, arch: Arch) -> np.ndarray:
-        """The base space's encoding, then the quantization decisions one-hot."""
-        parts = [self.base.encode(self.base_arch(arch))]
-        for n in self.extra_names:
-            one = np.zeros(len(self.choice(n)), dtype=np.float32)
-            one[self.choice(n).index(arch[n])] = 1.0
-            parts.append(one)
-        return np.concatenate(parts).astype(np.float32)
-
     def build(self, arch: Arch, task: Any):  # -> QuantizedNetwork
         """The base network with quantized, prunable layer groups (fake quantization and masks on)."""
         from nasforge.space.quantnet import quantize_network
@@ -142,10 +94,6 @@ class QuantSpace(Space):
         model = self.base.build(self.base_arch(arch), task)
         return quantize_network(model, tuple(task.input_shape), self.groups,
                                 lambda g: self.group_policy(arch, g))
-
-    @property
-    def can_build(self) -> bool:
-        return self.base.can_build
 
     # ------------------------------------------------- what wrapped spaces offer
     def recipe_overrides(self, arch: Arch) -> dict[str, Any]:
@@ -164,18 +112,6 @@ class QuantSpace(Space):
     def fidelity_fraction(self, arch: Arch) -> float | None:
         fraction = getattr(self.base, "fidelity_fraction", None)
         return fraction(self.base_arch(arch)) if fraction is not None else None
-
-    @property
-    def default_task(self) -> str | None:
-        return getattr(self.base, "default_task", None)
-
-    @property
-    def default_input_shape(self) -> tuple[int, ...] | None:
-        return getattr(self.base, "default_input_shape", None)
-
-    @property
-    def default_num_classes(self) -> int:
-        return getattr(self.base, "default_num_classes", 10)
 
 
 def is_quantized(space: Any) -> bool:
