@@ -43,6 +43,9 @@ STRATEGY_SETTINGS = {
 #: one-shot methods (strategies too): one short epoch, a tiny inherited-weight search
 ONESHOT_SETTINGS = ["epochs=1", "batch_size=12", "search_trials=2", "calib_batches=1", "eval_images=8",
                     "pt_tune_steps=1"]
+#: one-shot methods that need more steps than one short epoch gives (a few-shot split trains one
+#: sub-supernet per option after its warm-up)
+ONESHOT_EXTRA: dict[str, list[str]] = {m: ["batch_size=3", "warmup_fraction=0.1"] for m in ("fewshot", "fewshot-gm")}
 TRIALS = 3
 
 
@@ -142,7 +145,8 @@ def cell_args(strategy: str, evaluator: str, space: str, files: dict[str, Path],
             "--seed", "0", "--out", str(out)]
     for item in SPACE_SETTINGS[space]:
         args += ["-P", item]
-    for item in ONESHOT_SETTINGS if is_oneshot(strategy) else STRATEGY_SETTINGS.get(strategy, []):
+    for item in ([*ONESHOT_SETTINGS, *ONESHOT_EXTRA.get(strategy, [])] if is_oneshot(strategy)
+                 else STRATEGY_SETTINGS.get(strategy, [])):
         args += ["-S", item]
     return args
 

@@ -472,7 +472,7 @@ def test_a_changed_config_is_refused_with_the_changed_fields(run):
     assert "budget.trials" not in message.split("Fields that may change without it:")[0], "a safe change is not listed"
     assert f"nasforge resume {run} --allow-change objectives --allow-change seed" in message
     assert ("Fields that may change without it: budget.trials, budget.minutes, executor, workers, threads_per_worker, "
-            "gpus_per_trial, ray_address, ray_token_file, trial_timeout, retries, final_retrain, "
+            "gpus_per_trial, ray_address, ray_token_file, trial_timeout, retries, final_retrain, final_front, "
             "evaluator.settings.threads") in message
     assert snapshot(run, skip=(rd.LOCK,)) == before, "nothing run, nothing written"
 

@@ -12,7 +12,8 @@ typically a :class:`~nasforge.space.joint.JointSpace` (architecture + training r
    is empty, the strategy fits the (pretrained) predictor on every result told so far and queues
    the ``batch`` best-predicted candidates not yet asked, among the pool and the neighbourhood
    of the best results: one-edit neighbours of the ``parents`` best distinct architectures and,
-   on a joint space, each parent's architecture with every other parent's recipe (a fixed pool
+   on a space with extra decisions (joint: the recipe; quant: the quantization policy), each
+   parent's architecture with every other parent's extra decisions (a fixed pool
    rarely pairs a good architecture with a good recipe).
 3. The run's budget (trials, or minutes on the run's clock: ``--clock cpu`` gives every arm the
    same compute) ends the search. :meth:`FBNetV3.family` then gives the *constraint family*:
@@ -202,7 +203,8 @@ class FBNetV3(Strategy):
             options = self.space.neighbours(arch)
             candidates += [options[i] for i in rng.permutation(len(options))[:self.neighbours]]
             if base_arch is not None:
-                candidates += [self.space.join(base_arch(arch), **self.space.recipe_overrides(other))
+                extras = self.space.extra_names  # a joint space's recipe, a quant space's policy
+                candidates += [self.space.join(base_arch(arch), **{n: other[n] for n in extras})
                                for other in parents.values() if other is not arch]
         within = self.within()
         out: dict[str, Arch] = {}

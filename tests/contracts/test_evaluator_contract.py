@@ -65,7 +65,7 @@ def supported(evaluator, files):
 def build(evaluator, space_name, files):
     cls = EVALUATORS.get(evaluator)
     settings = cls.Settings.model_validate(SETTINGS[evaluator](space_name, files))
-    task = load_task(f"npz:{files['signals' if space_name in ('conv1d', 'joint') else 'images']}", seed=0)
+    task = load_task(f"npz:{files['signals' if space_name in ('conv1d', 'joint', 'quant') else 'images']}", seed=0)
     space = space_of(space_name)
     return cls, settings, space, cls.for_run(RunContext(space, task, 0), settings)
 
