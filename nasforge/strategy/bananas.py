@@ -147,8 +147,17 @@ class Bananas(Strategy):
             raise ValueError(f"{who}: this predictor ranks by free statistics (params, FLOPs), which space "
                              f"{self.space.name!r} has none of for this run; use {MLP_ENSEMBLE!r} or gp")
         featurizer.encoding = self.encoding
-        featurizer.fit(self.space.sample_distinct(_FEATURE_POOL, np.random.default_rng([self.seed, 22])))
-        return featurizer.transform
+        fitted = False
+
+        def transform(archs: list[Arch]) -> np.ndarray:
+            # standardised on first use: a run that never leaves its random start builds nothing
+            nonlocal fitted
+            if not fitted:
+                featurizer.fit(self.space.sample_distinct(_FEATURE_POOL, np.random.default_rng([self.seed, 22])))
+                fitted = True
+            return featurizer.transform(archs)
+
+        return transform
 
     def _fit(self) -> Any:
         grown = len(self._data) - self._fitted_on
