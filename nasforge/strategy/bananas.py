@@ -30,7 +30,7 @@ With several objectives whose others are free costs (``params``, ``flops``, a la
 whatever the run's ``cost`` service prices without training), the search is multi-objective
 (``multi_objective="auto"``, issue 21): the surrogate still models the first objective, the
 costs are exact, the parents of step 2 are the members of the Pareto front so far (up to
-``top_k``, by hypervolume contribution), and step 3 picks the candidate whose optimistic value
+``top_k``, spread evenly along it), and step 3 picks the candidate whose optimistic value
 (the acquisition's draw or bound) with its exact costs adds the most hypervolume to the front
 (costs spanning more than a decade on a log scale; every axis scaled to the results so far); a
 candidate the front dominates ranks by how far it is from escaping (additive epsilon). This is
@@ -182,9 +182,10 @@ class Bananas(Strategy):
         return norm.ppf((ranks + 0.5) / len(values))
 
     def _candidates(self) -> list[Arch]:
-        best = sorted(self._data, key=lambda item: -item[1])[: self.top_k]
         if self._pricing is not None:
             best = [(arch, 0.0) for arch in self._pricing.parents(self._data, self.top_k)]
+        else:
+            best = sorted(self._data, key=lambda item: -item[1])[: self.top_k]
         pool: dict[str, Arch] = {}
         for arch, _ in best:
             if arch.key not in self._neighbours:
