@@ -95,19 +95,27 @@ def int8_onnx(model: nn.Module, input_shape: tuple[int, ...], calibration: np.nd
     if qnet is not None:
         qnet.set_mode(quantize=False, prune=True).fold_masks()
         names = {id(m): name for name, m in model.named_modules()}
-        float_scopes = [onnx_scope(names[id(q)]) for q in qnet.quant_layers() if max(q.weight_bits, q.act_bits) > 8]
+        float_scopes = [onnx_scope(names[id(q)], model) for q in qnet.quant_layers() if max(q.weight_bits, q.act_bits) > 8]
     return _ort_static_int8(model, input_shape, calibration, float_scopes)
 
 
-def onnx_scope(qualified_name: str) -> str:
+def onnx_scope(qualified_name: str, root: nn.Module | None = None) -> str:
     """The scope that PyTorch's TorchScript ONNX exporter gives the nodes of the module called
     ``qualified_name`` (``net.features.0.conv`` -> ``/net/features/features.0/conv``): one part
-    per module, a numbered child's part prefixed by its container's (``features.0``)."""
+    per module that is called, a numbered child's part prefixed by its container's
+    (``features.0``). Given ``root`` (the exported model), containers that are never called
+    (``ModuleList``, ``ModuleDict``) get no part of their own: ``cell.edges.1_0`` ->
+    ``/cell/1_0``."""
+    from torch import nn as torch_nn
+
     parts = qualified_name.split(".")
     scope, start = [], 0
     for i, part in enumerate(parts):
         if not part.isdigit():
             start = i
+        if root is not None and isinstance(root.get_submodule(".".join(parts[:i + 1])),
+                                           (torch_nn.ModuleList, torch_nn.ModuleDict)):
+            continue
         scope.append(".".join(parts[start:i + 1]))
     return "/" + "/".join(scope)
 
@@ -115,7 +123,8 @@ def onnx_scope(qualified_name: str) -> str:
 def _ort_static_int8(model: nn.Module, input_shape: tuple[int, ...], calibration: np.ndarray,
                      float_scopes: list[str]) -> bytes:
     """ONNX Runtime's static INT8 quantization of ``model``; the conv/linear node directly in
-    each of ``float_scopes`` (:func:`onnx_scope`) stays float (exactly one must be found)."""
+    each of ``float_scopes`` (:func:`onnx_scope`) stays float (at most one per scope; a scope
+    without one is a layer the exporter dropped as unused)."""
     import onnx
     import torch
     from onnxruntime.quantization import (
@@ -145,10 +154,14 @@ def _ort_static_int8(model: nn.Module, input_shape: tuple[int, ...], calibration
         exclude: list[str] = []
         for scope in float_scopes:
             found = [n for n in nodes if n.startswith(scope + "/") and "/" not in n[len(scope) + 1:]]
-            if len(found) != 1:
+            if len(found) > 1:
                 raise RuntimeError(f"the float layer {scope!r} has {len(found)} conv/linear nodes in the exported graph "
                                    f"(expected 1) among {nodes}")
             exclude += found
+        if float_scopes and not exclude:
+            # a layer may be missing on its own: the exporter drops layers whose output is unused
+            # (a cell's node that only feeds a 'none' edge); none found means the scopes are wrong
+            raise RuntimeError(f"none of the float layers {float_scopes} is in the exported graph among {nodes}")
         with _quiet():
             quantize_static(str(float_path), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
                             per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,

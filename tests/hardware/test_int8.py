@@ -103,3 +103,18 @@ def test_int8_latency_of_quantized_and_float_networks():
     ops = {n.op_type for n in onnx.load_from_string(int8_onnx(f, (1, 24))).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # ONNX Runtime's own static INT8 quantizer
     assert measure_latency(f, (1, 24), quick).median_ms > 0
+
+
+def test_int8_deployment_finds_float_layers_inside_module_dicts(tmp_path):
+    """NB201 cells keep their edges in a ``ModuleDict``, which the exporter's scopes skip."""
+    from nasforge.hardware.metrics import TaskShape
+
+    space = QuantSpace("nb201", base_settings={"channels": 4, "cells": 1})
+    key = ("nb201+quant:|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+           "@w32a8k1.0/w8a8k1.0/w8a8k1.0")
+    model = space.build(space.parse(key), TaskShape((3, 8, 8), 10))
+    ops = deployed_ops(int8_onnx(model, (3, 8, 8)), tmp_path)
+    assert ops["Conv"] >= 1 and ops["QLinearConv"] >= 1
+    names = {id(m): n for n, m in model.named_modules()}
+    edge = next(n for n in names.values() if ".edges." in n and n.endswith(".1"))
+    assert "/edges/" not in onnx_scope(edge, model) and "/edges/" in onnx_scope(edge)
