@@ -7,7 +7,9 @@ Metric names (all floats in :func:`hardware_metrics`' result):
 - ``flops``: floating-point operations of one forward on one input, counted by PyTorch's
   ``torch.utils.flop_counter.FlopCounterMode``. It counts **2 per multiply-add** in
   convolutions and matrix products and nothing for BatchNorm, activations, pooling and
-  additions.
+  additions. Attention (``scaled_dot_product_attention``) counts its two matrix products,
+  ``4 * heads * queries * keys * head_dim``, on the CPU kernel too (PyTorch counts only its GPU
+  kernels; :func:`count_flops` adds the CPU one), with no discount for a causal mask.
 - ``macs``: ``flops / 2``, multiply-adds. This is the convention of the benchmark tables:
   NAS-Bench-Macro's ``flops`` field equals ``macs`` exactly; NAS-Bench-201's equals ``macs``
   plus one per classifier bias.
@@ -61,6 +63,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], batch_size: int 
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    _count_cpu_attention()
     was_training = model.training
     model.eval()
     try:
@@ -70,6 +73,22 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], batch_size: int 
         return int(counter.get_total_flops())
     finally:
         model.train(was_training)
+
+
+def _count_cpu_attention() -> None:
+    """Give PyTorch's FLOP counter a formula for the CPU attention kernel (once per process): the
+    formula of its GPU attention kernels, the two matrix products."""
+    import torch
+    from torch.utils import flop_counter
+
+    op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if op is None or op in flop_counter.flop_registry:
+        return
+
+    def sdpa_cpu_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+        return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    flop_counter.register_flop_formula(op)(sdpa_cpu_flop)
 
 
 def model_size_bytes(model: nn.Module) -> int:

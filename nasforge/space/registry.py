@@ -16,6 +16,7 @@ SPACES: Registry[type[Space]] = Registry(
         "nasforge.space.mbconv",
         "nasforge.space.joint",
         "nasforge.space.quant",
+        "nasforge.space.vit",
     ),
 )
 
