@@ -24,6 +24,7 @@ TASKS: Registry[TaskLoader] = Registry(
         "nasforge.task.digits",
         "nasforge.task.cifar10",
         "nasforge.task.npz",
+        "nasforge.task.text",
     ),
 )
 

@@ -1,8 +1,18 @@
 """Task: a supervised classification problem with train / validation / test splits.
 
-Arrays are NumPy, inputs float32 shaped ``(N, *input_shape)`` (channels first), labels int64 in
-``[0, num_classes)``. The test split is never used for selection: searches see train and
-validation; only the final retrained model is scored on test.
+Arrays are NumPy. A task has one of two kinds:
+
+- ``classification`` (the default): inputs float32 shaped ``(N, *input_shape)`` (channels
+  first), one int64 label per row in ``[0, num_classes)``;
+- ``sequence`` (next-token prediction, :mod:`nasforge.task.text`): inputs int64 token ids shaped
+  ``(N, T)`` (``T`` the context length), targets int64 ``(N, T)``, the next token at every
+  position, all in ``[0, num_classes)`` (``num_classes`` is the vocabulary size). A network
+  maps ``(B, T)`` token ids to ``(B, T, num_classes)`` logits. ``class_names``, when given, is
+  the vocabulary: the text of token ``i`` (empty for byte-level tokens, where token ``i`` is
+  byte ``i``).
+
+The test split is never used for selection: searches see train and validation; only the final
+retrained model is scored on test.
 """
 
 from __future__ import annotations
@@ -18,6 +28,10 @@ MIN_SPLIT_ROWS = 2
 #: most classes a task may have: a larger count comes from a label that is not a class index, and the
 #: classifier layer grows with it (10**9 classes: hundreds of gigabytes)
 MAX_CLASSES = 100_000
+#: task kinds (``Task.kind``)
+CLASSIFICATION = "classification"
+SEQUENCE = "sequence"
+KINDS = (CLASSIFICATION, SEQUENCE)
 
 
 class TaskDataError(ValueError):
@@ -33,7 +47,7 @@ def check_num_classes(k: object, name: str) -> None:
 
 @dataclass(frozen=True, eq=False)
 class Task:
-    """A classification task with fixed splits (see module docstring for the conventions).
+    """A classification or sequence task with fixed splits (see the module docstring).
 
     ``normalization``, when known, maps raw channels-first inputs to the arrays stored here, so a
     deployed model can preprocess new data the same way.
@@ -49,15 +63,29 @@ class Task:
     num_classes: int
     class_names: tuple[str, ...] = field(default=())
     normalization: Normalization | None = None
+    kind: str = CLASSIFICATION
 
     def __post_init__(self) -> None:
         check_num_classes(self.num_classes, self.name)
+        if self.kind not in KINDS:
+            raise TaskDataError(f"task {self.name!r}: kind={self.kind!r}; expected one of {', '.join(KINDS)}")
         splits = {"train": (self.x_train, self.y_train), "val": (self.x_val, self.y_val),
                   "test": (self.x_test, self.y_test)}
-        shape = None
         for split, (x, y) in splits.items():
             if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
                 raise TaskDataError(f"task {self.name!r}: x_{split} and y_{split} must be NumPy arrays")
+        if self.kind == SEQUENCE:
+            self._check_sequences(splits)
+        else:
+            self._check_classification(splits)
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise TaskDataError(
+                f"task {self.name!r}: {len(self.class_names)} class_names for num_classes={self.num_classes}"
+            )
+
+    def _check_classification(self, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        shape = None
+        for split, (x, y) in splits.items():
             if x.ndim < 2:
                 raise TaskDataError(f"task {self.name!r}: x_{split} has shape {x.shape}; expected (N, *input_shape)")
             if y.ndim != 1 or len(y) != len(x):
@@ -89,10 +117,43 @@ class Task:
         if len(present) < 2:
             raise TaskDataError(f"task {self.name!r}: y_train holds a single class ({present[0]}); a classifier "
                                 "needs examples of at least 2 classes")
-        if self.class_names and len(self.class_names) != self.num_classes:
-            raise TaskDataError(
-                f"task {self.name!r}: {len(self.class_names)} class_names for num_classes={self.num_classes}"
-            )
+
+    def _check_sequences(self, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        if self.normalization is not None:
+            raise TaskDataError(f"task {self.name!r}: a sequence task's token ids take no normalization")
+        length = None
+        for split, (x, y) in splits.items():
+            if x.ndim != 2:
+                raise TaskDataError(f"task {self.name!r}: x_{split} has shape {x.shape}; a sequence task expects "
+                                    "(N, T) token ids")
+            if y.shape != x.shape:
+                raise TaskDataError(f"task {self.name!r}: y_{split} has shape {y.shape} but x_{split} has {x.shape}; "
+                                    "expected the next token at every position")
+            if len(x) < MIN_SPLIT_ROWS:
+                raise TaskDataError(f"task {self.name!r}: split {split!r} has {len(x)} window(s); each split needs "
+                                    f"at least {MIN_SPLIT_ROWS}")
+            if length is None:
+                length = x.shape[1]
+            elif x.shape[1] != length:
+                raise TaskDataError(f"task {self.name!r}: x_{split} has context length {x.shape[1]}, x_train has "
+                                    f"{length}")
+            for array, what in ((x, f"x_{split}"), (y, f"y_{split}")):
+                if array.dtype != np.int64:
+                    raise TaskDataError(f"task {self.name!r}: {what} is {array.dtype}; a sequence task expects int64 "
+                                        "token ids")
+                if array.min() < 0 or array.max() >= self.num_classes:
+                    raise TaskDataError(
+                        f"task {self.name!r}: {what} has token ids in [{array.min()}, {array.max()}], outside "
+                        f"[0, {self.num_classes - 1}] for a vocabulary of num_classes={self.num_classes}"
+                    )
+        if len(np.unique(self.y_train)) < 2:
+            raise TaskDataError(f"task {self.name!r}: y_train holds a single token; next-token prediction needs "
+                                "at least 2")
+
+    @property
+    def is_sequence(self) -> bool:
+        """Whether this is a next-token (sequence) task rather than a classification task."""
+        return self.kind == SEQUENCE
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -100,5 +161,8 @@ class Task:
         return tuple(self.x_train.shape[1:])
 
     def __repr__(self) -> str:
+        if self.is_sequence:
+            return (f"Task({self.name!r}, sequence, context={self.input_shape[0]}, vocabulary={self.num_classes}, "
+                    f"train={len(self.x_train)}, val={len(self.x_val)}, test={len(self.x_test)})")
         return (f"Task({self.name!r}, input_shape={self.input_shape}, classes={self.num_classes}, "
                 f"train={len(self.x_train)}, val={len(self.x_val)}, test={len(self.x_test)})")

@@ -25,7 +25,7 @@ def assert_well_formed(task: Task, input_shape: tuple[int, ...], sizes: tuple[in
 
 
 def test_registry_lists_builtin_tasks() -> None:
-    assert TASKS.list() == ["cifar10", "cifar10-subset", "digits", "mnist1d", "npz"]
+    assert TASKS.list() == ["cifar10", "cifar10-subset", "digits", "mnist1d", "npz", "stdlib", "text"]
 
 
 def test_unknown_task_lists_valid_names() -> None:
