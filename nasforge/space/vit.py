@@ -110,10 +110,10 @@ class ViTSpace(BlockSpace):
         _, h, w = input_shape
         bad = [p for p in self.choice("patch").options if h % int(p) or w % int(p)]
         if bad:
-            fits = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
+            fits = [p for p in range(2, min(8, min(h, w) // 2) + 1) if h % p == 0 and w % p == 0][-2:] or [1]
             raise ValueError(f"space 'vit': patch size(s) {bad} do not divide the task's {h}x{w} images "
                              f"(input shape {tuple(input_shape)}); set patch_sizes to divisors of both, "
-                             f"e.g. --space-setting patch_sizes='{fits[-2:] if len(fits) > 1 else fits}'")
+                             f"e.g. --space-setting patch_sizes='{fits}'")
 
     def blocks(self, arch: Arch, task: Any) -> list[BlockSpec]:
         self._check(arch)
