@@ -26,6 +26,9 @@ PLUGIN_ENTRIES = {
     ("nasforge.estimate.base", "nasforge.oneshot.evaluator"):
         "the supernet evaluator is the one-shot layer's entry in the evaluator registry; nothing in "
         "estimate/ calls it",
+    ("nasforge.estimate.base", "nasforge.oneshot.lm.evaluator"):
+        "the lm-subnet evaluator (sub-networks of a Llama checkpoint) is the language-model one-shot "
+        "package's entry in the evaluator registry; nothing in estimate/ calls it",
 }
 
 

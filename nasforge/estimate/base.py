@@ -139,6 +139,7 @@ EVALUATORS: Registry[type[Evaluator]] = Registry(
     "evaluator",
     # the supernet evaluator is the one-shot layer's entry: a plugin name, not an import
     modules=("nasforge.estimate.train", "nasforge.estimate.tabular", "nasforge.estimate.proxies.evaluator",
-             "nasforge.estimate.predictors.evaluator", "nasforge.oneshot.evaluator"),
+             "nasforge.estimate.predictors.evaluator", "nasforge.oneshot.evaluator",
+             "nasforge.oneshot.lm.evaluator"),
 )
 register_evaluator = EVALUATORS.register

@@ -7,6 +7,8 @@
   dict), ``best/model.onnx`` (checked against PyTorch in ONNX Runtime) and ``best/summary.json``.
 - ``table`` (after ``tabular``): nothing is trained; ``best/summary.json`` holds the table's
   truth for the architecture (and ``best/arch.json``).
+- ``export`` (after ``lm-subnet``): nothing is trained; the evaluator's ``export`` writes the
+  selected sub-network with its inherited weights and ``best/summary.json``.
 
 Finalising is idempotent: an output folder whose ``summary.json`` already holds this
 architecture, finalised the same way (kind, and retraining epochs), is kept as it is, so a run
@@ -37,6 +39,9 @@ def finalise(trial: Trial, config: Any, space: Any, task: Any, out_dir: Path) ->
     """Finalise ``trial`` for the run of ``config`` (see the module docstring); returns the summary."""
     if config.evaluator.cls().finalise == "table":
         return finalised(out_dir, trial.arch.key, "table") or table_summary(trial.arch, config, space, out_dir, trial)
+    if config.evaluator.cls().finalise == "export":  # the evaluator exports its own network (lm-subnet)
+        return config.evaluator.cls().export(trial, config.evaluator.parsed(),
+                                             RunContext(space, task, config.seed, config.device), out_dir)
     done = finalised(out_dir, trial.arch.key, "retrain", final_epochs(config))
     if done is not None:
         return done

@@ -268,8 +268,7 @@ def completed(path: Path, config: SearchConfig, space: Space, storage: Storage) 
     if best is not None and config.final_retrain:
         from nasforge.run.finalize import finalised
 
-        summary = finalised(path / rd.BEST, best.arch.key, "table" if config.evaluator.cls().finalise == "table"
-                            else "retrain")
+        summary = finalised(path / rd.BEST, best.arch.key, config.evaluator.cls().finalise)
         if summary is None:
             return None
         if config.final_front and not (path / rd.BEST / rd.FRONT_CSV).is_file():

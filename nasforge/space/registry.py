@@ -16,7 +16,9 @@ SPACES: Registry[type[Space]] = Registry(
         "nasforge.space.mbconv",
         "nasforge.space.joint",
         "nasforge.space.quant",
+        "nasforge.space.gpt",
         "nasforge.space.vit",
+        "nasforge.space.hf_lm",
     ),
 )
 

@@ -1,0 +1,117 @@
+"""Fine-tuning a pretrained Llama as a super-network with the sandwich rule (Yu & Huang 2019,
+"Universally Slimmable Networks"; BigNAS, Yu et al. 2020; used on language models by InstaTune,
+Sridhar et al. 2023, and LLaMA-NAS, Munoz et al. 2024).
+
+Every step takes one batch of token windows and accumulates the gradients of: the largest
+sub-network on the true next tokens, then the smallest and ``middle`` random sub-networks on the
+largest one's (detached) predicted distribution (in-place distillation: KL divergence from the
+largest's softmax); then one AdamW step on the shared weights. Random sub-networks are drawn
+from the space with a ``numpy`` generator seeded by ``seed``; batches are drawn with a seeded
+``torch.Generator``, so a fine-tuning is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nasforge.oneshot.lm.elastic import ElasticLlama, SubNet
+from nasforge.oneshot.lm.tokens import Windows, next_token_loss
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """Steps, batch size, AdamW learning rate, random middle sub-networks per step, seed."""
+
+    steps: int = 100
+    batch_size: int = 16
+    lr: float = 1e-3
+    middle: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"fine-tuning {name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0 or not math.isfinite(self.lr):
+            raise ValueError(f"fine-tuning lr must be a positive number, got {self.lr}")
+        if self.middle < 0:
+            raise ValueError(f"fine-tuning middle (random sub-networks per step) must be >= 0, got {self.middle}")
+
+
+@dataclass
+class FinetuneLog:
+    """Per step: the largest sub-network's loss on the true tokens, and the mean distillation
+    loss of the others; the seconds it took."""
+
+    largest_loss: list[float] = field(default_factory=list)
+    distill_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def sandwich_finetune(net: ElasticLlama, space: Any, data: Windows, settings: FinetuneSettings,
+                      on_step: Callable[[int, float], None] | None = None) -> FinetuneLog:
+    """Fine-tune ``net``'s weights in place with the sandwich rule on ``data`` (see the module
+    docstring); ``space`` is the ``hf-lm`` space whose sub-networks are sampled."""
+    if len(data.x) < 1:
+        raise ValueError("fine-tuning needs at least one training window")
+    rng = np.random.default_rng(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    device = next(net.parameters()).device
+    optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=0.0)
+    largest, smallest = SubNet.of(space.largest()), SubNet.of(space.smallest())
+    log = FinetuneLog()
+    start = time.perf_counter()
+    net.train()
+    for step in range(settings.steps):
+        rows = torch.randint(len(data.x), (min(settings.batch_size, len(data.x)),), generator=generator)
+        x, y = data.x[rows].to(device), data.y[rows].to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = net(x, largest)
+        loss = next_token_loss(logits, y)
+        loss.backward()
+        teacher = F.softmax(logits.detach(), dim=-1).reshape(-1, logits.shape[-1])
+        students = [smallest, *(SubNet.of(space.sample(rng).to_dict()) for _ in range(settings.middle))]
+        distill = []
+        for sub in students:
+            out = net(x, sub).reshape(-1, logits.shape[-1])
+            kd = F.kl_div(F.log_softmax(out, dim=-1), teacher, reduction="batchmean")
+            kd.backward()
+            distill.append(float(kd.detach()))
+        optimizer.step()
+        log.largest_loss.append(float(loss.detach()))
+        log.distill_loss.append(float(np.mean(distill)) if distill else 0.0)
+        if not math.isfinite(log.largest_loss[-1]):
+            raise FloatingPointError(f"fine-tuning diverged at step {step + 1}: loss {log.largest_loss[-1]}; lower lr")
+        if on_step is not None:
+            on_step(step + 1, log.largest_loss[-1])
+    net.eval()
+    log.seconds = time.perf_counter() - start
+    return log
+
+
+def pretrain(net: ElasticLlama, data: Windows, steps: int, batch_size: int = 16, lr: float = 3e-3,
+             seed: int = 0) -> list[float]:
+    """Plain next-token training of the whole model (no sub-networks): how tests and benchmarks
+    make a small "pretrained" checkpoint. Returns the loss per step."""
+    generator = torch.Generator().manual_seed(seed)
+    device = next(net.parameters()).device
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
+    losses = []
+    net.train()
+    for _ in range(steps):
+        rows = torch.randint(len(data.x), (min(batch_size, len(data.x)),), generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss = next_token_loss(net(data.x[rows].to(device)), data.y[rows].to(device))
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    net.eval()
+    return losses
