@@ -244,9 +244,16 @@ def one_run(task_name: str, method: str, seed: int, budget: float, out: Path,
 
 
 def summarise(rows: list[dict[str, Any]]) -> str:
-    """Markdown: mean of each measure per (task, method), then nasforge vs each peer, paired by seed."""
+    """Markdown: mean of each measure per (task, method), then nasforge vs each peer, paired by seed.
+    Only seeds run by every method of their task count (so all means are over the same seeds);
+    the rows of other seeds are named in a note."""
     from scipy import stats
 
+    methods = {task: {r["method"] for r in rows if r["task"] == task} for task in {r["task"] for r in rows}}
+    complete = {task: set.intersection(*({r["seed"] for r in rows if r["task"] == task and r["method"] == m}
+                                         for m in ms)) for task, ms in methods.items()}
+    left_out = sorted(f"{r['task']} {r['method']} seed {r['seed']}" for r in rows if r["seed"] not in complete[r["task"]])
+    rows = [r for r in rows if r["seed"] in complete[r["task"]]]
     out = ["| task | method | seeds | CPU s used | trials | hypervolume | best test ≤5k | best test ≤20k "
            "| selected test (params) |", "|---|---|---|---|---|---|---|---|---|"]
     tasks = list(dict.fromkeys(r["task"] for r in rows))
@@ -275,6 +282,8 @@ def summarise(rows: list[dict[str, Any]]) -> str:
             p = f"{stats.wilcoxon(diff).pvalue:.3g}" if np.any(diff != 0) else "—"
             out.append(f"| {task} | {peer} | {len(seeds)} | {int((diff > 0).sum())}/{int((diff < 0).sum())}/"
                        f"{int((diff == 0).sum())} | {diff.mean():+.4f} | {p} |")
+    if left_out:
+        out += ["", f"(left out, their seed not run by every method: {', '.join(left_out)})"]
     return "\n".join(out)
 
 

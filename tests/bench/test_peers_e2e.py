@@ -66,3 +66,16 @@ def test_smoke_every_column_and_equal_cpu_budget(peers, tmp_path):
         (r["method"], int(r["seed"]), r["hypervolume"]) for r in written]
     with pytest.raises(SystemExit, match="more than one row"):
         peers.main(["--summarize", str(tmp_path), str(tmp_path)])
+
+
+def test_summary_counts_only_seeds_every_method_ran(peers):
+    def row(method, seed, hv):
+        return {**dict.fromkeys(peers.COLUMNS, "1"), "task": "t", "method": method, "seed": seed,
+                "hypervolume": str(hv)}
+
+    rows = [row(m, s, hv) for s in (0, 1, 2) for m, hv in zip(peers.METHODS, (0.6, 0.5, 0.4), strict=True)]
+    rows = [r for r in rows if not (r["seed"] == 2 and r["method"] == "optuna-gp")]  # seed 2 unfinished
+    text = peers.summarise(rows)
+    assert "| t | nasforge | 2 |" in text and "| t | optuna-tpe | 2 |" in text
+    assert "| t | optuna-tpe | 2 | 2/0/0 | +0.1000 |" in text
+    assert "left out" in text and "t nasforge seed 2" in text and "t optuna-tpe seed 2" in text
