@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nasforge.space.inputs import example_input, takes_tokens
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -113,7 +115,7 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], batch_size: int 
 
     was_training = model.training
     model.eval()
-    x = torch.zeros((batch_size, *input_shape))
+    x = example_input(model, input_shape, batch_size)  # token ids for a language model
     onnx_log = logging.getLogger("torch.onnx")
     level = onnx_log.level
     onnx_log.setLevel(logging.ERROR)  # the exporter logs about optional torchvision ops
@@ -153,7 +155,7 @@ def _torch_runner(model: nn.Module, input_shape: tuple[int, ...],
 
     model = model.eval().to(s.device)
     gen = torch.Generator(device=s.device).manual_seed(0)  # a fixed input; the caller's stream is untouched
-    x = torch.randn((s.batch_size, *input_shape), device=s.device, generator=gen)
+    x = example_input(model, input_shape, s.batch_size, random=True, device=s.device, generator=gen)
     sync = torch.cuda.synchronize if s.device == "cuda" else (lambda: None)
 
     def run() -> object:
@@ -176,7 +178,8 @@ def _onnx_runner(model: nn.Module, input_shape: tuple[int, ...],
         quantized.set_mode(quantize=False, prune=True).fold_masks()  # type: ignore[union-attr]
     session = onnx_session(export_onnx(model.cpu(), input_shape, s.batch_size), s.threads, s.device)
     name = session.get_inputs()[0].name  # type: ignore[attr-defined]
-    x = np.random.default_rng(0).standard_normal((s.batch_size, *input_shape)).astype(np.float32)
+    x = (example_input(model, input_shape, s.batch_size).numpy() if takes_tokens(model) else
+         np.random.default_rng(0).standard_normal((s.batch_size, *input_shape)).astype(np.float32))
     return lambda: session.run(None, {name: x})  # type: ignore[attr-defined]
 
 

@@ -18,6 +18,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from nasforge.space.inputs import example_input
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -69,7 +71,7 @@ def peak_activation_bytes(model: nn.Module, input_shape: tuple[int, ...], batch_
     was_training = model.training
     model.eval()
     try:
-        x = torch.zeros((batch_size, *input_shape), device=device)
+        x = example_input(model, input_shape, batch_size, device=device)  # token ids for a language model
         weights = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
         mode = _LiveTensors(weights)
         with torch.no_grad(), mode:

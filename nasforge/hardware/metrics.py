@@ -59,15 +59,18 @@ def count_params(model: nn.Module) -> int:
 
 
 def count_flops(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1) -> int:
-    """FLOPs of one forward on ``batch_size`` inputs (PyTorch's counter: 2 per multiply-add)."""
+    """FLOPs of one forward on ``batch_size`` inputs (PyTorch's counter: 2 per multiply-add);
+    a token model gets token ids (:func:`nasforge.space.inputs.example_input`)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
+
+    from nasforge.space.inputs import example_input
 
     _count_cpu_attention()
     was_training = model.training
     model.eval()
     try:
-        x = torch.zeros((batch_size, *input_shape))
+        x = example_input(model, input_shape, batch_size)  # token ids for a language model
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(x)
         return int(counter.get_total_flops())

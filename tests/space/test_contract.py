@@ -87,6 +87,13 @@ def test_bad_values_name_the_decision(space):
 def test_build_gives_logits(space):
     if not space.can_build:
         pytest.skip(f"{space.name} has no builder")
+    if getattr(space, "task_kind", None) == "sequence":  # a language model: token ids in, logits per position out
+        task = FakeTask((16,), classes=50)
+        model = space.build(space.sample(np.random.default_rng(5)), task).eval()
+        with torch.no_grad():
+            out = model(torch.randint(0, 50, (2, 16)))
+        assert out.shape == (2, 16, 50)
+        return
     task = FakeTask(EXAMPLE_INPUT.get(space.name, (3, 32, 32)) if space.name != "mlp" else (1, 40))
     arch = space.sample(np.random.default_rng(5))
     model = space.build(arch, task).eval()
