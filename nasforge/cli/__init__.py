@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "nasforge.cli.fbnetv3",
     "nasforge.cli.proxies",
     "nasforge.cli.oneshot",
+    "nasforge.cli.lm",
     "nasforge.cli.bench",
     "nasforge.cli.optuna",
     "nasforge.cli.report",

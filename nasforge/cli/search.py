@@ -359,6 +359,10 @@ def _print_result(console, result) -> None:
     if s and s.get("kind") == "table":
         truth = ", ".join(f"{k} {v:.4g}" for k, v in s["truth"].items())
         console.print(f"selected: [bold]{s['arch']}[/bold]  table truth ({s['benchmark']}): {truth}")
+    elif s and s.get("kind") == "export":  # a sub-network of a language model (lm-subnet)
+        console.print(f"selected: [bold]{s['arch']}[/bold]  test perplexity {s['test_perplexity']:.4g}, "
+                      f"{s['params']:,} params, exported to {s['model']} (reloaded: logits within "
+                      f"{s['max_abs_logit_difference']:.1e} of the super-network path)")
     elif s:
         console.print(f"selected: [bold]{s['arch']}[/bold]  test accuracy {s['test_accuracy']:.4f}, "
                       f"{s['params']:,} params (retrained {s['retrain_epochs']} epochs on train+val)")

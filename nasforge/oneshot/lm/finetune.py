@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -115,3 +116,65 @@ def pretrain(net: ElasticLlama, data: Windows, steps: int, batch_size: int = 16,
         losses.append(float(loss.detach()))
     net.eval()
     return losses
+
+
+#: the record of a fine-tuned super-network, in its folder beside the weights
+RECORD = "nasforge-finetune.json"
+
+
+def finetune_checkpoint(model: str | Path, task: Any, out: str | Path, settings: FinetuneSettings,
+                        space_settings: dict[str, Any] | None = None, device: str = "cpu",
+                        eval_windows: int = 0) -> dict[str, Any]:
+    """Fine-tune the local checkpoint ``model`` as a super-network of the ``hf-lm`` space (with
+    ``space_settings``) on ``task``'s training windows and ``save_pretrained`` it to ``out``;
+    returns the record written beside it (:data:`RECORD`): the settings, the validation
+    perplexity of the largest and the smallest sub-network before and after, the seconds.
+
+    ``out`` is written whole or not at all (a temporary folder renamed at the end). An ``out``
+    whose record holds the same source and settings is kept as it is (a repeated command, or a
+    resumed one, does not fine-tune again); another ``out`` that exists is refused."""
+    import json
+    import shutil
+
+    from nasforge.core.atomic import write_text_atomic
+    from nasforge.oneshot.lm.hf import load_llama, save_llama
+    from nasforge.oneshot.lm.tokens import score, split_windows
+    from nasforge.space.hf_lm import HFLMSpace
+
+    out = Path(out)
+    wanted = {"source": str(Path(model).resolve()), "settings": asdict(settings), "space": space_settings or {},
+              "task": getattr(task, "name", str(task))}
+    if out.exists():
+        try:
+            record = json.loads((out / RECORD).read_text())
+        except (OSError, ValueError):
+            raise ValueError(f"{out} exists and is not a fine-tuned super-network of nasforge (no {RECORD}); "
+                             "choose another folder") from None
+        if {k: record.get(k) for k in wanted} != wanted:
+            raise ValueError(f"{out} holds a super-network fine-tuned from another source or with other settings "
+                             f"({ {k: record.get(k) for k in wanted} }); choose another folder")
+        return record
+    space = HFLMSpace(str(model), **(space_settings or {}))
+    net = ElasticLlama(load_llama(model, device))
+    vocab = int(net.model.config.vocab_size)
+    train = split_windows(task, "train", vocab)
+    val = split_windows(task, "val", vocab).head(eval_windows).to(device)
+    largest, smallest = SubNet.of(space.largest()), SubNet.of(space.smallest())
+
+    def perplexities() -> dict[str, float]:
+        return {"largest": score(lambda x: net(x, largest), val)["perplexity"],
+                "smallest": score(lambda x: net(x, smallest), val)["perplexity"]}
+
+    before = perplexities()
+    log = sandwich_finetune(net, space, train, settings)
+    after = perplexities()
+    staging = out.with_name(out.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    save_llama(net.model, staging)
+    record = {**wanted, "val_perplexity_before": before, "val_perplexity_after": after,
+              "final_largest_loss": log.largest_loss[-1], "final_distill_loss": log.distill_loss[-1],
+              "seconds": log.seconds}
+    write_text_atomic(staging / RECORD, json.dumps(record, indent=2) + "\n")
+    staging.rename(out)
+    return record
