@@ -5,8 +5,14 @@ lookup-table estimate (FBNet, Wu et al. 2019), the summed FLOPs and parameters o
 and the number of blocks (logs of the positive ones). The trees (scikit-learn's
 ``GradientBoostingRegressor``) learn the log of measured / table latency, i.e. what the sum of
 isolated blocks misses: per-call overheads, cache effects between blocks, etc., in the spirit of
-the latency predictors of OFA (Cai et al. 2020) and HW-NAS-Bench. Without a table they learn
-the log latency from the encoding alone.
+the latency predictors of OFA (Cai et al. 2020) and HW-NAS-Bench.
+
+A space that builds networks but has no block decomposition (e.g. ``gpt``) gets the built
+network's FLOPs, parameters and number of layers (leaf modules) as features instead, and a
+base estimate fitted on the training archs, ``a + b * FLOPs + c * layers`` (non-negative least
+squares: a fixed cost, compute, and a per-layer overhead); the trees learn the log of
+measured / base, as with a table (HAT, Wang et al. 2020, predicts transformer latency from the
+architecture alone). A space that builds nothing: the log latency from the encoding alone.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ class LatencyPredictor(CostModel):
               num_classes: int | None = None) -> LatencyPredictor:
         super().setup(space, input_shape, num_classes)
         self.table_ = None
+        self.static_: dict[str, tuple[float, float, float]] | None = None
+        if not isinstance(space, BlockSpace) and getattr(space, "can_build", False):
+            self.static_ = {}
         if isinstance(space, BlockSpace):
             from nasforge.hardware.table import LatencyTable
 
@@ -57,6 +66,9 @@ class LatencyPredictor(CostModel):
     def features(self, arch: Arch) -> np.ndarray:
         """The feature vector of ``arch`` (encoding, then block features)."""
         encoding = self.space_.encode(arch)
+        if self._static() is not None:
+            flops, params, layers = self.static_costs(arch)
+            return np.concatenate([encoding, np.asarray([np.log1p(flops), np.log1p(params), layers], dtype=np.float32)])
         if self.table_ is None:
             return encoding
         costs = self.table_.block_costs(arch)
@@ -65,8 +77,42 @@ class LatencyPredictor(CostModel):
                  np.log1p(sum(c["params"] for c in costs)), float(len(costs))]
         return np.concatenate([encoding, np.asarray(extra, dtype=np.float32)])
 
+    def static_costs(self, arch: Arch) -> tuple[float, float, float]:
+        """FLOPs, parameters and leaf modules of ``arch``'s network (built once per arch)."""
+        from nasforge.hardware.metrics import count_flops, count_params
+
+        cache = self._static()
+        if cache is None:
+            raise RuntimeError(f"space {self.space_.name!r} has blocks or builds nothing: no static features")
+        if arch.key not in cache:
+            model = self.build(arch)
+            layers = sum(1 for m in model.modules() if next(m.children(), None) is None)
+            cache[arch.key] = (float(count_flops(model, self.shape_.input_shape)), float(count_params(model)),
+                               float(layers))
+        return cache[arch.key]
+
+    def _static(self) -> dict[str, tuple[float, float, float]] | None:
+        return getattr(self, "static_", None)  # subclasses that skip setup() have none
+
     def _base(self, arch: Arch) -> float:
-        return self.table_.predict(arch) if self.table_ is not None else 1.0
+        if self.table_ is not None:
+            return self.table_.predict(arch)
+        if self._static() is not None and hasattr(self, "base_"):
+            flops, _, layers = self.static_costs(arch)
+            return max(float(self.base_ @ np.array([1.0, flops, layers])), self.floor_)
+        return 1.0
+
+    def _fit_base(self, archs: Sequence[Arch], y: np.ndarray) -> None:
+        """``a + b * FLOPs + c * layers`` by non-negative least squares (static features only)."""
+        from scipy.optimize import nnls
+
+        if self._static() is None:
+            return
+        x = np.array([[1.0, *(self.static_costs(a)[i] for i in (0, 2))] for a in archs])
+        scale = np.maximum(np.abs(x).max(axis=0), 1e-12)  # columns of comparable size for the solver
+        coef, _ = nnls(x / scale, y)
+        self.base_ = coef / scale
+        self.floor_ = 0.1 * float(np.min(y))  # a base never below a tenth of the fastest measured
 
     def fit(self, archs: Sequence[Arch], values: Sequence[float]) -> LatencyPredictor:
         from sklearn.ensemble import GradientBoostingRegressor
@@ -79,6 +125,8 @@ class LatencyPredictor(CostModel):
                              f"archs and {len(y)} latencies")
         if not np.all(np.isfinite(y)) or np.any(y <= 0):
             raise ValueError("fit needs finite, positive latencies (ms)")
+        self.__dict__.pop("base_", None)
+        self._fit_base(archs, y)
         x = np.stack([self.features(a) for a in archs])
         target = np.log(y / np.array([self._base(a) for a in archs]))
         self.model_ = GradientBoostingRegressor(

@@ -9,8 +9,10 @@ random groups of at most 400 to bound memory); the measured latency is the media
 held-out archs are measured twice, in separate pools, and the second measurement is scored as
 if it were an estimator ("repeat"): that is the run-to-run noise the estimators are read
 against. Estimators: ``lut`` (sum of blocks), ``lut_linear`` (``a * lut + b`` fitted on the
-train set) and ``gbdt`` (the learned predictor). Scores: Kendall tau, share of held-out archs
-within +-10 % of measured, mean absolute percentage error.
+train set) and ``gbdt`` (the learned predictor). A space without a block decomposition (e.g.
+``gpt``) has no table: only ``gbdt`` (on the network's FLOPs, parameters and layers) is scored.
+Scores: Kendall tau, share of held-out archs within +-10 % of measured, mean absolute
+percentage error.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from nasforge.hardware.latency import LatencySettings, measure_latency
 from nasforge.space.arch import Arch
+from nasforge.space.blocks import BlockSpace
 
 Progress = Callable[[str, int, int], None]
 #: Untimed runs before each later visit of a model (its first visit uses the settings' warm-up).
@@ -68,27 +71,34 @@ def latency_study(space: Any, samples: int = 300, settings: LatencySettings | No
     split = ["train"] * n_train + ["test"] * (len(archs) - n_train)
     tell = progress or (lambda stage, done, total: None)
 
-    table = LatencyTable(settings, rounds=rounds).setup(space, input_shape, num_classes)
-    table.profile(archs, progress=lambda done, total: tell("profile blocks", done, total))
-    measured, spread, again = _measure(table, archs, split, settings, rounds, seed, tell)
+    table = None
+    if isinstance(space, BlockSpace):
+        table = LatencyTable(settings, rounds=rounds).setup(space, input_shape, num_classes)
+        table.profile(archs, progress=lambda done, total: tell("profile blocks", done, total))
+    gbdt = LatencyPredictor(settings, table=table, seed=seed).setup(space, input_shape, num_classes)
+    measured, spread, again = _measure(gbdt, archs, split, settings, rounds, seed, tell)
 
     train = [i for i, s in enumerate(split) if s == "train"]
     test = [i for i, s in enumerate(split) if s == "test"]
-    lut = np.array([table.predict(a) for a in archs])
-    slope, intercept = np.polyfit(lut[train], measured[train], 1)
-    gbdt = LatencyPredictor(table=table, seed=seed).setup(space, input_shape, num_classes)
+    estimates: dict[str, np.ndarray] = {}
+    if table is not None:
+        lut = np.array([table.predict(a) for a in archs])
+        slope, intercept = np.polyfit(lut[train], measured[train], 1)
+        estimates.update(lut=lut, lut_linear=slope * lut + intercept)
     gbdt.fit([archs[i] for i in train], measured[train])
-    learned = np.array([gbdt.predict(a) for a in archs])
-    estimates = {"lut": lut, "lut_linear": slope * lut + intercept, "gbdt": learned}
+    estimates["gbdt"] = np.array([gbdt.predict(a) for a in archs])
 
     rows = []
     for i, arch in enumerate(archs):
-        costs = table.block_costs(arch)
+        if table is not None:
+            costs = table.block_costs(arch)
+            flops, params = sum(c["flops"] for c in costs), sum(c["params"] for c in costs)
+        else:
+            flops, params, _ = gbdt.static_costs(arch)
         rows.append({"key": arch.key, "split": split[i], "latency_ms": measured[i],
                      "iqr_ms": spread[i], "repeat_ms": again.get(i, ""),
                      **{f"{name}_ms": est[i] for name, est in estimates.items()},
-                     "flops": sum(c["flops"] for c in costs),
-                     "params": sum(c["params"] for c in costs)})
+                     "flops": flops, "params": params})
     accuracy = [{"estimator": "repeat", "n_train": 0, "n_test": len(test),
                  **score([again[i] for i in test], measured[test])}]
     for name, est in estimates.items():
@@ -97,7 +107,7 @@ def latency_study(space: Any, samples: int = 300, settings: LatencySettings | No
     return StudyResult(rows, accuracy)
 
 
-def _measure(table: Any, archs: list[Arch], split: list[str], settings: LatencySettings,
+def _measure(bound: Any, archs: list[Arch], split: list[str], settings: LatencySettings,
              rounds: int, seed: int, tell: Progress, group: int = 400
              ) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
     rng = np.random.default_rng(seed + 1)
@@ -111,13 +121,13 @@ def _measure(table: Any, archs: list[Arch], split: list[str], settings: LatencyS
     order = rng.permutation(len(archs))
     for start in range(0, len(archs), group):
         members = [int(i) for i in order[start:start + group]]
-        models = {i: table.space_.build(archs[i], table.shape_) for i in members}
+        models = {i: bound.build(archs[i]) for i in members}
         jobs = [(i, 0) for i in members] + [(i, 1) for i in members if split[i] == "test"]
         warm: set[int] = set()
         for _ in range(rounds):
             for j in rng.permutation(len(jobs)):
                 i, pool = jobs[j]
-                stats = measure_latency(models[i], table.shape_.input_shape,
+                stats = measure_latency(models[i], bound.shape_.input_shape,
                                         again if i in warm else first)
                 warm.add(i)
                 pools.setdefault((i, pool), []).extend(stats.samples_ms)
