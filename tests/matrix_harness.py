@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 EVALUATORS = ("train", "tabular", "proxy", "supernet", "predictor")
+#: the config.json of a tiny Llama checkpoint (no weights): the decisions of the hf-lm space
+TINY_LLAMA = Path(__file__).parent / "data" / "tiny-llama"
 #: tiny settings of every space (-P NAME=VALUE); the decisions stay those of the benchmarks
 SPACE_SETTINGS = {
     "nb201": ["channels=4", "cells=1"],
@@ -28,6 +30,7 @@ SPACE_SETTINGS = {
     "conv1d": ["channels=[4,8]", "max_depth=2"],
     "joint": ["base=conv1d", "base_settings={channels: [4, 8], max_depth: 2}", "recipe=[lr]"],
     "quant": ["base=conv1d", "base_settings={channels: [4, 8], max_depth: 2}"],
+    "hf-lm": [f"model={TINY_LLAMA}"],
 }
 #: strategy settings that fit a budget of a few trials
 STRATEGY_SETTINGS = {
@@ -94,6 +97,7 @@ def prepare(root: Path) -> dict[str, Path]:
         space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
         files[f"supernet-{space_name}"] = save_supernet(build_supernet(space, TaskShape((3, 8, 8), 3)),
                                                         root / f"supernet-{space_name}.pt")
+    files["tiny-llama"] = tiny_llama_checkpoint(root / "tiny-llama")
     for space_name in ("conv1d", "joint", "quant", "mbconv"):
         space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
         path = root / f"measured-{space_name}.csv"
@@ -104,6 +108,20 @@ def prepare(root: Path) -> dict[str, Path]:
                 writer.writerow([arch.key, "complete", 0.5 + 0.04 * (i % 7)])
         files[f"measured-{space_name}"] = path
     return files
+
+
+def tiny_llama_checkpoint(folder: Path) -> Path:
+    """A randomly initialised Llama of :data:`TINY_LLAMA`'s config, saved to ``folder``."""
+    import json
+
+    import torch
+
+    from nasforge.oneshot.lm.hf import save_llama, transformers
+
+    tf = transformers()
+    torch.manual_seed(0)
+    config = tf.LlamaConfig(**json.loads((TINY_LLAMA / "config.json").read_text()))
+    return save_llama(tf.LlamaForCausalLM(config).eval(), folder)
 
 
 def space_from_settings(name: str, items: list[str]):
@@ -130,7 +148,8 @@ def evaluator_args(evaluator: str, space: str, files: dict[str, Path]) -> list[s
                      "batch_size=8"],
         "predictor": (["data=benchmark:nb201-cifar10", "metric=accuracy", "samples=20"] if space == "nb201" else
                       ["data=benchmark:macro", "metric=accuracy", "samples=20"] if space == "macro" else
-                      [f"data={files[f'measured-{space}']}", "metric=val_accuracy"]),
+                      [f"data={files.get(f'measured-{space}', 'no-measurements-of-' + space)}",
+                       "metric=val_accuracy"]),
     }[evaluator]
     out = ["--evaluator", evaluator]
     for item in settings:

@@ -63,7 +63,8 @@ def _space(name: str, blocks: bool = False) -> Any:
     if blocks and not isinstance(space, BlockSpace):
         from nasforge.space.registry import SPACES
 
-        valid = ", ".join(n for n in SPACES.list() if isinstance(get_space(n), BlockSpace))
+        # a space that needs settings to exist (hf-lm: a checkpoint) is made of no blocks
+        valid = ", ".join(n for n in SPACES.list() if issubclass(SPACES.get(n), BlockSpace))
         fail(f"--space: the latency table needs a space made of blocks; {name!r} is not (valid: {valid})")
     return space
 
@@ -134,7 +135,7 @@ def cost(
 
 @app.command(cls=Command)
 def latency(
-    space: Annotated[str, typer.Option(help="search space made of blocks: macro, mbconv, nb201")],
+    space: Annotated[str, typer.Option(help="search space made of blocks: macro, mbconv, nb201, vit")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for measurements.csv and accuracy.csv")],
     samples: Annotated[int, typer.Option(min=4, help="number of distinct archs to measure (at least 2 to fit "
                                                     "and 2 held out)")] = 300,

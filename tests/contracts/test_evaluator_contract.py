@@ -30,7 +30,13 @@ SETTINGS = {
         {"data": "benchmark:nb201-cifar10", "metric": "accuracy", "samples": 20} if space == "nb201" else
         {"data": "benchmark:macro", "metric": "accuracy", "samples": 20} if space == "macro" else
         {"data": str(files[f"measured-{space}"]), "metric": "val_accuracy"}),
+    "lm-subnet": lambda space, files: {"path": str(files["tiny-llama"]), "eval_windows": 4, "latency_repeats": 1,
+                                       "latency_warmup": 0},
 }
+#: the text task of the hf-lm space (language-model sub-networks score token windows)
+TEXT_TASK = "stdlib:level=byte,context=16"
+#: measured times, which differ between two evaluations of one architecture
+TIMED = ("seconds", "latency_ms")
 #: (evaluator, check) -> why it cannot pass
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
 
@@ -65,7 +71,8 @@ def supported(evaluator, files):
 def build(evaluator, space_name, files):
     cls = EVALUATORS.get(evaluator)
     settings = cls.Settings.model_validate(SETTINGS[evaluator](space_name, files))
-    task = load_task(f"npz:{files['signals' if space_name in ('conv1d', 'joint', 'quant') else 'images']}", seed=0)
+    task = load_task(TEXT_TASK if space_name == "hf-lm" else
+                     f"npz:{files['signals' if space_name in ('conv1d', 'joint', 'quant') else 'images']}", seed=0)
     space = space_of(space_name)
     return cls, settings, space, cls.for_run(RunContext(space, task, 0), settings)
 
@@ -97,8 +104,8 @@ def test_reports_what_it_promises_and_is_deterministic(evaluator, files):
         first, second = ev.evaluate(arch), ev.evaluate(arch)
         assert first.ok, (space_name, first.error)
         assert set(cls.reports(settings, space)) <= set(first.metrics), space_name
-        untimed = {k: v for k, v in first.metrics.items() if not k.endswith("seconds")}
-        assert untimed == {k: v for k, v in second.metrics.items() if not k.endswith("seconds")}, space_name
+        untimed = {k: v for k, v in first.metrics.items() if not k.endswith(TIMED)}
+        assert untimed == {k: v for k, v in second.metrics.items() if not k.endswith(TIMED)}, space_name
         for objective in cls.default_objectives(settings, space):
             assert objective.partition(":")[0] in first.metrics
 
@@ -110,8 +117,8 @@ def test_pickles_for_worker_processes(evaluator, files):
     arch = space.sample(np.random.default_rng(2))
     here = ev.evaluate(arch)
     there = pickle.loads(pickle.dumps(ev)).evaluate(arch)
-    assert {k: v for k, v in here.metrics.items() if not k.endswith("seconds")} == \
-        {k: v for k, v in there.metrics.items() if not k.endswith("seconds")}
+    assert {k: v for k, v in here.metrics.items() if not k.endswith(TIMED)} == \
+        {k: v for k, v in there.metrics.items() if not k.endswith(TIMED)}
 
 
 @pytest.mark.parametrize("evaluator", EVALUATORS.list())

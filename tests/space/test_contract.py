@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +29,10 @@ def custom_space() -> Space:
     return Space({"width": [8, 16, 32], "act": ["relu", "gelu"]}, build=build, name="mlp")
 
 
-SPACE_FACTORIES = {name: (lambda n=name: get_space(n)) for name in SPACES.list()} | {"custom": custom_space}
+#: settings of the registered spaces that cannot be built without any (hf-lm reads a checkpoint's config.json)
+SPACE_SETTINGS = {"hf-lm": {"model": str(Path(__file__).parents[1] / "data" / "tiny-llama")}}
+SPACE_FACTORIES = {name: (lambda n=name: get_space(n, **SPACE_SETTINGS.get(n, {}))) for name in SPACES.list()} | \
+    {"custom": custom_space}
 
 
 @pytest.fixture(params=sorted(SPACE_FACTORIES))
