@@ -20,6 +20,16 @@ same code on an idle one; cache and memory-bandwidth contention still show). Thr
 thread, sequential execution), and optionally the process's CPU affinity (``cpus``); the
 previous settings are restored afterwards. ONNX Runtime on CUDA times host-to-device copies of
 the input and output too.
+
+Token models (a network with ``input_dtype = torch.int64``, e.g. ``gpt``) are timed on int64
+token ids (:func:`nasforge.space.inputs.example_input`); ``seq_len`` times them on that many
+tokens instead of the task's context length (HAT, Wang et al. 2020, measures at given sentence
+lengths), and ``batch_size`` sequences at once.
+
+ONNX: :func:`export_onnx` uses the dynamo exporter at its default opset; an ``opset`` below 18
+(e.g. 17, the first with ``LayerNormalization``) uses the TorchScript exporter, which the
+dynamo exporter falls back on no lower than 18. Attention (``scaled_dot_product_attention``)
+exports at both as MatMul/Softmax subgraphs.
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ class LatencySettings:
     repeats: int = 30
     clock: str = "wall"
     cpus: tuple[int, ...] | None = None
+    seq_len: int | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -75,6 +86,18 @@ class LatencySettings:
                              "it needs device='cpu' and threads=1")
         if self.warmup < 0:
             raise ValueError(f"latency setting warmup must be >= 0, got {self.warmup}")
+        if self.seq_len is not None and (isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int)
+                                         or self.seq_len < 1):
+            raise ValueError(f"latency setting seq_len must be a positive integer (tokens), got {self.seq_len!r}")
+
+    def record(self) -> dict[str, object]:
+        """The settings as a plain dict (for cache files), ``seq_len`` only when set."""
+        from dataclasses import asdict
+
+        out = asdict(self)
+        if out["seq_len"] is None:
+            del out["seq_len"]  # files written before the setting existed still match
+        return out
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,11 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...],
     s = settings or LatencySettings()
     if s.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("latency device 'cuda' asked for, but torch sees no CUDA device")
+    if s.seq_len is not None:
+        if not takes_tokens(model):
+            raise ValueError(f"latency setting seq_len={s.seq_len} is for token models (e.g. space 'gpt'); this "
+                             f"network takes float inputs shaped {tuple(input_shape)}")
+        input_shape = (s.seq_len,)
     was_training = model.training
     try:
         with _pinned(s):
@@ -109,9 +137,16 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...],
         model.train(was_training)
 
 
-def export_onnx(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1) -> bytes:
-    """The model as ONNX bytes (``torch.onnx.export`` with the dynamo exporter, eval mode)."""
+def export_onnx(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1,
+                opset: int | None = None) -> bytes:
+    """The model as ONNX bytes (``torch.onnx.export`` in eval mode: the dynamo exporter at
+    ``opset`` (default: its own), the TorchScript exporter for an ``opset`` below 18)."""
+    import io
+
     import torch
+
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 13):
+        raise ValueError(f"ONNX opset must be an integer >= 13, got {opset!r}")
 
     was_training = model.training
     model.eval()
@@ -123,7 +158,12 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], batch_size: int 
         with (open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink),
               warnings.catch_warnings()):
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(model, (x,), dynamo=True, verbose=False)
+            if opset is not None and opset < 18:
+                buffer = io.BytesIO()
+                torch.onnx.export(model, (x,), buffer, dynamo=False, opset_version=opset)
+                return buffer.getvalue()
+            program = torch.onnx.export(model, (x,), dynamo=True, verbose=False,
+                                        **({"opset_version": opset} if opset is not None else {}))
     finally:
         onnx_log.setLevel(level)
         model.train(was_training)

@@ -191,11 +191,10 @@ def measure_samples(space: Any, input_shape: tuple[int, ...], num_classes: int, 
 
 def _context(settings: LatencySettings | None, input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
     import platform
-    from dataclasses import asdict
 
     import torch
 
-    context = {"settings": asdict(settings or LatencySettings()), "input_shape": list(input_shape),
+    context = {"settings": (settings or LatencySettings()).record(), "input_shape": list(input_shape),
                "num_classes": num_classes, "torch": torch.__version__, "machine": platform.machine(),
                "processor": platform.processor()}
     return json.loads(json.dumps(context))  # as it reads back from the file

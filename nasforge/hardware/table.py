@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,7 @@ class LatencyTable(CostModel):
     def _context(self) -> dict[str, Any]:
         import torch
 
-        context = {"settings": asdict(self.settings or LatencySettings()), "rounds": self.rounds,
+        context = {"settings": (self.settings or LatencySettings()).record(), "rounds": self.rounds,
                    "torch": torch.__version__,
                    "machine": platform.machine(), "processor": platform.processor()}
         return json.loads(json.dumps(context))  # as it reads back from the file

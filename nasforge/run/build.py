@@ -75,7 +75,7 @@ def latency_settings(config: SearchConfig) -> Any:
     lat = config.latency
     device = "cuda" if config.device.startswith("cuda") else "cpu"
     return LatencySettings(backend=lat.backend, device=device, batch_size=lat.batch_size, threads=lat.threads,
-                           warmup=lat.warmup, repeats=lat.repeats, clock=lat.clock)
+                           warmup=lat.warmup, repeats=lat.repeats, clock=lat.clock, seq_len=lat.seq_len)
 
 
 def cost_plan(config: SearchConfig, reported: Sequence[str]) -> tuple[list[str], bool]:

@@ -51,7 +51,7 @@ class LatencyConfig(_Strict):
 
     ``measured``: timed on this machine for every architecture (PyTorch or ONNX Runtime; backend
     ``onnx_int8``: the INT8 model in ONNX Runtime, :mod:`nasforge.hardware.int8`);
-    ``lut``: the sum of profiled per-block latencies (block spaces: macro, mbconv, nb201);
+    ``lut``: the sum of profiled per-block latencies (block spaces: macro, mbconv, nb201, vit);
     ``predictor``: gradient-boosted trees fitted on ``samples`` measured architectures of the
     space, the measurements cached per device in the run directory (``latency/``).
     """
@@ -64,6 +64,8 @@ class LatencyConfig(_Strict):
     repeats: int = Field(30, ge=1, le=100_000)
     clock: Literal["wall", "cpu"] = "wall"
     samples: int = Field(100, ge=2, le=100_000, description="predictor: architectures measured to fit it")
+    seq_len: int | None = Field(None, ge=1, le=1_000_000, description="token models (space gpt): tokens per timed "
+                                "sequence (default: the task's context length)")
 
 
 class EvaluatorConfig(_Strict):
@@ -243,6 +245,27 @@ class SearchConfig(_Strict):
         settings = {**ev.pop("settings", {}), **ev}
         data["evaluator"] = {"name": name, "settings": settings}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _space_recipe(cls, data: Any) -> Any:
+        """A space's recommended training settings (its ``train_defaults``, e.g. ``gpt``'s for
+        text) fill the ``train`` evaluator's settings that the configuration leaves unset."""
+        if not isinstance(data, dict) or not isinstance(data.get("space", "conv1d"), str):
+            return data
+        from nasforge.space.registry import SPACES
+
+        try:
+            defaults = getattr(SPACES.get(data.get("space", "conv1d")), "train_defaults", None)
+        except (KeyError, ValueError):  # an unknown space is named by the field's own check
+            return data
+        ev = data.get("evaluator") or {}
+        if not defaults or not isinstance(ev, dict) or (ev.get("name") or ev.get("kind") or "train") != "train":
+            return data
+        settings = ev.get("settings") or {}
+        if not isinstance(settings, dict):
+            return data
+        return {**data, "evaluator": {**ev, "settings": {**defaults, **settings}}}
 
     @field_validator("*", mode="before")
     @classmethod
@@ -505,8 +528,11 @@ def _check_latency_source(latency: LatencyConfig, space: Any, used: set[str]) ->
     from nasforge.space.blocks import BlockSpace
 
     if latency.source == "lut" and not isinstance(space, BlockSpace):
-        raise ValueError(f"latency.source 'lut' needs a space made of blocks (macro, mbconv, nb201); space "
+        raise ValueError(f"latency.source 'lut' needs a space made of blocks (macro, mbconv, nb201, vit); space "
                          f"{space.name!r} is not: use latency source 'measured' or 'predictor'")
+    if latency.seq_len is not None and getattr(space, "task_kind", None) != "sequence":
+        raise ValueError(f"latency.seq_len is for spaces of token models (gpt); space {space.name!r} takes "
+                         "float inputs (leave seq_len unset)")
     if "latency_iqr_ms" in used and latency.source != "measured":
         raise ValueError(f"latency_iqr_ms is a spread of measurements: it needs latency.source 'measured', "
                          f"not {latency.source!r}")
