@@ -364,7 +364,8 @@ def _print_result(console, result) -> None:
                       f"{s['params']:,} params, exported to {s['model']} (reloaded: logits within "
                       f"{s['max_abs_logit_difference']:.1e} of the super-network path)")
     elif s:
-        console.print(f"selected: [bold]{s['arch']}[/bold]  test accuracy {s['test_accuracy']:.4f}, "
+        perplexity = f", test perplexity {s['test_perplexity']:.4g}" if "test_perplexity" in s else ""  # text tasks
+        console.print(f"selected: [bold]{s['arch']}[/bold]  test accuracy {s['test_accuracy']:.4f}{perplexity}, "
                       f"{s['params']:,} params (retrained {s['retrain_epochs']} epochs on train+val)")
     if result.already_complete:
         console.print("[bold]the run is complete[/bold]: nothing was run or written again (to search further, "

@@ -20,10 +20,16 @@ pruned and calibrated, then fine-tunes quantization-aware for ``qat_epochs`` (th
 the quantized result; the final retraining uses ``final_qat_epochs``): see
 :mod:`nasforge.estimate.qat`. ``val_accuracy`` is then the quantized network's, and
 ``float_val_accuracy`` the float network's before pruning.
+
+On a sequence task (next-token prediction, :mod:`nasforge.task.text`; a space such as ``gpt``
+with ``task_kind = "sequence"``) ``val_accuracy`` is the next-token accuracy, ``val_loss`` the
+mean token cross-entropy (nats) and ``perplexity`` its exponential; a run's default objectives
+are then ``perplexity:min`` and ``params:min``. Mixup and random shifts are refused there.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nasforge.core.objectives import Constraint
 from nasforge.core.records import INFEASIBLE, EvalResult
-from nasforge.estimate.base import Evaluator, RunContext, register_evaluator
+from nasforge.estimate.base import Evaluator, IncompatibleError, RunContext, register_evaluator
 from nasforge.estimate.recipe import Recipe
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
@@ -126,16 +132,29 @@ class TrainingEvaluator(Evaluator):
 
     def metric_names(self) -> list[str]:
         fidelity = ["fidelity"] if self.early_stopping or getattr(self.space, "fidelity", None) else []
-        return [*self.METRICS, *fidelity, *_quantized_metrics(self.space)]
+        sequence = is_sequence_space(self.space) or (isinstance(self.task, Task) and self.task.is_sequence)
+        return [*self.METRICS, *(["perplexity"] if sequence else []), *fidelity, *_quantized_metrics(self.space)]
 
     @classmethod
     def reports(cls, settings: TrainSettings, space: Any) -> list[str]:
         fidelity = ["fidelity"] if settings.early_stopping or getattr(space, "fidelity", None) else []
-        return [*cls.METRICS, *fidelity, *_quantized_metrics(space)]
+        sequence = ["perplexity"] if is_sequence_space(space) else []
+        return [*cls.METRICS, *sequence, *fidelity, *_quantized_metrics(space)]
 
     @classmethod
     def default_objectives(cls, settings: TrainSettings, space: Any) -> list[str]:
+        if is_sequence_space(space):
+            return ["perplexity:min", "params:min"]
         return ["val_accuracy:max", "params:min"]
+
+    @classmethod
+    def check_space(cls, space: Any, settings: Any) -> None:
+        super().check_space(space, settings)
+        if is_sequence_space(space) and (settings.mixup > 0 or settings.shift > 0):
+            raise IncompatibleError(
+                f"space {space.name!r} trains on token sequences: mixup={settings.mixup} and shift={settings.shift} "
+                "would corrupt token ids or misalign the next-token targets; set both to 0 (shift -1, the "
+                "default, means none for text)")
 
     @classmethod
     def for_run(cls, run: RunContext, settings: TrainSettings, constraints: Sequence[Any] = ()) -> TrainingEvaluator:
@@ -202,6 +221,8 @@ class TrainingEvaluator(Evaluator):
         val_acc, val_loss = accuracy(model.eval(), x_val, y_val)
         metrics = {**cheap, "val_accuracy": val_acc, "val_loss": val_loss,
                    "train_loss": train_loss, "train_seconds": seconds, **float_acc}
+        if task.is_sequence:
+            metrics["perplexity"] = math.exp(min(val_loss, 700.0))  # exp overflows a float past ~709
         fraction = getattr(self.space, "fidelity_fraction", lambda a: None)(arch)
         if stopper is not None:
             fraction = (fraction or 1.0) * len(curve) / recipe.epochs
@@ -227,6 +248,12 @@ class TrainingEvaluator(Evaluator):
         if recipe.shift < 0:
             recipe = recipe.replace(shift=3 if task.name.startswith("mnist1d") else 0)
         return recipe.replace(epochs=epochs) if epochs else recipe
+
+
+def is_sequence_space(space: Any) -> bool:
+    """Whether ``space``'s networks are for sequence (next-token) tasks, e.g. ``gpt``."""
+    return getattr(space, "task_kind", None) == "sequence" or getattr(getattr(space, "base", None),
+                                                                    "task_kind", None) == "sequence"
 
 
 def _quantized_metrics(space: Any) -> list[str]:

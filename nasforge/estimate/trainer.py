@@ -8,6 +8,10 @@ These are the recipe decisions FBNetV3 searches jointly with the architecture (D
 reproducible on the same machine and thread count. ``fit(..., on_epoch=fn)`` calls
 ``fn(epoch, model)`` after every epoch; a true return value stops training (learning-curve
 early stopping, :mod:`nasforge.estimate.curves`).
+
+Sequence tasks (next-token prediction, :mod:`nasforge.task.text`) train the same way: targets
+``(N, T)``, logits ``(N, T, V)``, the loss the mean cross-entropy over every token; mixup and
+random shifts would corrupt token ids or misalign targets, so they are refused there.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe,
     Raises :class:`NonFiniteMetricError` as soon as the loss becomes NaN or infinite. With
     ``recipe.ema`` the model ends with the averaged weights (and ``on_epoch`` sees the raw ones).
     """
+    if y.dim() == 2 and (recipe.mixup > 0 or recipe.shift > 0):
+        raise ValueError(f"a sequence (next-token) task cannot train with mixup={recipe.mixup} or shift={recipe.shift}: "
+                         "mixing or shifting token ids corrupts them; set both to 0")
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
     if recipe.data_fraction < 1:
@@ -69,7 +76,7 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe,
         opt = torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay)
     steps_per_epoch = math.ceil(len(x) / recipe.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    loss_fn = token_loss(nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing))
     last = float("nan")
     for epoch in range(recipe.epochs):
         model.train()
@@ -107,6 +114,17 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe,
     return last
 
 
+def token_loss(loss_fn: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+    """``loss_fn`` that also takes sequence logits ``(N, T, V)`` with targets ``(N, T)`` (every
+    token counts once)."""
+    def loss(logits: Tensor, target: Tensor) -> Tensor:
+        if logits.dim() == 3:
+            return loss_fn(logits.flatten(0, 1), target.flatten())
+        return loss_fn(logits, target)
+
+    return loss
+
+
 class _EMA:
     """Moving average of a model's floating-point parameters and buffers, with the usual warm-up
     ``decay_t = min(decay, (1 + t) / (10 + t))`` so short trainings are not pulled to the init."""
@@ -134,11 +152,15 @@ class _EMA:
 def accuracy(forward: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, batch_size: int = 1024) -> tuple[float, float]:
     """(accuracy, mean cross-entropy loss) of ``forward`` (a model or any callable) on ``x, y``,
     in batches of ``batch_size``. The model's mode is the caller's: set ``eval()`` first for
-    running BN statistics (a supernet scored with batch statistics keeps ``train()``)."""
+    running BN statistics (a supernet scored with batch statistics keeps ``train()``). For a
+    sequence task (``y`` shaped ``(N, T)``) both are per token: next-token accuracy and the mean
+    token cross-entropy, whose exponential is the perplexity."""
     correct, loss_sum = 0, 0.0
     for start in range(0, len(x), batch_size):
         logits = forward(x[start:start + batch_size])
         target = y[start:start + batch_size]
+        if logits.dim() == 3:
+            logits, target = logits.flatten(0, 1), target.flatten()
         correct += int((logits.argmax(1) == target).sum())
         loss_sum += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
-    return correct / len(x), loss_sum / len(x)
+    return correct / y.numel(), loss_sum / y.numel()

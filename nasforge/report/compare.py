@@ -156,7 +156,8 @@ def _final(summary: dict[str, Any] | None) -> str:
     if summary.get("kind") == "table":
         truth = summary.get("truth") if isinstance(summary.get("truth"), dict) else {}
         return ", ".join(f"{k} {_fmt(v)}" for k, v in truth.items()) + " (table)"
-    return f"test accuracy {_fmt(summary.get('test_accuracy'))} (retrained)"
+    perplexity = f", test perplexity {_fmt(summary['test_perplexity'])}" if "test_perplexity" in summary else ""
+    return f"test accuracy {_fmt(summary.get('test_accuracy'))}{perplexity} (retrained)"
 
 
 def _fmt(value: Any) -> str:

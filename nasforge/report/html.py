@@ -34,7 +34,7 @@ from nasforge.report.views import (
 
 #: the entries of ``best/summary.json`` the page shows
 SUMMARY_KEYS = ("kind", "arch", "test_accuracy", "retrain_epochs", "params", "flops", "benchmark", "truth",
-                "searched_with")
+                "searched_with", "test_perplexity")
 
 
 def figures(records: RunRecords) -> dict[str, dict[str, Any]]:

@@ -28,20 +28,24 @@ def export_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path,
     """Write ``model`` as ONNX (dynamic batch) and check it in ONNX Runtime.
 
     Returns the largest absolute difference between ONNX Runtime's and PyTorch's outputs on
-    ``check_inputs`` (default: 16 random inputs); raises :class:`ExportMismatchError` above
-    ``1e-4``.
+    ``check_inputs`` (default: 16 random inputs; token ids for a language model); raises
+    :class:`ExportMismatchError` above ``1e-4``.
     """
     import onnxruntime as ort
 
+    from nasforge.space.inputs import example_input, takes_tokens
+
     model = model.eval()
-    example = torch.zeros(1, *input_shape)
+    example = example_input(model, tuple(input_shape))  # token ids for a language model
     with atomic_path(Path(path)) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (example,), str(tmp), input_names=["input"], output_names=["logits"],
                               dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
         if check_inputs is None:
-            check_inputs = np.random.default_rng(0).standard_normal((16, *input_shape)).astype(np.float32)
+            check_inputs = (example_input(model, tuple(input_shape), 16, random=True,
+                                          generator=torch.Generator().manual_seed(0)).numpy() if takes_tokens(model)
+                            else np.random.default_rng(0).standard_normal((16, *input_shape)).astype(np.float32))
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         got = session.run(None, {"input": check_inputs})[0]
         with torch.no_grad():

@@ -4,7 +4,8 @@
   train+validation (the search's own recipe with ``final_epochs`` after ``train``; the
   ``retrain`` recipe after the others, whose search trained nothing), score it on the test split
   (the only use of the test split) and export ``best/arch.json``, ``best/model.pt`` (state
-  dict), ``best/model.onnx`` (checked against PyTorch in ONNX Runtime) and ``best/summary.json``.
+  dict), ``best/model.onnx`` (checked against PyTorch in ONNX Runtime) and ``best/summary.json``
+  (on a sequence task also ``test_perplexity``, and ``best/vocab.json``: the token vocabulary).
 - ``table`` (after ``tabular``): nothing is trained; ``best/summary.json`` holds the table's
   truth for the architecture (and ``best/arch.json``).
 - ``export`` (after ``lm-subnet``): nothing is trained; the evaluator's ``export`` writes the
@@ -22,6 +23,7 @@ resource budget, e.g. FBNetV3) has each member finalised the same way into
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -227,6 +229,7 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
         "flops": count_flops(model, task.input_shape),
         "test_accuracy": test_acc,
         "test_loss": test_loss,
+        **({"test_perplexity": math.exp(min(test_loss, 700.0))} if task.is_sequence else {}),
         "retrain_epochs": epochs,
         "retrain_seconds": seconds,
         "task": task.name,
@@ -234,6 +237,10 @@ def retrain_and_export(arch: Any, evaluator: TrainingEvaluator, epochs: int, out
         "onnx_max_abs_diff": onnx_diff,
         **({"quantized": quantized} if quantized else {}),
     }
+    if task.is_sequence:  # the tokens the model reads and writes (nasforge.task.text.decode)
+        from nasforge.task.text import vocabulary_record
+
+        write_text_atomic(out_dir / "vocab.json", json.dumps(vocabulary_record(task)) + "\n")
     write_text_atomic(out_dir / "arch.json", arch.to_json() + "\n")
     write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

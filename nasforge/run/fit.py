@@ -49,7 +49,8 @@ def build_error(space: Any, input_shape: Sequence[int], num_classes: int,
                 batch: np.ndarray | None = None) -> str | None:
     """Why ``space`` cannot build a network for inputs of ``input_shape`` with ``num_classes``
     classes (``Type: message``), or ``None`` when it can. ``batch``: real inputs to try
-    (default: two rows of zeros)."""
+    (default: two rows of zeros). An integer ``batch`` holds token ids of a sequence task, whose
+    network must return ``(num_classes,)`` logits at every position."""
     import torch
 
     shape = tuple(int(s) for s in input_shape)
@@ -61,13 +62,16 @@ def build_error(space: Any, input_shape: Sequence[int], num_classes: int,
             out = model(torch.from_numpy(np.ascontiguousarray(x)))
     except Exception as exc:  # noqa: BLE001 - any failure to build or run is the answer
         return f"{type(exc).__name__}: {exc}"
-    if tuple(out.shape) != (len(x), int(num_classes)):
-        return f"it outputs shape {tuple(out.shape)[1:]}; expected ({int(num_classes)},) logits"
+    per_token = np.issubdtype(x.dtype, np.integer)  # a sequence task: logits at every position
+    expected = (len(x), *shape, int(num_classes)) if per_token else (len(x), int(num_classes))
+    if tuple(out.shape) != expected:
+        return f"it outputs shape {tuple(out.shape)[1:]}; expected {expected[1:]} logits"
     return None
 
 
-def fitting_spaces(input_shape: Sequence[int], num_classes: int) -> list[str]:
-    """The registered spaces (default settings) that build networks for this input shape."""
+def fitting_spaces(input_shape: Sequence[int], num_classes: int, batch: np.ndarray | None = None) -> list[str]:
+    """The registered spaces (default settings) that build networks for this input shape
+    (``batch``: real inputs to try, e.g. a sequence task's token ids)."""
     from nasforge.space.registry import SPACES, get_space
 
     out = []
@@ -76,13 +80,15 @@ def fitting_spaces(input_shape: Sequence[int], num_classes: int) -> list[str]:
             space = get_space(name)
         except Exception:  # noqa: BLE001 - a space that needs settings is not offered
             continue
-        if getattr(space, "can_build", False) and build_error(space, input_shape, num_classes) is None:
+        if getattr(space, "can_build", False) and build_error(space, input_shape, num_classes, batch) is None:
             out.append(name)
     return out
 
 
 def fitting_tasks(space: Any) -> list[str]:
-    """The built-in tasks ``space`` builds networks for."""
+    """The built-in tasks ``space`` builds networks for (text tasks for a language-model space)."""
+    if getattr(space, "task_kind", None) == "sequence":
+        return ["stdlib", "text:PATH"]
     return [name for name, (shape, classes) in TASK_SHAPES.items() if build_error(space, shape, classes) is None]
 
 
@@ -93,7 +99,7 @@ def check_space_fits(space: Any, task_name: str, input_shape: Sequence[int], num
     if reason is None:
         return
     shape = tuple(int(s) for s in input_shape)
-    spaces = [s for s in fitting_spaces(shape, num_classes) if s != space.name]
+    spaces = [s for s in fitting_spaces(shape, num_classes, batch) if s != space.name]
     tasks = fitting_tasks(space)
     advice = (f"spaces that fit task {task_name!r}: {', '.join(spaces)}" if spaces else
               f"no registered space fits task {task_name!r}: define one for inputs shaped {shape} "

@@ -39,6 +39,10 @@ class GPTSpace(Space):
     default_task = "stdlib"
     #: the kind of task its networks are for (:data:`nasforge.task.task.SEQUENCE`)
     task_kind = "sequence"
+    #: the ``train`` evaluator's settings a run uses unless it sets them: a search of 4 trials
+    #: and its final retraining take a few minutes on a laptop CPU (docs/guide.md); small
+    #: batches (many steps per epoch) and no label smoothing suit next-token training
+    train_defaults = {"epochs": 3, "final_epochs": 8, "batch_size": 32, "lr": 0.005, "label_smoothing": 0.0}
 
     def __init__(self, embed_dims: tuple[int, ...] = (32, 48, 64), max_depth: int = 4,
                  heads: tuple[int, ...] = (1, 2, 4), mlp_ratios: tuple[int, ...] = (1, 2, 4),

@@ -122,6 +122,15 @@ def decode(ids: np.ndarray | list[int], vocabulary: tuple[str, ...] | list[str])
     return "".join(vocabulary[i] for i in ids)
 
 
+def vocabulary_record(task: Task) -> dict[str, object]:
+    """What a saved model needs to read and write text: ``level`` (``char``/``byte``), the
+    ``context`` length and the ``tokens`` (token ``i`` is ``tokens[i]``; empty for bytes)."""
+    if not task.is_sequence:
+        raise ValueError(f"task {task.name!r} is not a sequence task; it has no token vocabulary")
+    return {"task": task.name, "level": "char" if task.class_names else "byte", "context": task.input_shape[0],
+            "vocab_size": task.num_classes, "tokens": list(task.class_names)}
+
+
 def windows(ids: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
     """Non-overlapping ``(x, y)`` windows of ``context`` tokens; ``y`` is ``x`` shifted by one."""
     n = (len(ids) - 1) // context
