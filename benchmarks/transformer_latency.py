@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--clock", default="cpu", choices=["wall", "cpu"])
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx"])
     parser.add_argument("--gpt-task", default="stdlib", help="the task whose context and vocabulary gpt uses")
+    parser.add_argument("--statistic", default="median", choices=["median", "min"],
+                        help="of each arch's pooled runs (min: steadier on a loaded machine)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -59,7 +61,7 @@ def main() -> None:
                                batch_size=args.batch_size)
     samples = args.train + args.test
     lines = [f"settings: {settings}, rounds={args.rounds}, {args.train} train + {args.test} held-out archs, "
-             f"seed={args.seed}",
+             f"statistic={args.statistic}, seed={args.seed}",
              f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
              f"Python {platform.python_version()}, torch {torch.__version__}", "",
              "| space | input | estimator | n_train | n_test | Kendall tau | within ±10% | MAPE |",
@@ -70,7 +72,7 @@ def main() -> None:
         load, start = os.getloadavg()[0], time.perf_counter()
         result = latency_study(get_space(name), samples, settings, rounds=args.rounds,
                                train_fraction=args.train / samples, seed=args.seed,
-                               input_shape=shape, num_classes=classes)
+                               input_shape=shape, num_classes=classes, statistic=args.statistic)
         minutes = (time.perf_counter() - start) / 60
         write_study(result, args.out / name)
         where = "x".join(map(str, shape)) + (f" tokens, vocab {classes}" if name == "gpt" else "")

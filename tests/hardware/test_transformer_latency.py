@@ -120,3 +120,15 @@ def test_seq_len_of_a_run_is_refused_for_an_image_space():
     with pytest.raises(ValidationError, match="seq_len is for spaces of token models"):
         SearchConfig(space="vit", task="digits", objectives=["val_accuracy:max", "latency_ms:min"],
                      latency={"seq_len": 8})
+
+
+def test_latency_study_runs_on_a_space_without_blocks():
+    from nasforge.hardware.study import latency_study
+
+    gpt = get_space("gpt")
+    result = latency_study(gpt, 6, LatencySettings(warmup=1, repeats=2), rounds=1, train_fraction=0.5,
+                           input_shape=TEXT.input_shape, num_classes=TEXT.num_classes, statistic="min")
+    assert [row["estimator"] for row in result.accuracy] == ["repeat", "gbdt"]  # no block table
+    assert all(row["latency_ms"] > 0 and row["flops"] > 0 for row in result.measurements)
+    with pytest.raises(ValueError, match="statistic"):
+        latency_study(gpt, 6, statistic="mean", input_shape=TEXT.input_shape, num_classes=TEXT.num_classes)
