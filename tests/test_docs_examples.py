@@ -67,6 +67,8 @@ SUBSTITUTIONS: dict[str, str] = {
     "first30.txt": "nb201_archs",        # benchmarks.md: arch keys cut from an earlier table
     "first200.txt": "nb201_archs",
     "runs/gym-macro": "run",             # gym.md: the run directory an environment wrote just above
+    "runs/tiny-llama": "tiny_llama",     # guide.md: the small Llama checkpoint the Python block makes
+    "runs/lm-subnets/supernet": "tiny_llama",  # guide.md: the super-network lm-subnets fine-tuned
 }
 
 #: command text prefix -> why it cannot run on this machine (every other example has a
@@ -100,6 +102,8 @@ SMALL: dict[str, list[str]] = {
                  "-S", "warmup_fraction=0"],  # few-shot: the 3 steps all go to the sub-supernets
     "fbnetv3": ["--epochs", "1", "--final-epochs", "1", "--initial", "2", "--batch", "1", "--rounds", "1",
                 "--pool-size", "10", "--neighbours", "2", "--latency-samples", "4"],
+    "lm-subnets": ["--finetune-steps", "2", "--finetune-batch", "4", "--trials", "3", "--population", "2",
+                   "-E", "eval_windows=4", "-E", "latency_repeats=1"],
 }
 #: one-shot methods as search strategies: one short epoch, a tiny inherited-weight search
 ONESHOT_SMALL = ["epochs=1", "batch_size=16", "data_fraction=0.01", "search_trials=2", "calib_batches=1",
@@ -133,6 +137,7 @@ PYTHON_SMALL: dict[str, str] = {
     'budget=300)': 'budget=40)',                                        # gym.md (PPO)
     "queries=300, seed=0)": "queries=40, seed=0)",
     'budget=40, run_dir=f"runs/logs-': 'budget=12, run_dir=f"runs/logs-',
+    '"train"), steps=300)': '"train"), steps=3)',                       # guide.md (a small Llama)
 }
 
 _SHELL_OPERATORS = ("|", "||", "&&", ";", ">", ">>", "<", "&")
@@ -339,6 +344,12 @@ class Made:
         path = self.root / "nb201-archs.txt"
         path.write_text("".join(a.key + "\n" for a in get_space("nb201").sample_distinct(3, 0)))
         return path
+
+    def _tiny_llama(self) -> Path:
+        """A small Llama checkpoint (random weights) of tests/data/tiny-llama's config."""
+        from matrix_harness import tiny_llama_checkpoint
+
+        return tiny_llama_checkpoint(self.root / "tiny-llama")
 
     def _proxy_table(self) -> Path:
         """A ``nasforge proxies`` folder of NB201 with synflow and params."""
