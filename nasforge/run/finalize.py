@@ -42,8 +42,8 @@ def finalise(trial: Trial, config: Any, space: Any, task: Any, out_dir: Path) ->
     if config.evaluator.cls().finalise == "table":
         return finalised(out_dir, trial.arch.key, "table") or table_summary(trial.arch, config, space, out_dir, trial)
     if config.evaluator.cls().finalise == "export":  # the evaluator exports its own network (lm-subnet)
-        return config.evaluator.cls().export(trial, config.evaluator.parsed(),
-                                             RunContext(space, task, config.seed, config.device), out_dir)
+        return config.evaluator.cls().export(trial.arch, config.evaluator.parsed(),
+                                             RunContext(space, task, config.seed, config.device), out_dir, trial)
     done = finalised(out_dir, trial.arch.key, "retrain", final_epochs(config))
     if done is not None:
         return done
@@ -138,6 +138,9 @@ def _finalise_member(arch: Any, config: Any, space: Any, task: Any, folder: Path
     """Finalise one more architecture than the selected one (a family or front member)."""
     if config.evaluator.cls().finalise == "table":
         return finalised(folder, arch.key, "table") or table_summary(arch, config, space, folder, trial)
+    if config.evaluator.cls().finalise == "export":
+        return config.evaluator.cls().export(arch, config.evaluator.parsed(),
+                                             RunContext(space, task, config.seed, config.device), folder, trial)
     trainer, epochs = final_trainer(config, space, task)
     return finalised(folder, arch.key, "retrain", epochs) or retrain_and_export(
         arch, trainer, epochs, folder, config.evaluator.name, trial, label=f"final retraining, {what}")

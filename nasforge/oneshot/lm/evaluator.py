@@ -150,10 +150,13 @@ class LMSubnetEvaluator(Evaluator):
                 "val_accuracy": scores["accuracy"], "params": float(net.sub_params(sub)), "latency_ms": latency}
 
     @classmethod
-    def export(cls, trial: Trial, settings: LMSubnetSettings, run: RunContext, out_dir: Path) -> dict[str, Any]:
-        """Export ``trial``'s sub-network into ``out_dir`` (see the module docstring); returns the summary."""
-        return export_subnet(trial.arch, settings.path or run.space.model, run.task, out_dir, run.device,
-                             settings.batch_size, {k: float(v) for k, v in trial.metrics.items()}, trial.number)
+    def export(cls, arch: Arch, settings: LMSubnetSettings, run: RunContext, out_dir: Path,
+               trial: Trial | None = None) -> dict[str, Any]:
+        """Export ``arch``'s sub-network (the selected one, or a front member) into ``out_dir``
+        (see the module docstring); ``trial``'s search metrics go into the summary."""
+        return export_subnet(arch, settings.path or run.space.model, run.task, out_dir, run.device,
+                             settings.batch_size, {k: float(v) for k, v in (trial.metrics if trial else {}).items()},
+                             trial.number if trial else None)
 
 
 def measure_ms(model: Any, ids: Any, repeats: int, warmup: int) -> float:
