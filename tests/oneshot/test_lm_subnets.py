@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -150,3 +151,14 @@ def test_lm_subnets_command_runs_finetuning_search_and_export(pretrained, tmp_pa
     assert again.exit_code == 0 and "the run is complete" in " ".join(again.output.split()), again.output
     refused = CliRunner().invoke(app, [*args[:-1], str(out)])
     assert refused.exit_code == 2 and "nasforge resume" in refused.output
+
+
+def test_a_search_without_transformers_is_refused_naming_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else
+                        real(name, *a))
+    space = HFLMSpace(str(Path(__file__).parents[1] / "data" / "tiny-llama"))
+    with pytest.raises(IncompatibleError, match=r"nasforge\[lm\]"):
+        LMSubnetEvaluator.check_space(space, LMSubnetSettings())

@@ -65,6 +65,12 @@ class LMSubnetEvaluator(Evaluator):
         if space.name != "hf-lm":
             raise IncompatibleError(f"it scores sub-networks of a Llama checkpoint (space 'hf-lm'), and "
                                     f"{space.name!r} is not one")
+        import importlib.util
+
+        if importlib.util.find_spec("transformers") is None:
+            from nasforge.oneshot.lm.hf import EXTRA
+
+            raise IncompatibleError(f"it needs Hugging Face transformers, the optional extra nasforge[lm] ({EXTRA})")
         if settings.path is not None:
             from nasforge.space.hf_lm import read_llama_config
 

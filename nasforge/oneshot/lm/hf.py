@@ -34,13 +34,10 @@ def load_llama(folder: str | Path, device: str = "cpu") -> Any:
         raise ValueError(f"model={folder!s}: no *.safetensors weights in the folder (pickled weights are never "
                          "loaded; re-save the model with save_pretrained(..., safe_serialization=True))")
     tf = transformers()
-    import torch
-
-    model = tf.AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, use_safetensors=True,
-                                                    dtype=torch.float32)
+    model = tf.AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
     if type(model).__name__ != "LlamaForCausalLM":
         raise ValueError(f"model={folder!s} loads as {type(model).__name__}, not LlamaForCausalLM")
-    return model.to(device).eval()
+    return model.float().to(device).eval()
 
 
 def tiny_llama(vocab_size: int = 256, hidden_size: int = 64, layers: int = 4, heads: int = 4, kv_heads: int = 2,
