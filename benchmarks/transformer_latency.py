@@ -10,7 +10,7 @@ ids), where the predictor works from the built network's FLOPs, parameters and l
 docs/benchmarks.md). The issue's bar: at least 95 % of held-out archs within +-10 % of
 measured, Kendall tau at least 0.9.
 
-    nice -n 15 python benchmarks/transformer_latency.py --out bench-out/transformer-latency
+    nice -n 15 python benchmarks/transformer_latency.py --out bench-out/transformer-latency --statistic min
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def main() -> None:
     parser.add_argument("--spaces", nargs="+", default=["vit", "gpt"])
     parser.add_argument("--train", type=int, default=60, help="archs to fit on")
     parser.add_argument("--test", type=int, default=40, help="held-out archs (each measured twice)")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--clock", default="cpu", choices=["wall", "cpu"])
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx"])
