@@ -18,8 +18,8 @@
    and the chosen sub-network's test perplexity after export and reload against the
    super-network path, with the largest logit difference.
 
-A finished ``OUT/pretrained`` is reused; ``OUT/run`` must not hold a run yet (or is resumed with
-``nasforge resume``). One torch thread throughout.
+A finished ``OUT/pretrained`` is reused; a run already in ``OUT/run`` is continued with ``nasforge
+resume`` (a finished one only reported). One torch thread throughout.
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--population", type=int, default=8)
     parser.add_argument("--eval-windows", type=int, default=0, help="validation windows per sub-network (0: all)")
     parser.add_argument("--max-params-fraction", type=float, default=0.6)
+    parser.add_argument("--latency-clock", choices=("wall", "cpu"), default="cpu",
+                        help="lm-subnet's latency_clock (cpu: steadier on a shared machine)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     task = f"stdlib:level=byte,context={args.context}"
@@ -104,9 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     run = args.out / "run"
     command = [str(Path(sys.executable).with_name("nasforge")), "lm-subnets", "--model", str(model), "--task", task,
                "--finetune-steps", str(args.finetune_steps), "--trials", str(args.trials), "--population",
-               str(args.population), "-E", f"eval_windows={args.eval_windows}", "--constraint",
+               str(args.population), "-E", f"eval_windows={args.eval_windows}", "-E",
+               f"latency_clock={args.latency_clock}", "--constraint",
                f"params<={int(args.max_params_fraction * total)}", "--seed", str(args.seed), "--device", "cpu",
                "--out", str(run)]
+    if (run / "trials.db").is_file():  # an earlier, interrupted benchmark: finish that run
+        command = [command[0], "resume", str(run)]
     print("$ " + " ".join(command), flush=True)
     start = time.perf_counter()
     subprocess.run(command, check=True, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
@@ -118,7 +123,10 @@ def report(run: Path, space: Any, total: int, made: dict[str, Any], seconds: flo
     """Print the three tables of the module docstring from the run directory."""
     record = json.loads((run / "supernet" / "nasforge-finetune.json").read_text())
     before, after = record["val_perplexity_before"], record["val_perplexity_after"]
-    print(f"\nwall time of `nasforge lm-subnets`: {seconds:.0f} s (fine-tuning {record['seconds']:.0f} s)\n")
+    with sqlite3.connect(run / "trials.db") as db:
+        search = db.execute("SELECT MAX(finished) - MIN(started) FROM trials").fetchone()[0]
+    print(f"\nwall time of this command: {seconds:.0f} s; sandwich fine-tuning {record['seconds']:.0f} s, the "
+          f"search's trials {search:.0f} s\n")
     print("| super-network (whole model unless said) | validation perplexity |\n|---|---|")
     if "val_perplexity" in made:
         print(f"| pretrained checkpoint ({made['steps']} steps, {made['params']:,} params) | "

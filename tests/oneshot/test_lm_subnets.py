@@ -125,6 +125,11 @@ def test_the_evaluator_scores_sub_networks_and_refuses_what_does_not_fit(pretrai
     assert big.metrics["val_perplexity"] < small.metrics["val_perplexity"]
     assert big.metrics["params"] > small.metrics["params"] and small.metrics["latency_ms"] > 0
     assert big.metrics["val_perplexity"] == pytest.approx(torch.exp(torch.tensor(big.metrics["val_loss"])).item())
+    cpu = LMSubnetEvaluator.for_run(RunContext(space, task), settings.model_copy(update={"latency_clock": "cpu"}))
+    assert cpu.evaluate(space.parse("layers=1,mlp=16,heads=2")).metrics["latency_ms"] > 0
+    with pytest.raises(IncompatibleError, match="latency_clock=cpu"):
+        LMSubnetEvaluator.for_run(RunContext(space, task, device="cuda"), settings.model_copy(
+            update={"latency_clock": "cpu"}))
     with pytest.raises(IncompatibleError, match="space 'hf-lm'"):
         LMSubnetEvaluator.check_space(get_space("conv1d"), settings)
     with pytest.raises(ValueError, match="not a text"):

@@ -7,7 +7,8 @@ on the first ``eval_windows`` validation windows of the run's text task (all whe
 parameters (counted from shapes); and its measured latency: the median over ``latency_repeats``
 timed forwards (after ``latency_warmup`` untimed ones) of the extracted stand-alone
 ``LlamaForCausalLM`` on ``latency_batch`` windows of the task's context length, on the run's
-device with ``threads`` torch threads. Strategies (NSGA-II) search perplexity against params and
+device with ``threads`` torch threads, by the wall clock (``latency_clock="wall"``) or by the
+measuring thread's CPU time (``"cpu"``: steadier on a shared machine, for one thread on a CPU). Strategies (NSGA-II) search perplexity against params and
 latency.
 
 The super-network is the checkpoint folder ``path`` (default: the space's ``model``), e.g. the
@@ -25,7 +26,7 @@ import statistics
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +50,9 @@ class LMSubnetSettings(BaseModel):
     latency_batch: int = Field(1, ge=1, le=10_000)
     latency_repeats: int = Field(10, ge=1, le=10_000)
     latency_warmup: int = Field(2, ge=0, le=10_000)
+    latency_clock: Literal["wall", "cpu"] = Field(
+        "wall", description="wall: elapsed time; cpu: the measuring thread's CPU time (steadier on a shared "
+        "machine, for one thread)")
     threads: int | None = Field(1, ge=1, le=1024)
 
 
@@ -102,13 +106,19 @@ class LMSubnetEvaluator(Evaluator):
         from nasforge.oneshot.lm.tokens import split_windows
 
         path = settings.path or run.space.model
+        if settings.latency_clock == "cpu" and str(run.device).startswith("cuda"):
+            raise IncompatibleError("latency_clock=cpu times the CPU thread, not the GPU; use latency_clock=wall "
+                                    f"on device {run.device!r}")
         split_windows(run.task, "val", int(run.space.config["vocab_size"]))  # refuse a non-text task now
         return cls(path, run.task, settings.eval_windows, settings.batch_size, settings.latency_batch,
-                   settings.latency_repeats, settings.latency_warmup, settings.threads, run.device)
+                   settings.latency_repeats, settings.latency_warmup, settings.threads, run.device,
+                   settings.latency_clock)
 
     def __init__(self, path: str, task: Any, eval_windows: int = 0, batch_size: int = 32, latency_batch: int = 1,
                  latency_repeats: int = 10, latency_warmup: int = 2, threads: int | None = 1,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", latency_clock: str = "wall") -> None:
+        if latency_clock not in ("wall", "cpu"):
+            raise ValueError(f"lm-subnet: latency_clock must be 'wall' or 'cpu', got {latency_clock!r}")
         self.path = str(path)
         self.task = task
         self.eval_windows = eval_windows
@@ -118,6 +128,7 @@ class LMSubnetEvaluator(Evaluator):
         self.latency_warmup = latency_warmup
         self.threads = threads
         self.device = device
+        self.latency_clock = latency_clock
         self._cache: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -151,7 +162,7 @@ class LMSubnetEvaluator(Evaluator):
         sub = SubNet.of(arch.to_dict())
         scores = score(lambda x: net(x, sub), val, self.batch_size)
         latency = measure_ms(net.extract(sub), val.x[: self.latency_batch], self.latency_repeats,
-                             self.latency_warmup)
+                             self.latency_warmup, self.latency_clock)
         return {"val_perplexity": scores["perplexity"], "val_loss": scores["loss"],
                 "val_accuracy": scores["accuracy"], "params": float(net.sub_params(sub)), "latency_ms": latency}
 
@@ -165,20 +176,23 @@ class LMSubnetEvaluator(Evaluator):
                              trial.number if trial else None)
 
 
-def measure_ms(model: Any, ids: Any, repeats: int, warmup: int) -> float:
-    """Median milliseconds of one forward of ``model`` on token ids ``ids`` (no gradients)."""
+def measure_ms(model: Any, ids: Any, repeats: int, warmup: int, clock: str = "wall") -> float:
+    """Median milliseconds of one forward of ``model`` on token ids ``ids`` (no gradients), by
+    the wall clock or by the CPU time of this thread (``clock="cpu"``)."""
     import torch
+
+    now = time.thread_time if clock == "cpu" else time.perf_counter
 
     with torch.no_grad():
         for _ in range(warmup):
             model(ids)
         times = []
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = now()
             model(ids)
             if ids.is_cuda:
                 torch.cuda.synchronize()
-            times.append((time.perf_counter() - start) * 1000.0)
+            times.append((now() - start) * 1000.0)
     return float(statistics.median(times))
 
 
