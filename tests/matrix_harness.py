@@ -31,6 +31,7 @@ SPACE_SETTINGS = {
     "joint": ["base=conv1d", "base_settings={channels: [4, 8], max_depth: 2}", "recipe=[lr]"],
     "quant": ["base=conv1d", "base_settings={channels: [4, 8], max_depth: 2}"],
     "hf-lm": [f"model={TINY_LLAMA}"],
+    "vit": ["embed_dims=[8,16]", "depths=[1,2]", "heads=[1,2]", "head_dim=4"],
 }
 #: strategy settings that fit a budget of a few trials
 STRATEGY_SETTINGS = {
@@ -98,7 +99,7 @@ def prepare(root: Path) -> dict[str, Path]:
         files[f"supernet-{space_name}"] = save_supernet(build_supernet(space, TaskShape((3, 8, 8), 3)),
                                                         root / f"supernet-{space_name}.pt")
     files["tiny-llama"] = tiny_llama_checkpoint(root / "tiny-llama")
-    for space_name in ("conv1d", "joint", "quant", "mbconv"):
+    for space_name in ("conv1d", "joint", "quant", "mbconv", "vit"):
         space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
         path = root / f"measured-{space_name}.csv"
         with open(path, "w", newline="") as fh:
