@@ -57,9 +57,14 @@ class JointSpace(ExtendedSpace):
                  fidelity: Mapping[str, Sequence[Any]] | None = None, base_settings: Mapping[str, Any] | None = None,
                  name: str | None = None) -> None:
         base = base if isinstance(base, Space) else get_space(base, **dict(base_settings or {}))
+        sequence = getattr(base, "task_kind", None) == "sequence"  # token ids cannot be mixed (mixup)
         if recipe is None:  # every recipe decision, but the fidelity's own is the fidelity's
-            recipe = {k: v for k, v in RECIPE_CHOICES.items() if k not in (fidelity or {})}
+            recipe = {k: v for k, v in RECIPE_CHOICES.items() if k not in (fidelity or {})
+                      and not (sequence and k == "mixup")}
         recipe_map = _recipe_options(recipe)
+        if sequence and any(v != 0 for v in recipe_map.get("mixup", ())):
+            raise ValueError(f"joint: space {base.name!r} trains on token sequences, which mixup would corrupt; "
+                             "leave 'mixup' out of the recipe decisions")
         extras = [Choice(n, opts) for n, opts in recipe_map.items()]
         self.fidelity: str | None = None
         if fidelity:

@@ -101,3 +101,14 @@ def test_a_search_on_text_runs_end_to_end(tmp_path):
     summary = json.loads((tmp_path / "run" / "best" / "summary.json").read_text())
     assert summary["task"] == "corpus" and summary["test_perplexity"] > 1
     assert (tmp_path / "run" / "best" / "vocab.json").is_file() and (tmp_path / "run" / "report.html").is_file()
+
+
+def test_other_evaluators_and_extended_spaces_refuse_or_adapt_for_text():
+    from nasforge.estimate.proxies.evaluator import ProxyEvaluator, ProxySettings
+
+    with pytest.raises(IncompatibleError, match="token ids"):
+        ProxyEvaluator.check_space(get_space("gpt"), ProxySettings())
+    joint = get_space("joint", base="gpt")
+    assert "mixup" not in [c.name for c in joint.choices] and "lr" in [c.name for c in joint.choices]
+    with pytest.raises(ValueError, match="mixup"):
+        get_space("joint", base="gpt", recipe=["lr", "mixup"])

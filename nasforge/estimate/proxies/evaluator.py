@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nasforge.core.records import EvalResult
-from nasforge.estimate.base import Evaluator, RunContext, register_evaluator
+from nasforge.estimate.base import Evaluator, IncompatibleError, RunContext, register_evaluator
 from nasforge.estimate.proxies import DEFAULT_PROXIES, PROXIES
 from nasforge.space.arch import Arch
 from nasforge.space.space import Space
@@ -70,6 +70,15 @@ class ProxyEvaluator(Evaluator):
     """
 
     Settings = ProxySettings
+
+    @classmethod
+    def check_space(cls, space: Any, settings: Any) -> None:
+        from nasforge.estimate.train import is_sequence_space
+
+        super().check_space(space, settings)
+        if is_sequence_space(space):
+            raise IncompatibleError(f"the zero-cost proxies score classifiers of float inputs; space {space.name!r} "
+                                    "builds language models of token ids: use the train evaluator")
 
     @classmethod
     def reports(cls, settings: ProxySettings, space: Any) -> list[str]:
