@@ -66,7 +66,7 @@ def prepare_bn(model: nn.Module, mode: str, batches: Iterable[Tensor] = ()) -> n
     """Apply BN evaluation ``mode`` (see the module docstring) to ``model`` in place."""
     if mode not in BN_MODES:
         raise ValueError(f"bn_mode must be one of {BN_MODES}, got {mode!r}")
-    if mode == "recalibrate":
+    if mode == "recalibrate" and batch_norms(model):  # a model without BN (a transformer) has none to redo
         recalibrate_bn(model, batches)
     elif mode == "train":
         use_batch_statistics(model)

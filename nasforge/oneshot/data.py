@@ -132,3 +132,12 @@ def device_of(module: nn.Module) -> torch.device:
 def steps_per_epoch(n: int, settings: OneShotSettings) -> int:
     """Batches per epoch under ``settings.data_fraction``."""
     return max(1, math.ceil(settings.data_fraction * math.ceil(n / settings.batch_size)))
+
+
+def flat(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Logits and targets as ``(samples, classes)`` and ``(samples,)``: a sequence task's
+    ``(N, T, V)`` logits and ``(N, T)`` next tokens become one sample per token (classification
+    unchanged), so the one-shot losses and hit counts take both kinds of task."""
+    if logits.dim() == 3:
+        return logits.flatten(0, 1), y.flatten()
+    return logits, y

@@ -7,7 +7,9 @@ supernet), apply the BN mode
 (default: recalibrate running statistics on ``calib_batches`` training batches of
 ``batch_size``, the same batches for every arch), then score it on the validation split (its
 first ``eval_images`` samples, all if 0). Metrics: ``val_accuracy`` and ``val_loss``, the names
-the training evaluator uses, so objectives carry over. Subnets, calibration batches and the
+the training evaluator uses, so objectives carry over; on a sequence task (a ``gpt`` supernet,
+inputs shaped ``(context,)``) they are per token (next-token accuracy, mean token cross-entropy)
+and ``perplexity`` (its exponential) comes too. Subnets, calibration batches and the
 validation images live on ``device`` (default: where the given supernet's parameters are; a
 supernet file is loaded onto the run's device).
 
@@ -74,11 +76,15 @@ class SupernetEvaluator(Evaluator):
 
     @classmethod
     def reports(cls, settings: SupernetSettings, space: Any) -> list[str]:
-        return list(cls.METRICS)
+        from nasforge.estimate.train import is_sequence_space
+
+        return [*cls.METRICS, *(["perplexity"] if is_sequence_space(space) else [])]
 
     @classmethod
     def default_objectives(cls, settings: SupernetSettings, space: Any) -> list[str]:
-        return ["val_accuracy:max"]
+        from nasforge.estimate.train import is_sequence_space
+
+        return ["perplexity:min"] if is_sequence_space(space) else ["val_accuracy:max"]
 
     @classmethod
     def for_run(cls, run: RunContext, settings: SupernetSettings, constraints: Sequence[Any] = ()) -> SupernetEvaluator:
@@ -115,7 +121,15 @@ class SupernetEvaluator(Evaluator):
         return {**self.__dict__, "_cache": None}
 
     def metric_names(self) -> list[str]:
-        return list(self.METRICS)
+        return [*self.METRICS, *(["perplexity"] if self._sequence() else [])]
+
+    def _sequence(self) -> bool:
+        """Whether the supernet is for a sequence task (inputs shaped ``(context,)``)."""
+        if isinstance(self.supernet, str):
+            from nasforge.oneshot.io import read_header
+
+            return len(read_header(self.supernet)["input_shape"]) == 1
+        return len(self.supernet.shape.input_shape) == 1
 
     def _load(self) -> tuple[Any, Any, list[Any]]:
         if self._cache is None:
@@ -151,4 +165,8 @@ class SupernetEvaluator(Evaluator):
         else:
             net = prepare_bn(supernet.extract(arch), self.bn_mode, calib)
         acc, loss = accuracy(net, *val, batch_size=256)
+        if val[1].dim() == 2:  # next tokens: per-token accuracy and loss, and the perplexity
+            import math
+
+            return {"val_accuracy": acc, "val_loss": loss, "perplexity": math.exp(min(loss, 700.0))}
         return {"val_accuracy": acc, "val_loss": loss}

@@ -49,7 +49,7 @@ from nasforge.oneshot.base import (
     TrainingState,
     register_method,
 )
-from nasforge.oneshot.data import SplitTensors, batches, setup_torch, steps_per_epoch
+from nasforge.oneshot.data import SplitTensors, batches, flat, setup_torch, steps_per_epoch
 from nasforge.oneshot.spos import WeightSharingMethod
 from nasforge.oneshot.supernet import Supernet, build_supernet
 from nasforge.space.arch import Arch
@@ -198,7 +198,7 @@ def option_gradients(supernet: Supernet, decision: str, x_batches: Sequence[tupl
         total: dict[int, Tensor] = {}
         for (x, y), arch in zip(x_batches, archs, strict=True):
             supernet.zero_grad(set_to_none=True)
-            F.cross_entropy(supernet(x, space.arch({**dict(arch), decision: option})), y).backward()
+            F.cross_entropy(*flat(supernet(x, space.arch({**dict(arch), decision: option})), y)).backward()
             for i, p in enumerate(params):
                 if p.grad is not None:
                     total[i] = total.get(i, 0) + p.grad.detach().clone()
@@ -341,7 +341,7 @@ class FewShot(WeightSharingMethod):
                 group["lr"] = cosine_lr(state.step, state.total_steps, s.lr)
             net.train()
             state.opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(x, arch), y)
+            loss = F.cross_entropy(*flat(net(x, arch), y))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"few-shot loss became {float(loss)} at epoch {state.epochs_done + 1}")
             loss.backward()

@@ -48,6 +48,7 @@ from nasforge.oneshot.data import (
     Cycle,
     SplitTensors,
     batches,
+    flat,
     setup_torch,
     steps_per_epoch,
     weight_optimizer,
@@ -147,7 +148,7 @@ class GradientMethod(OneShotMethod):
             if epoch >= settings.warmup_epochs:
                 xv, yv = next(state.val_stream)
                 hits = self.arch_step(supernet, state.a_opt, state.w_opt, xt, yt, xv, yv, settings)
-                arch_hits, arch_seen = arch_hits + hits, arch_seen + len(yv)
+                arch_hits, arch_seen = arch_hits + hits, arch_seen + yv.numel()
             losses.append(self.weight_step(supernet, state.w_opt, xt, yt, settings))
             state.sched.step()
         info = {"arch_val_accuracy": arch_hits / arch_seen if arch_seen else float("nan")}
@@ -174,7 +175,7 @@ class GradientMethod(OneShotMethod):
                     settings: OneShotSettings) -> float:
         self._set_mode(supernet, self.weight_mode)
         with frozen(supernet.arch_parameters()):
-            loss = F.cross_entropy(supernet(x), y)
+            loss = F.cross_entropy(*flat(supernet(x), y))
             opt.zero_grad(set_to_none=True)
             loss.backward()
         nn.utils.clip_grad_norm_(supernet.weight_parameters(), settings.grad_clip)
@@ -189,12 +190,12 @@ class GradientMethod(OneShotMethod):
         if settings.order == 2:
             return self._unrolled(supernet, w_opt, xt, yt, xv, yv, settings, a_opt)
         with frozen(supernet.weight_parameters()):
-            logits = supernet(xv)
-            loss = F.cross_entropy(logits, yv)
+            logits, target = flat(supernet(xv), yv)
+            loss = F.cross_entropy(logits, target)
             extra = self.extra_loss(supernet)
             (loss if extra is None else loss + extra).backward()
         a_opt.step()
-        return int((logits.argmax(1) == yv).sum())
+        return int((logits.argmax(1) == target).sum())
 
     def _unrolled(self, supernet: Supernet, w_opt: torch.optim.Optimizer, xt: Tensor, yt: Tensor,
                   xv: Tensor, yv: Tensor, settings: OneShotSettings, a_opt: torch.optim.Optimizer) -> int:
@@ -313,7 +314,7 @@ class ProxylessNAS(GradientMethod):
             return super().weight_step(supernet, opt, x, y, settings)
         arch = _sample_arch(supernet)  # one path from the architecture distribution (CPU generator)
         with frozen(supernet.arch_parameters()):
-            loss = F.cross_entropy(supernet(x, arch), y)
+            loss = F.cross_entropy(*flat(supernet(x, arch), y))
             opt.zero_grad(set_to_none=True)
             loss.backward()
         nn.utils.clip_grad_norm_(supernet.weight_parameters(), settings.grad_clip)

@@ -36,6 +36,7 @@ from nasforge.oneshot.base import (
 from nasforge.oneshot.data import (
     SplitTensors,
     batches,
+    flat,
     setup_torch,
     steps_per_epoch,
     weight_optimizer,
@@ -118,9 +119,9 @@ def supernet_epoch(state: SupernetState) -> EpochRecord:
         state.opt.zero_grad(set_to_none=True)
         teacher = None
         for i, arch in enumerate(_step_paths(supernet, settings, state.rng, state.draw)):
-            logits = supernet(x, arch)
+            logits, target = flat(supernet(x, arch), y)  # sequence logits: one sample per token
             if i == 0 or teacher is None:
-                loss = F.cross_entropy(logits, y)
+                loss = F.cross_entropy(logits, target)
                 if settings.sampling == "sandwich" and settings.distill:
                     teacher = F.softmax(logits.detach(), dim=1)
                 losses.append(float(loss.detach()))

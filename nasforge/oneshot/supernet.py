@@ -106,7 +106,8 @@ def copy_state(src: nn.Module, dst: nn.Module) -> None:
 
 SUPERNETS: Registry[Any] = Registry(
     "supernet",
-    modules=("nasforge.oneshot.nb201", "nasforge.oneshot.macro", "nasforge.oneshot.mbconv"),
+    modules=("nasforge.oneshot.nb201", "nasforge.oneshot.macro", "nasforge.oneshot.mbconv",
+             "nasforge.oneshot.transformer_supernet"),
 )
 register_supernet = SUPERNETS.register
 

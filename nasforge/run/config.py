@@ -433,7 +433,7 @@ class SearchConfig(_Strict):
         if self.task is None and not _given(info, "task"):
             task = evaluator.default_task(settings, space) or getattr(space, "default_task", None) or "mnist1d"
             object.__setattr__(self, "task", task)
-        reported = evaluator.reports(settings, space) if oneshot is None else list(evaluator.METRICS)
+        reported = evaluator.reports(settings, space)  # one-shot: the supernet evaluator's (perplexity on gpt)
         costs = list(COST_METRICS) if getattr(space, "can_build", False) else []
         known = [*reported, *(m for m in costs if m not in reported)]
         for text in [*self.objectives, *self.constraints]:

@@ -59,6 +59,8 @@ class GPTSpace(Space):
             choices += [Choice(f"heads_{i}", tuple(heads)), Choice(f"mlp_ratio_{i}", tuple(mlp_ratios))]
         super().__init__(choices)
         self.max_depth, self.head_dim = max_depth, head_dim
+        # the constructor's settings, kept under their names (a saved supernet rebuilds the space from them)
+        self.embed_dims, self.heads, self.mlp_ratios = tuple(embed_dims), tuple(heads), tuple(mlp_ratios)
 
     def active(self, values: Mapping[str, Any]) -> set[str]:
         names = {"embed", "depth"}

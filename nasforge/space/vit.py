@@ -68,6 +68,10 @@ class ViTSpace(BlockSpace):
                         Choice(f"mlp_ratio_{i}", tuple(_number(r) for r in mlp_ratios))]
         super().__init__(choices)
         self.max_depth = max(depths)
+        # the constructor's settings, kept under their names (a saved supernet rebuilds the space from them)
+        self.embed_dims, self.patch_sizes = tuple(int(e) for e in embed_dims), tuple(int(p) for p in patch_sizes)
+        self.depths, self.heads = tuple(int(d) for d in depths), tuple(int(h) for h in heads)
+        self.mlp_ratios = tuple(_number(r) for r in mlp_ratios)
         self.head_dim = int(head_dim)
         self.pool = pool
 

@@ -9,7 +9,7 @@ import json
 import sqlite3
 
 import pytest
-from oneshot_toys import tiny_spaces, tiny_task
+from oneshot_toys import tiny_spaces, tiny_task, tiny_task_for
 
 import nasforge
 from nasforge.oneshot.base import METHODS
@@ -50,7 +50,7 @@ def run(method, space, path, seed=0, stop_at_epoch=None, stop_at_trial=None):
     from nasforge.run.config import load_config
     from nasforge.run.runner import start_search
 
-    space_obj, task = tiny_spaces()[space], tiny_task()
+    space_obj, task = tiny_spaces()[space], tiny_task_for(space)
     cfg = load_config(context={"space": space_obj, "task": task}, task=task.name, space=space_obj.name,
                       strategy=method, strategy_settings=SETTINGS, seed=seed, final_retrain=False)
     return start_search(cfg, path, space=space_obj, task=task, callbacks=[on_trial], on_epoch=on_epoch)
@@ -67,7 +67,7 @@ def contents(path):
 
 def test_every_method_declares_a_space():
     assert all(METHODS.get(m).supported_spaces() for m in METHODS.list())
-    assert {s for _, s in CASES} == {"nb201", "macro", "mbconv"}
+    assert {s for _, s in CASES} == {"nb201", "macro", "mbconv", "vit", "gpt"}
 
 
 @pytest.mark.parametrize("method,space", CASES)
@@ -100,7 +100,7 @@ def test_resumed_after_an_epoch_equals_uninterrupted(method, space, tmp_path):
     with pytest.raises(Stop):
         run(method, space, tmp_path / "cut", stop_at_epoch=2)
     assert len(contents(tmp_path / "cut")[0]) == 2
-    resume_search(tmp_path / "cut", space=tiny_spaces()[space], task=tiny_task())
+    resume_search(tmp_path / "cut", space=tiny_spaces()[space], task=tiny_task_for(space))
     assert contents(tmp_path / "cut") == contents(tmp_path / "live")
 
 
@@ -109,7 +109,7 @@ def test_resumed_mid_search_equals_uninterrupted(method, space, tmp_path):
     run(method, space, tmp_path / "live")
     with pytest.raises(Stop):
         run(method, space, tmp_path / "cut", stop_at_trial=2)
-    resume_search(tmp_path / "cut", space=tiny_spaces()[space], task=tiny_task())
+    resume_search(tmp_path / "cut", space=tiny_spaces()[space], task=tiny_task_for(space))
     assert contents(tmp_path / "cut") == contents(tmp_path / "live")
 
 
