@@ -10,7 +10,8 @@ folder; only that JSON file is read here, nothing is loaded or downloaded):
   (``mlp_fractions`` of the checkpoint's ``intermediate_size``, rounded to a multiple of 8);
 - ``heads``: attention heads kept in every layer, the leading ones, in whole grouped-query
   groups, so each kept query head keeps its own key/value head (multiples of
-  ``num_attention_heads / num_key_value_heads``).
+  ``num_attention_heads / num_key_value_heads`` that divide ``hidden_size``, which
+  ``transformers``' ``LlamaConfig`` requires of a model it loads).
 
 The decisions are global, not per layer, so every sub-network is itself a plain Llama model
 (``save_pretrained`` of a smaller ``LlamaConfig``). The space builds no network itself: its
@@ -85,7 +86,7 @@ class HFLMSpace(Space):
         width = config["intermediate_size"]
         sizes = sorted({min(width, max(8, 8 * round(float(f) * width / 8))) for f in mlp_fractions})
         group = config["num_attention_heads"] // config["num_key_value_heads"]
-        heads = list(range(group, config["num_attention_heads"] + 1, group))
+        heads = [h for h in range(group, config["num_attention_heads"] + 1, group) if config["hidden_size"] % h == 0]
         super().__init__([Choice("layers", list(range(int(min_layers), depth + 1))),
                           Choice("mlp", sizes), Choice("heads", heads)])
 

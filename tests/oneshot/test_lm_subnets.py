@@ -46,6 +46,13 @@ def test_the_space_reads_its_decisions_from_the_checkpoint_config(pretrained):
     assert space.choice("layers").options == (1, 2, 3, 4)
     assert space.choice("mlp").options == (16, 32, 48, 64)
     assert space.choice("heads").options == (2, 4)  # whole groups of 2 query heads per key/value head
+    config = json.loads((pretrained / "config.json").read_text())
+    (pretrained.parent / "six").mkdir(exist_ok=True)
+    (pretrained.parent / "six" / "config.json").write_text(json.dumps({**config, "hidden_size": 64,
+                                                                       "num_attention_heads": 8, "head_dim": 8,
+                                                                       "num_key_value_heads": 4}))
+    # groups of 2: 2, 4, 6, 8; 6 does not divide hidden_size 64, which LlamaConfig refuses to load
+    assert HFLMSpace(str(pretrained.parent / "six")).choice("heads").options == (2, 4, 8)
     assert space.parse("hf-lm:layers=2,mlp=32,heads=2")["mlp"] == 32
 
 

@@ -62,9 +62,10 @@ class ElasticLlama(nn.Module):
             raise ValueError(f"layers={sub.layers} is not in [1, {self.depth}]")
         if not 1 <= sub.mlp <= self.width:
             raise ValueError(f"mlp={sub.mlp} is not in [1, {self.width}]")
-        if not 1 <= sub.heads <= self.num_heads or sub.heads % self.group:
-            raise ValueError(f"heads={sub.heads} must be a multiple of the query group size {self.group} "
-                             f"in [1, {self.num_heads}]")
+        hidden = int(self.model.config.hidden_size)
+        if not 1 <= sub.heads <= self.num_heads or sub.heads % self.group or hidden % sub.heads:
+            raise ValueError(f"heads={sub.heads} must be a multiple of the query group size {self.group} in "
+                             f"[1, {self.num_heads}] that divides hidden_size={hidden} (LlamaConfig requires it)")
 
     def forward(self, ids: Tensor, sub: SubNet | None = None) -> Tensor:
         """Logits ``(batch, length, vocab)`` of sub-network ``sub`` (default: the whole model) for
