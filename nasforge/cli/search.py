@@ -55,8 +55,9 @@ def _trackers(names: list[str] | None, mlflow_uri: str | None, tensorboard_dir: 
 def search(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the search configuration; "
                                                 "options given here override it")] = None,
-    task: Annotated[str | None, typer.Option(help="data: mnist1d, digits, cifar10[:FOLDER], npz:PATH (default: "
-                                             "the space's: mnist1d for conv1d, cifar10 for image spaces)")] = None,
+    task: Annotated[str | None, typer.Option(help="data: mnist1d, digits, cifar10[:FOLDER], npz:PATH, text: stdlib, "
+                                             "text:PATH[,level=char|byte][,context=N] (default: the space's: "
+                                             "mnist1d for conv1d, cifar10 for image spaces, stdlib for gpt)")] = None,
     space: Annotated[str | None, typer.Option(help=f"search space, one of: {_SPACES} (default: conv1d)")] = None,
     space_setting: SpaceSettings = None,
     strategy: Annotated[str | None, typer.Option(help=f"search strategy, one of: {_STRATEGIES} "
