@@ -26,7 +26,6 @@ REFUSED = {
     ("supernet", "hf-lm"): "it needs a space with a supernet",
     ("predictor", "hf-lm"): "predictor data no-measurements-of-hf-lm does not exist",
     ("tabular", "vit"): "there is no table of this space",
-    ("supernet", "vit"): "it needs a space with a supernet",
 }
 
 

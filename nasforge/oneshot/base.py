@@ -55,6 +55,8 @@ class OneShotSettings(Training):
 
     Weight training (the supernet-training heuristics of Yu et al. 2020): ``epochs``,
     ``batch_size``, ``lr`` (SGD with momentum, cosine schedule), ``momentum``, ``weight_decay``,
+    ``optimizer`` (``sgd``, or ``adamw``: AutoFormer's choice for transformer supernets; few-shot
+    NAS and OFA, which move momentum buffers, train with SGD only),
     ``grad_clip``; ``sampling`` of paths for weight-sharing training (``uniform`` = SPOS, Guo et
     al. 2020; ``sandwich`` = largest + smallest + ``num_random`` random subnets per step, Yu et
     al. 2020 BigNAS / Cai et al. 2020 OFA) with in-place ``distill`` from the largest;
@@ -123,6 +125,7 @@ class OneShotSettings(Training):
     zero_init_last_bn: bool = False
     decay_scope: Literal["all", "largest"] = "all"
     complexity_sampling: bool = False
+    optimizer: Literal["sgd", "adamw"] = "sgd"
 
     @field_validator("stage_fractions")
     @classmethod
@@ -275,9 +278,14 @@ class OneShotMethod:
     searches: ClassVar[bool] = False
     #: settings the method fixes whatever is asked (e.g. darts2's order)
     fixed: ClassVar[Mapping[str, Any]] = {}
+    #: whether the method's weights train with SGD only (it moves momentum buffers itself)
+    sgd_only: ClassVar[bool] = False
 
     def __init__(self, **settings: Any) -> None:
         self.settings = OneShotSettings.from_mapping({**settings, **self.fixed})
+        if self.sgd_only and self.settings.optimizer != "sgd":
+            raise ValueError(f"invalid one-shot setting(s): optimizer: method {self.name!r} trains its weights with "
+                             f"SGD only (it copies or permutes momentum buffers), got {self.settings.optimizer!r}")
 
     @classmethod
     def supported_spaces(cls) -> list[str]:

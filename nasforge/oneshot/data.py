@@ -118,9 +118,12 @@ def calibration_batches(x: Tensor, count: int, batch_size: int, seed: int,
 
 def weight_optimizer(params: list[nn.Parameter], settings: OneShotSettings,
                      steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    """SGD with Nesterov-free momentum and a cosine schedule over ``steps`` (DARTS, SPOS)."""
-    opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
-                          weight_decay=settings.weight_decay)
+    """SGD with Nesterov-free momentum (DARTS, SPOS), or AdamW with ``settings.optimizer ==
+    "adamw"`` (AutoFormer's transformer supernets), and a cosine schedule over ``steps``."""
+    if getattr(settings, "optimizer", "sgd") == "adamw":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
     return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps), eta_min=settings.lr * 0.01)
 
 

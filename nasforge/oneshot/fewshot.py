@@ -283,6 +283,7 @@ class FewShot(WeightSharingMethod):
 
     name = "fewshot"
     fixed = {"sampling": "uniform"}
+    sgd_only = True
     #: whether the split groups options by gradient matching (else one group per option)
     matches_gradients = False
 

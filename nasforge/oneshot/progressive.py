@@ -173,6 +173,7 @@ class ProgressiveShrinking(WeightSharingMethod):
 
     name = "ofa"
     fixed = {"sampling": "uniform"}
+    sgd_only = True
 
     @classmethod
     def supported_spaces(cls) -> list[str]:

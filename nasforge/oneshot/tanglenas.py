@@ -12,7 +12,11 @@ space:
   centre slice of the 3x3 one; average pooling, skip and zero are mixed by output;
 - ``mbconv`` (:mod:`nasforge.oneshot.mbconv_relaxed`): kernel sizes and expansion ratios of a
   layer are centre crops and leading channels of the largest, the width multiplier scales
-  leading channels, and a stage's depth mixes the outputs of its candidate depths.
+  leading channels, and a stage's depth mixes the outputs of its candidate depths;
+- ``vit`` and ``gpt`` (:mod:`nasforge.oneshot.transformer_supernet`): embedding channels, heads
+  and MLP units are leading slices of the largest block, mixed in weight space; LayerNorm
+  mixes its outputs over the embedding widths, depth the outputs after each candidate depth,
+  and ``vit``'s patch sizes (separate embeddings) their logits.
 
 The bilevel loop is DARTS's first-order one (:class:`~nasforge.oneshot.gradient.GradientMethod`);
 the derived arch is the arg-max option of every decision.

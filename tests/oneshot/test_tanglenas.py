@@ -32,7 +32,7 @@ def _wide_mbconv():
 
 
 def test_tanglenas_runs_on_every_space_with_a_supernet():
-    assert set(TangleNAS.supported_spaces()) == {"nb201", "macro", "mbconv"}
+    assert set(TangleNAS.supported_spaces()) == {"nb201", "macro", "mbconv", "vit", "gpt"}
 
 
 def test_entangled_edge_shares_one_weight():
