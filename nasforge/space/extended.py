@@ -80,6 +80,11 @@ class ExtendedSpace(Space):
         return getattr(self.base, "default_task", None)
 
     @property
+    def task_kind(self) -> str | None:
+        """The kind of task the base's networks are for (``"sequence"`` for ``gpt``), if it says."""
+        return getattr(self.base, "task_kind", None)
+
+    @property
     def default_input_shape(self) -> tuple[int, ...] | None:
         return getattr(self.base, "default_input_shape", None)
 

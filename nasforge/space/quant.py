@@ -49,6 +49,9 @@ class QuantSpace(ExtendedSpace):
                  act_bits: Sequence[int] = DEFAULT_BITS, keep: Sequence[float] = DEFAULT_KEEP,
                  base_settings: Mapping[str, Any] | None = None, name: str | None = None) -> None:
         base = base if isinstance(base, Space) else get_space(base, **dict(base_settings or {}))
+        if getattr(base, "task_kind", None) == "sequence":
+            raise ValueError(f"quant: space {base.name!r} builds language models of token ids; quantization and "
+                             "pruning probe and calibrate networks of float inputs, so it is not supported")
         if isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= 64:
             raise ValueError(f"groups: expected an integer in [1, 64], got {groups!r}")
         w_opts = tuple(check_bits(b, "weight_bits") for b in weight_bits)

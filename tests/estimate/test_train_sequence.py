@@ -112,3 +112,9 @@ def test_other_evaluators_and_extended_spaces_refuse_or_adapt_for_text():
     assert "mixup" not in [c.name for c in joint.choices] and "lr" in [c.name for c in joint.choices]
     with pytest.raises(ValueError, match="mixup"):
         get_space("joint", base="gpt", recipe=["lr", "mixup"])
+
+
+def test_quantized_spaces_refuse_language_models():
+    with pytest.raises(ValueError, match="quant: space 'gpt' builds language models"):
+        get_space("quant", base="gpt")
+    assert get_space("joint", base="gpt").task_kind == "sequence"
