@@ -29,6 +29,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from nasforge.space.inputs import example_input
+
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
@@ -132,7 +134,7 @@ def _probe(model: nn.Module, units: list[Any], input_shape: tuple[int, ...]) -> 
     try:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         gen = torch.Generator().manual_seed(0)
-        x = torch.randn((_PROBE_BATCH, *input_shape), generator=gen).to(device)
+        x = example_input(model, input_shape, _PROBE_BATCH, random=True, generator=gen).to(device)  # token ids for an LM
         with torch.no_grad():
             model(x)
     finally:

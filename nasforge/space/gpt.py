@@ -39,6 +39,10 @@ class GPTSpace(Space):
     default_task = "stdlib"
     #: the kind of task its networks are for (:data:`nasforge.task.task.SEQUENCE`)
     task_kind = "sequence"
+    #: the shape of its default task (``stdlib``: windows of 64 tokens over 96 characters), for
+    #: costs measured without data (``nasforge cost``)
+    default_input_shape = (64,)
+    default_num_classes = 96
     #: the ``train`` evaluator's settings a run uses unless it sets them: a search of 4 trials
     #: and its final retraining take a few minutes on a laptop CPU (docs/guide.md); small
     #: batches (many steps per epoch) and no label smoothing suit next-token training

@@ -98,3 +98,16 @@ def test_sampled_networks_build():
     for _ in range(5):
         model = space.build(space.sample(rng), TaskShape((CONTEXT,), VOCAB))
         assert count_params(model) < 400_000
+
+
+def test_every_static_cost_metric_measures_a_language_model():
+    """Token ids, not floats, reach the network in every measurement (space.inputs.example_input)."""
+    from nasforge.hardware.metrics import STATIC_METRICS, hardware_metrics
+
+    space = get_space("gpt")
+    assert (space.default_input_shape, space.default_num_classes) == ((CONTEXT,), VOCAB)  # stdlib's
+    model = space.build(space.parse("e32|h1r1"), TaskShape(space.default_input_shape, space.default_num_classes))
+    metrics = hardware_metrics(model, (CONTEXT,), STATIC_METRICS)
+    linear_macs = hand_count(32, [(1, 1)])[1] // 2 - 2 * CONTEXT * CONTEXT * HEAD_DIM  # attention is no layer
+    assert metrics["bitops"] == linear_macs * 32 * 32 and metrics["memory_mb"] > 0
+    assert metrics["model_bytes"] == 4 * count_params(model)
