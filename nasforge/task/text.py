@@ -11,8 +11,8 @@ releases, so every Python 3.11 install gives the same text (SHA-256 :data:`STDLI
 Options follow the spec after commas, ``key=value``: ``level`` (``char``, the default: one token
 per distinct character of the whole text, sorted by code point; or ``byte``: 256 tokens, one per
 UTF-8 byte) and ``context`` (tokens per window, default :data:`DEFAULT_CONTEXT`), e.g.
-``text:corpus.txt,level=byte,context=128`` or ``stdlib:context=32``. A path that exists as
-given is taken whole, commas and all.
+``text:corpus.txt,level=byte,context=128`` or ``stdlib:context=32``. The path is the longest
+comma-separated prefix that names a file, so a path may hold commas too.
 
 The token stream is split contiguously, in order, into train / validation / test (80% / 10% /
 10%); each part is cut into non-overlapping windows of ``context`` tokens, the target of each
@@ -208,9 +208,9 @@ def load_text(argument: str | None, *, seed: int = 0, val_fraction: float = 0.2)
     del seed, val_fraction  # the split is fixed by position
     if not argument:
         raise ValueError("the text task needs a path: text:/path/to/corpus.txt[,level=byte][,context=64]")
-    path_text, options_text = argument, ""
-    if not Path(argument).expanduser().is_file() and "," in argument:
-        path_text, _, options_text = argument.partition(",")
-    settings = _settings(parse_options(options_text, f"text:{argument}"))
-    path = Path(path_text).expanduser()
+    parts, options = argument.split(","), []
+    while len(parts) > 1 and not Path(",".join(parts)).expanduser().is_file():
+        options.insert(0, parts.pop())  # options trail the path, which may hold commas itself
+    settings = _settings(parse_options(",".join(options), f"text:{argument}"))
+    path = Path(",".join(parts)).expanduser()
     return text_task(read_text(path), name=path.stem, **settings)  # type: ignore[arg-type]

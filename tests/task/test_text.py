@@ -69,6 +69,10 @@ def test_user_text_file(tmp_path):
     other.write_text("abcd" * 300, encoding="utf-8")
     small = load_task(f"text:{other},level=byte,context=8")
     assert small.input_shape == (8,) and small.num_classes == 256
+    with_options = load_task(f"text:{path},context=32")  # a path with a comma, then an option
+    assert with_options.name == "poem, draft" and with_options.input_shape == (32,)
+    with pytest.raises(ValueError, match="option 'ctx=3'"):
+        load_task(f"text:{other},ctx=3")
     assert np.array_equal(encode("dab", ()), np.array([100, 97, 98]))
     assert decode(encode("wörld", task.class_names), task.class_names) == "wörld"
     with pytest.raises(ValueError, match="not in the vocabulary"):
