@@ -159,3 +159,14 @@ def test_cli_gpt_supernet_then_any_strategy_searches_it_with_perplexity(tmp_path
         m = json.loads(metrics)
         assert m["perplexity"] == pytest.approx(math.exp(m["val_loss"]))
         assert 1.0 < m["perplexity"] < 11  # better than uniform over the corpus's 11 characters
+
+
+def test_optimizer_setting_trains_with_adamw_and_methods_that_move_momentum_refuse_it():
+    state = get_method("sandwich", optimizer="adamw", epochs=1, lr=0.002).begin(tiny_spaces()["gpt"],
+                                                                                tiny_task_for("gpt"))
+    assert isinstance(state.opt, torch.optim.AdamW)
+    for method in ("fewshot", "fewshot-gm", "ofa"):
+        with pytest.raises(ValueError, match=f"optimizer: method '{method}' trains its weights with SGD only"):
+            get_method(method, optimizer="adamw")
+    with pytest.raises(ValueError, match="optimizer: Input should be 'sgd' or 'adamw'"):
+        get_method("spos", optimizer="adam")
