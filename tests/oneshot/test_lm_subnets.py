@@ -21,6 +21,7 @@ from nasforge.oneshot.lm.hf import load_llama, save_llama, tiny_llama
 from nasforge.oneshot.lm.tokens import score, split_windows
 from nasforge.space.hf_lm import HFLMSpace
 from nasforge.space.registry import get_space
+from nasforge.strategy.base import STRATEGIES
 from nasforge.task import load_task
 
 TASK = "stdlib:level=byte,context=32"
@@ -174,3 +175,39 @@ def test_a_search_without_transformers_is_refused_naming_the_extra(monkeypatch):
     space = HFLMSpace(str(Path(__file__).parents[1] / "data" / "tiny-llama"))
     with pytest.raises(IncompatibleError, match=r"nasforge\[lm\]"):
         LMSubnetEvaluator.check_space(space, LMSubnetSettings())
+
+
+#: ask/tell strategies that cannot search hf-lm, and what their refusal says
+REFUSED_STRATEGIES = {"fbnetv3": "pretraining needs the free statistics"}
+#: strategies guided by a zero-cost proxy: hf-lm builds no network to score, so every
+#: architecture ranks last (a warning says so) and they search as random search does
+UNSCORED_STRATEGIES = ("proxy-evolution", "proxy-local", "proxy-warmstart")
+
+
+@pytest.fixture(scope="module")
+def random_llama(tmp_path_factory):
+    from matrix_harness import tiny_llama_checkpoint
+
+    return tiny_llama_checkpoint(tmp_path_factory.mktemp("random-llama") / "model")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES.list())
+def test_every_ask_tell_strategy_searches_hf_lm(strategy, random_llama, tmp_path):
+    from matrix_harness import STRATEGY_SETTINGS
+
+    args = ["search", "--task", "stdlib:level=byte,context=16", "--space", "hf-lm", "-P", f"model={random_llama}",
+            "--evaluator", "lm-subnet", "-E", "eval_windows=4", "-E", "latency_repeats=1", "--strategy", strategy,
+            "--trials", "2", "--no-final-retrain", "--out", str(tmp_path / "run")]
+    for item in STRATEGY_SETTINGS.get(strategy, []):
+        args += ["-S", item]
+    if strategy in UNSCORED_STRATEGIES:
+        with pytest.warns(RuntimeWarning, match="has no model builder"):
+            result = CliRunner().invoke(app, args)
+    else:
+        result = CliRunner().invoke(app, args)
+    text = " ".join(result.output.split())
+    if strategy in REFUSED_STRATEGIES:
+        assert result.exit_code == 2 and REFUSED_STRATEGIES[strategy] in text, text
+    else:
+        assert result.exit_code == 0, text
+        assert "2 trials: 2 complete" in text, text
