@@ -170,3 +170,23 @@ def test_optimizer_setting_trains_with_adamw_and_methods_that_move_momentum_refu
             get_method(method, optimizer="adamw")
     with pytest.raises(ValueError, match="optimizer: Input should be 'sgd' or 'adamw'"):
         get_method("spos", optimizer="adam")
+
+
+def test_vit_search_with_the_supernet_evaluator_writes_a_run_directory(tmp_path):
+    """Any ask/tell strategy scores vit sub-networks with inherited weights (Python API, run directory)."""
+    import nasforge
+
+    supernet = _perturbed("vit")
+    save_supernet(supernet, tmp_path / "vit.pt")
+    result = nasforge.search(tiny_task_for("vit"), tiny_spaces()["vit"], "evolution", evaluator="supernet",
+                             evaluator_settings={"path": str(tmp_path / "vit.pt"), "threads": 1},
+                             strategy_settings={"population_size": 2, "sample_size": 1}, trials=4,
+                             final_retrain=False, run_dir=tmp_path / "run", progress=False)
+    assert all((tmp_path / "run" / name).is_file() for name in ("config.yaml", "trials.db", "pareto.csv"))
+    done = [t for t in result.trials if t.status == "complete"]
+    assert len(done) == 4 and all(0.0 <= t.metrics["val_accuracy"] <= 1.0 for t in done)
+    net = supernet.extract(done[0].arch).eval()  # the trial's score is the extracted network's accuracy
+    data = SplitTensors.of(tiny_task_for("vit"))
+    with torch.no_grad():
+        acc = float((net(data.x_val).argmax(1) == data.y_val).float().mean())
+    assert done[0].metrics["val_accuracy"] == pytest.approx(acc)
