@@ -46,6 +46,8 @@ def lm_subnets(
     population: Annotated[int, typer.Option(min=2, help="NSGA-II population size")] = 8,
     objective: Objectives = None,
     constraint: Constraints = None,
+    final_front: Annotated[bool, typer.Option(
+        "--final-front", help="also export every sub-network of the Pareto front (RUN/best/front/<i>/)")] = False,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     device: Device = "auto",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default: "
@@ -82,6 +84,7 @@ def lm_subnets(
                                      or None},
                           objectives=objective_list(objective), constraints=constraint or None,
                           budget={"trials": trials, "minutes": None}, seed=seed, device=resolved,
+                          final_front=final_front,
                           context={"space": HFLMSpace(str(model), **space_settings)})
     except (ConfigError, ValueError) as exc:
         fail(exc)

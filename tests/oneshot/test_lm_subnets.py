@@ -4,6 +4,7 @@ seconds on the byte-level stdlib corpus by a module fixture; never a hub downloa
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_lm_subnets_command_runs_finetuning_search_and_export(pretrained, tmp_pa
     out = tmp_path / "run"
     args = ["lm-subnets", "--model", str(pretrained), "--task", TASK, "--finetune-steps", "4", "--finetune-batch",
             "8", "--trials", "6", "--population", "3", "-E", "eval_windows=16", "-E", "latency_repeats=2",
-            "--device", "cpu", "--out", str(out)]
+            "--final-front", "--device", "cpu", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     for name in ("config.yaml", "trials.db", "pareto.csv", "report.html", "supernet/config.json",
@@ -160,6 +161,9 @@ def test_lm_subnets_command_runs_finetuning_search_and_export(pretrained, tmp_pa
     arch = HFLMSpace(str(out / "supernet")).parse(summary["arch"])
     assert json.loads((out / "best" / "model" / "config.json").read_text())["num_hidden_layers"] == arch["layers"]
     assert "selected: hf-lm:" in " ".join(result.output.split())
+    members = list(csv.DictReader(open(out / "best" / "front.csv")))
+    assert members and all(float(m["max_abs_logit_difference"]) < 1e-5 for m in members)
+    assert all((out / "best" / "front" / m["member"] / "model" / "model.safetensors").is_file() for m in members)
     again = CliRunner().invoke(app, ["resume", str(out)])
     assert again.exit_code == 0 and "the run is complete" in " ".join(again.output.split()), again.output
     refused = CliRunner().invoke(app, [*args[:-1], str(out)])
