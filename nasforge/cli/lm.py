@@ -80,8 +80,7 @@ def lm_subnets(
     try:
         cfg = load_config(task=task, space="hf-lm", space_settings={"model": str(supernet), **space_settings},
                           strategy="nsga2", strategy_settings={"population_size": population},
-                          evaluator={"name": "lm-subnet", "settings": pairs(evaluator_setting, "--evaluator-setting")
-                                     or None},
+                          evaluator={"name": "lm-subnet", "settings": pairs(evaluator_setting, "--evaluator-setting")},
                           objectives=objective_list(objective), constraints=constraint or None,
                           budget={"trials": trials, "minutes": None}, seed=seed, device=resolved,
                           final_front=final_front,
@@ -90,12 +89,17 @@ def lm_subnets(
         fail(exc)
     if finetune_steps > 0:
         from nasforge.oneshot.lm.finetune import finetune_checkpoint
+        from nasforge.oneshot.lm.tokens import split_windows
         from nasforge.task import load_task
 
+        try:
+            data = load_task(task, seed=seed)
+            split_windows(data, "train", int(HFLMSpace(str(model)).config["vocab_size"]))  # text that fits, or why not
+        except (ValueError, OSError) as exc:
+            fail(f"--task: {exc}")
         typer.echo(f"fine-tuning {model} as a super-network ({finetune_steps} sandwich steps) into {supernet}")
         try:
-            record = finetune_checkpoint(model, load_task(task, seed=seed), supernet, settings, space_settings,
-                                         resolved)
+            record = finetune_checkpoint(model, data, supernet, settings, space_settings, resolved)
         except (ValueError, ImportError, FloatingPointError) as exc:
             fail(exc)
         before, after = record["val_perplexity_before"], record["val_perplexity_after"]

@@ -168,6 +168,10 @@ def test_lm_subnets_command_runs_finetuning_search_and_export(pretrained, tmp_pa
     assert again.exit_code == 0 and "the run is complete" in " ".join(again.output.split()), again.output
     refused = CliRunner().invoke(app, [*args[:-1], str(out)])
     assert refused.exit_code == 2 and "nasforge resume" in refused.output
+    digits = CliRunner().invoke(app, ["lm-subnets", "--model", str(pretrained), "--task", "digits", "--out",
+                                      str(tmp_path / "digits")])
+    assert digits.exit_code == 2 and "not a text (sequence) task" in " ".join(digits.output.split())
+    assert not (tmp_path / "digits" / "supernet").exists()
 
 
 def test_a_search_without_transformers_is_refused_naming_the_extra(monkeypatch):
