@@ -83,7 +83,7 @@ def oneshot(
 
 @app.command(cls=Command)
 def supernet(
-    space: Annotated[str, typer.Option(help="space with a supernet: macro, mbconv, nb201")] = "macro",
+    space: Annotated[str, typer.Option(help="space with a supernet: macro, mbconv, nb201, vit, gpt")] = "macro",
     task: Annotated[str, typer.Option(help="task, e.g. cifar10")] = "cifar10",
     method: Annotated[str, typer.Option(help="a weight-sharing method: spos (uniform single path), sandwich "
                                         "(OFA/BigNAS), random-ws, fewshot, fewshot-gm (few-shot NAS), ofa "
