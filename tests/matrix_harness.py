@@ -32,7 +32,10 @@ SPACE_SETTINGS = {
     "quant": ["base=conv1d", "base_settings={channels: [4, 8], max_depth: 2}"],
     "hf-lm": [f"model={TINY_LLAMA}"],
     "vit": ["embed_dims=[8,16]", "depths=[1,2]", "heads=[1,2]", "head_dim=4"],
+    "gpt": ["embed_dims=[8,16]", "max_depth=2", "heads=[1,2]", "mlp_ratios=[1,2]", "head_dim=4"],
 }
+#: the text task of the gpt space: a character corpus of this many characters, windows of CONTEXT
+CORPUS_CHARS, CONTEXT = 1200, 8
 #: strategy settings that fit a budget of a few trials
 STRATEGY_SETTINGS = {
     "proxy-evolution": ["pool_size=8", "warm_start=2", "population_size=2", "sample_size=1", "candidates=2",
@@ -93,15 +96,22 @@ def prepare(root: Path) -> dict[str, Path]:
     from nasforge.hardware.metrics import TaskShape
     from nasforge.oneshot.io import save_supernet
     from nasforge.oneshot.supernet import SUPERNETS, build_supernet
+    from nasforge.task import load_task
 
+    words = ["the ", "cat ", "sat ", "on ", "a ", "mat. "]
+    corpus = "".join(words[i] for i in rng.integers(0, len(words), CORPUS_CHARS))[:CORPUS_CHARS]
+    (root / "corpus.txt").write_text(corpus)
+    files["text"] = root / "corpus.txt"
+    text_task = load_task(task_of("gpt", files))
     for space_name in SUPERNETS.list():
         if space_name not in SPACE_SETTINGS:  # a space the matrix does not cover (yet)
             continue
         space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
-        files[f"supernet-{space_name}"] = save_supernet(build_supernet(space, TaskShape((3, 8, 8), 3)),
+        shape = text_task if space_name == "gpt" else TaskShape((3, 8, 8), 3)
+        files[f"supernet-{space_name}"] = save_supernet(build_supernet(space, shape),
                                                         root / f"supernet-{space_name}.pt")
     files["tiny-llama"] = tiny_llama_checkpoint(root / "tiny-llama")
-    for space_name in ("conv1d", "joint", "quant", "mbconv", "vit"):
+    for space_name in ("conv1d", "joint", "quant", "mbconv", "vit", "gpt"):
         space = space_from_settings(space_name, SPACE_SETTINGS[space_name])
         path = root / f"measured-{space_name}.csv"
         with open(path, "w", newline="") as fh:
@@ -138,6 +148,8 @@ def space_from_settings(name: str, items: list[str]):
 
 
 def task_of(space: str, files: dict[str, Path]) -> str:
+    if space == "gpt":
+        return f"text:{files['text']},context={CONTEXT}"
     return f"npz:{files['signals' if space in ('conv1d', 'joint', 'quant') else 'images']}"
 
 

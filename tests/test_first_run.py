@@ -17,7 +17,7 @@ from nasforge.task import load_task, task_from_arrays
 
 runner = CliRunner()
 
-DIGITS_ADVICE = "spaces that fit task 'digits': macro, mbconv, nb201; space 'conv1d' fits the built-in task(s) mnist1d"
+DIGITS_ADVICE = "spaces that fit task 'digits': macro, mbconv, nb201, vit; space 'conv1d' fits the built-in task(s) mnist1d"
 
 
 @pytest.fixture

@@ -20,12 +20,14 @@ REFUSED = {
     ("tabular", "quant"): "there is no table of this space",
     ("supernet", "quant"): "it needs a space with a supernet",
     # hf-lm's sub-networks inherit a checkpoint's weights: only the lm-subnet evaluator scores them
-    ("train", "hf-lm"): "has no model builder",
+    ("train", "hf-lm"): "space 'hf-lm' has no model builder",
     ("tabular", "hf-lm"): "there is no table of this space",
-    ("proxy", "hf-lm"): "has no model builder",
+    ("proxy", "hf-lm"): "space 'hf-lm' has no model builder",
     ("supernet", "hf-lm"): "it needs a space with a supernet",
     ("predictor", "hf-lm"): "predictor data no-measurements-of-hf-lm does not exist",
     ("tabular", "vit"): "there is no table of this space",
+    ("tabular", "gpt"): "there is no table of this space",
+    ("proxy", "gpt"): "the zero-cost proxies score classifiers of float inputs",
 }
 
 
