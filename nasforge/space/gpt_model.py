@@ -26,6 +26,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812 - the usual name
 
+from nasforge.space.transformer_blocks import PreNormBlock
+
 INIT_STD = 0.02  # GPT-2's initialisation of linear and embedding weights
 
 
@@ -49,32 +51,12 @@ class CausalSelfAttention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(b, t, self.heads * self.head_dim))
 
 
-class MLP(nn.Module):
-    """``fc1`` to ``hidden`` units, GELU, ``fc2`` back to ``embed``."""
-
-    def __init__(self, embed: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(embed, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, embed)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class Block(nn.Module):
-    """Pre-LayerNorm transformer block: ``x + attn(ln1(x))``, then ``x + mlp(ln2(x))``."""
+class Block(PreNormBlock):
+    """Pre-LayerNorm block (:class:`~nasforge.space.transformer_blocks.PreNormBlock`) with causal
+    self-attention."""
 
     def __init__(self, embed: int, heads: int, head_dim: int, hidden: int) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(embed)
-        self.attn = CausalSelfAttention(embed, heads, head_dim)
-        self.ln2 = nn.LayerNorm(embed)
-        self.mlp = MLP(embed, hidden)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
+        super().__init__(embed, CausalSelfAttention(embed, heads, head_dim), hidden)
 
 
 class GPT(nn.Module):

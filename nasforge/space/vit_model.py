@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nasforge.space.transformer_blocks import PreNormBlock
+
 
 class PatchEmbed(nn.Module):
     """Non-overlapping ``patch x patch`` patches -> linear projection to ``embed`` channels, then
@@ -61,29 +63,12 @@ class Attention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, t, self.heads * self.head_dim))
 
 
-class MLP(nn.Sequential):
-    """``Linear(embed, hidden) -> GELU -> Linear(hidden, embed)``."""
-
-    def __init__(self, embed: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(embed, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, embed)
-
-
-class TransformerBlock(nn.Module):
-    """Pre-LayerNorm encoder block: ``x + attn(ln1(x))``, then ``x + mlp(ln2(x))``."""
+class TransformerBlock(PreNormBlock):
+    """Pre-LayerNorm encoder block (:class:`~nasforge.space.transformer_blocks.PreNormBlock`)
+    with (non-causal) self-attention."""
 
     def __init__(self, embed: int, heads: int, head_dim: int, hidden: int) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(embed)
-        self.attn = Attention(embed, heads, head_dim)
-        self.ln2 = nn.LayerNorm(embed)
-        self.mlp = MLP(embed, hidden)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
+        super().__init__(embed, Attention(embed, heads, head_dim), hidden)
 
 
 class ViTHead(nn.Module):
