@@ -12,7 +12,7 @@ import pickle
 import numpy as np
 import pytest
 import yaml
-from matrix_harness import SPACE_SETTINGS, prepare
+from matrix_harness import SPACE_SETTINGS, prepare, task_of
 
 from nasforge.core.records import FAILED
 from nasforge.estimate.base import EVALUATORS, IncompatibleError, RunContext
@@ -71,8 +71,7 @@ def supported(evaluator, files):
 def build(evaluator, space_name, files):
     cls = EVALUATORS.get(evaluator)
     settings = cls.Settings.model_validate(SETTINGS[evaluator](space_name, files))
-    task = load_task(TEXT_TASK if space_name == "hf-lm" else
-                     f"npz:{files['signals' if space_name in ('conv1d', 'joint', 'quant') else 'images']}", seed=0)
+    task = load_task(TEXT_TASK if space_name == "hf-lm" else task_of(space_name, files), seed=0)
     space = space_of(space_name)
     return cls, settings, space, cls.for_run(RunContext(space, task, 0), settings)
 
