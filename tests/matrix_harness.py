@@ -43,7 +43,7 @@ STRATEGY_SETTINGS = {
     "proxy-warmstart": ["pool_size=8", "warm_start=2", "scorer_settings={batch_size: 8}"],
     "proxy-local": ["pool_size=8", "n_init=2", "scorer_settings={batch_size: 8}"],
     "evolution": ["population_size=2", "sample_size=1"],
-    "bananas": ["n_init=2", "n_random=10", "epochs=20"],
+    "bananas": ["n_init=2", "n_random=4", "top_k=2", "n_mutations=4", "epochs=20"],
     "nsga2": ["population_size=2"],
     "fbnetv3": ["pool_size=30", "initial=2", "batch=1", "population=4", "generations=1"],
 }
