@@ -4,23 +4,17 @@ seconds writes every column, and every method gets the same budget (within one s
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "peers_e2e.py"
 #: CPU seconds a method may run past the smoke test's budget (its last trial, which ends past it)
 SLACK = 4.0
 
 
 @pytest.fixture(scope="module")
-def peers():
-    spec = importlib.util.spec_from_file_location("peers_e2e", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def peers(benchmark_script):
+    return benchmark_script("peers_e2e")
 
 
 def test_hypervolume_and_front(peers):

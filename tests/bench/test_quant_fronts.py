@@ -3,23 +3,17 @@ compared by hypervolume on one shared scale."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "quant_fronts.py"
 TINY = ["epochs=1", "final_epochs=1", "qat_epochs=0", "final_qat_epochs=1", "data_fraction=0.05", "batch_size=256"]
 
 
 @pytest.fixture(scope="module")
-def fronts():
-    spec = importlib.util.spec_from_file_location("quant_fronts", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def fronts(benchmark_script):
+    return benchmark_script("quant_fronts")
 
 
 def test_hypervolumes_share_one_scale(fronts, tmp_path):

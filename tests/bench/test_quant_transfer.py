@@ -4,8 +4,6 @@ transferred predictor with the quantized-only one at each number of quantized sa
 from __future__ import annotations
 
 import csv
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,15 +11,10 @@ import pytest
 from nasforge.estimate.predictors.transfer import float_point
 from nasforge.space.quant import QuantSpace
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "quant_predictor_transfer.py"
-
 
 @pytest.fixture(scope="module")
-def transfer():
-    spec = importlib.util.spec_from_file_location("quant_predictor_transfer", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def transfer(benchmark_script):
+    return benchmark_script("quant_predictor_transfer")
 
 
 def test_collect_trains_each_arch_once(transfer, tmp_path):

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 import nasforge
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "size_bands.py"
-
 
 @pytest.fixture(scope="module")
-def size_bands():
-    spec = importlib.util.spec_from_file_location("size_bands", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def size_bands(benchmark_script):
+    return benchmark_script("size_bands")
 
 
 def test_report_reads_the_best_accuracy_per_band(size_bands, tmp_path, capsys):
