@@ -3,6 +3,9 @@
     python benchmarks/oneshot.py nb201 --methods darts gdas pcdarts spos random-ws --seeds 0 1 2
     python benchmarks/oneshot.py macro --variants spos sandwich --seeds 0 1 2
     python benchmarks/oneshot.py macro --skeleton default --variants eq-sandwich eq-spos --seeds 0 1 2
+    python benchmarks/oneshot.py nb201 --methods darts darts-pt --set epochs=50 --tag -50ep --seeds 0 1 2
+    python benchmarks/oneshot.py nb201 --methods darts --set epochs=50 'early_stop="skip"' --tag -50ep-es
+    python benchmarks/oneshot.py collapse --methods darts-50ep darts-pt-50ep darts-50ep-es
     python benchmarks/oneshot.py memory
     python benchmarks/oneshot.py report          # markdown tables from runs/oneshot
 
@@ -230,7 +233,6 @@ def _free_mass(weights: dict) -> float:
 
 def report(root: Path) -> None:
     """Markdown tables of every finished run under ``root``."""
-    free = {"none", "skip_connect", "avg_pool_3x3"}
     runs: dict[str, list[dict]] = {}
     print("| method | seed | search s | derived architecture | true CIFAR-10 acc | param-free edges | "
           "param-free prob. epoch 1 -> last |\n|---|---|---|---|---|---|---|")
@@ -241,8 +243,7 @@ def report(root: Path) -> None:
         r["method"] = path.parent.name  # the run folder: method plus any --tag
         r["true_accuracy"] = _true_accuracy(r["arch"])
         runs.setdefault(r["method"], []).append(r)
-        ops = [part.split("~")[0] for part in r["arch"].split(":", 1)[1].replace("+", "").split("|") if part]
-        r["free_edges"] = sum(op in free for op in ops)
+        r["free_edges"] = _free_edges(r["arch"])
         traj = [t for t in r["epochs"] if t["arch_weights"]]
         mass = f"{_free_mass(traj[0]['arch_weights']):.2f} -> {_free_mass(traj[-1]['arch_weights']):.2f}" if traj else "-"
         print(f"| {r['method']} | {path.name[4:]} | {r['search_seconds']:.0f} | `{r['arch'].split(':', 1)[1]}` | "
@@ -295,10 +296,58 @@ def _macro_table(root: Path, folder: str) -> None:
     print()
 
 
+def _free_edges(key: str) -> int:
+    """Parameter-free operations (none, skip_connect, avg_pool_3x3) among an NB201 arch's 6 edges."""
+    ops = [part.split("~")[0] for part in key.split(":", 1)[1].replace("+", "").split("|") if part]
+    return sum(op in ("none", "skip_connect", "avg_pool_3x3") for op in ops)
+
+
+def collapse(root: Path, folders: list[str], every: int = 5) -> None:
+    """The DARTS collapse curve of the nb201 run ``folders`` (method + tag, e.g. ``darts-50ep``):
+    at epoch 1 and every ``every``-th epoch, the mean over finished seeds of the parameter-free
+    operations' probability per edge, the parameter-free edges of the arg-max arch and that
+    arch's true accuracy; then the result (DARTS-PT: its perturbation-selected arch; early
+    stopping: the arch where training ended) and the epochs trained."""
+    curves: dict[str, list[dict]] = {}
+    for folder in folders:
+        for path in sorted((root / "nb201" / folder).glob("seed*")):
+            if _done(path):
+                curves.setdefault(folder, []).append(_oneshot(path))
+    if not curves:
+        print(f"no finished runs of {folders} under {root / 'nb201'}")
+        return
+    last = max(len(r["epochs"]) for rs in curves.values() for r in rs)
+    marks = sorted({1, *range(every, last + 1, every), last})
+    print("Each cell: param-free probability per edge / param-free edges of the arg-max arch (of 6) / its true "
+          "CIFAR-10 accuracy, mean over seeds (runs stopped early count up to their last epoch).\n")
+    print("| epoch | " + " | ".join(f"{f} ({len(curves[f])} seeds)" for f in curves) + " |")
+    print("|---|" + "---|" * len(curves))
+    for mark in marks:
+        cells = []
+        for rs in curves.values():
+            at = [r["epochs"][mark - 1] for r in rs if len(r["epochs"]) >= mark]
+            if not at:
+                cells.append("stopped")
+                continue
+            mass = statistics.mean(_free_mass(e["arch_weights"]) for e in at)
+            free = statistics.mean(_free_edges(e["derived"]) for e in at)
+            acc = statistics.mean(_true_accuracy(e["derived"]) for e in at)
+            cells.append(f"{mass:.2f} / {free:.1f} / {acc:.2f}")
+        print(f"| {mark} | " + " | ".join(cells) + " |")
+    result = [_mean_sd([_true_accuracy(r["arch"]) for r in rs]) + f" ({statistics.mean(_free_edges(r['arch']) for r in rs):.1f} free)"
+              for rs in curves.values()]
+    trained = [", ".join(str(len(r["epochs"])) for r in rs) for rs in curves.values()]
+    seconds = [f"{statistics.mean(r['search_seconds'] for r in rs):.0f}" for rs in curves.values()]
+    print("| result: true acc (param-free edges) | " + " | ".join(result) + " |")
+    print("| epochs trained per seed | " + " | ".join(trained) + " |")
+    print("| search s (mean) | " + " | ".join(seconds) + " |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=["nb201", "macro", "memory", "report"])
-    parser.add_argument("--methods", nargs="+", default=["darts", "gdas", "pcdarts", "spos", "random-ws"])
+    parser.add_argument("study", choices=["nb201", "macro", "memory", "report", "collapse"])
+    parser.add_argument("--methods", nargs="+", default=["darts", "gdas", "pcdarts", "spos", "random-ws"],
+                        help="nb201: the methods to run; collapse: the run folders (method + tag) to plot")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=[*VARIANTS, *EQUAL_COMPUTE])
     parser.add_argument("--skeleton", choices=list(SKELETONS), default="reduced",
                         help="macro: the issue-7 reduced supernet (stem 8, head 128, 4 epochs) or the default one")
@@ -314,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
         run_nb201(args.methods, args.seeds, args.root, overrides, args.tag)
     elif args.study == "macro":
         run_macro(args.variants, args.seeds, args.root, args.archs, args.skeleton)
+    elif args.study == "collapse":
+        collapse(args.root, args.methods)
     elif args.study == "memory":
         run_memory(args.root)
     else:

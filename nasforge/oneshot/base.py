@@ -66,7 +66,10 @@ class OneShotSettings(Training):
     Architecture parameters: ``arch_lr`` / ``arch_weight_decay`` (Adam, betas 0.5/0.999 as in
     DARTS), ``warmup_epochs`` of weight-only training, ``order`` 1 or 2 (DARTS), Gumbel
     temperature annealed from ``tau_max`` to ``tau_min`` (GDAS), ``partial_channels`` K
-    (PC-DARTS), ``latency_weight`` and ``latency_table`` (ProxylessNAS), ``pt_tune_steps`` (DARTS-PT).
+    (PC-DARTS), ``latency_weight`` and ``latency_table`` (ProxylessNAS), ``pt_tune_steps`` (DARTS-PT),
+    ``early_stop`` (``"skip"``: DARTS+'s criterion, Liang et al. 2019 -- training ends after the
+    first epoch whose derived arch has ``early_stop_skips`` or more skip connections; the
+    derived arch of that epoch is the result).
 
     Evaluation with inherited weights: ``bn_mode`` (see :mod:`nasforge.oneshot.bn`),
     ``calib_batches`` of ``batch_size`` training images, ``eval_images`` validation images
@@ -105,6 +108,9 @@ class OneShotSettings(Training):
     latency_table: str | None = Field(None, description="ProxylessNAS: a latency table JSON file to read "
                                       "(or write): runs that share it share one measurement")
     pt_tune_steps: int = Field(10, ge=0)
+    early_stop: Literal["off", "skip"] = Field("off", description="gradient methods: 'skip' ends training once "
+                                               "the derived arch has early_stop_skips skip connections (DARTS+)")
+    early_stop_skips: int = Field(2, ge=1, description="early_stop='skip': the skip connections that end training")
     bn_mode: str = "recalibrate"
     calib_batches: int = Field(4, ge=1)
     eval_images: int = Field(0, ge=0)
@@ -241,11 +247,17 @@ class TrainingState:
         self.data = data
         self.gen = gen
         self.trajectory: list[EpochRecord] = []
+        #: why training ended before ``settings.epochs`` (an early-stopping criterion), else None
+        self.stopped: str | None = None
         self._start = time.perf_counter()
 
     @property
     def epochs_done(self) -> int:
         return len(self.trajectory)
+
+    def training(self) -> bool:
+        """Whether another epoch is due: fewer than ``settings.epochs`` done and not stopped early."""
+        return self.stopped is None and self.epochs_done < self.settings.epochs
 
     def seconds(self) -> float:
         """Training seconds, over every session of the run."""
@@ -256,7 +268,7 @@ class TrainingState:
 
         return {"supernet": self.supernet.state_dict(), "gen": self.gen.get_state(),
                 "torch_rng": torch.get_rng_state(), "trajectory": [r.to_dict() for r in self.trajectory],
-                "seconds": self.seconds()}
+                "seconds": self.seconds(), "stopped": self.stopped}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         import torch
@@ -265,6 +277,7 @@ class TrainingState:
         self.gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         self.trajectory = [EpochRecord.from_dict(r) for r in state["trajectory"]]
+        self.stopped = state.get("stopped")  # absent in checkpoints written before early stopping
         self._start = time.perf_counter() - float(state["seconds"])
 
 
@@ -316,7 +329,7 @@ class OneShotMethod:
     def train(self, space: Space, task: Task, search: Any = None, device: str = "cpu") -> OneShotResult:
         """Train every epoch on ``device`` and finish (``search``: the inherited-weight search, where used)."""
         state = self.begin(space, task, device)
-        while state.epochs_done < self.settings.epochs:
+        while state.training():
             self.epoch(state)
         return self.end(state, search)
 

@@ -22,7 +22,10 @@ weights frozen), then a weight step on a training batch (SGD, cosine schedule). 
   mixed op -- the entangled layer already gives.
 
 The derived architecture is the arg-max operation of every edge; the trajectory records the
-operation probabilities of every edge after each epoch.
+operation probabilities of every edge after each epoch. ``early_stop = "skip"`` ends training
+after the first epoch whose derived arch has ``early_stop_skips`` skip connections (DARTS+,
+Liang et al. 2019: the growth of parameter-free operations is the symptom of DARTS' collapse);
+the result's ``info`` then names the criterion and the epoch.
 """
 
 from __future__ import annotations
@@ -54,6 +57,15 @@ from nasforge.oneshot.data import (
     weight_optimizer,
 )
 from nasforge.oneshot.supernet import Supernet
+
+
+#: the operation DARTS+'s early-stopping criterion counts
+SKIP = "skip_connect"
+
+
+def skip_count(arch: Any) -> int:
+    """How many decisions of ``arch`` chose a skip connection."""
+    return sum(value == SKIP for value in arch.values())
 
 
 @contextmanager
@@ -123,6 +135,9 @@ class GradientMethod(OneShotMethod):
     def begin(self, space: Any, task: Any, device: str = "cpu") -> GradientState:
         settings = self.settings
         self.check_space(space)
+        if settings.early_stop == "skip" and not any(SKIP in c.options for c in space.choices):
+            raise ValueError(f"invalid one-shot setting(s): early_stop: 'skip' counts {SKIP!r} operations, "
+                             f"which space {space.name!r} does not have")
         gen = setup_torch(settings)
         data = SplitTensors.of(task)
         supernet = self.build(space, task, settings).to(device)
@@ -157,10 +172,19 @@ class GradientMethod(OneShotMethod):
         record = EpochRecord(epoch + 1, float(np.mean(losses)), state.seconds(), supernet.derive().key,
                              supernet.arch_weights(), info)
         state.trajectory.append(record)
+        if settings.early_stop == "skip" and state.epochs_done < settings.epochs:
+            skips = skip_count(supernet.derive())
+            if skips >= settings.early_stop_skips:
+                state.stopped = (f"the derived arch has {skips} skip connections (early_stop_skips = "
+                                 f"{settings.early_stop_skips}) after epoch {record.epoch} of {settings.epochs}")
         return record
 
     def end(self, state: GradientState, search: Any = None) -> OneShotResult:
-        return self.finish(state.supernet, state.settings, state.trajectory, state.seconds(), state.data)
+        result = self.finish(state.supernet, state.settings, state.trajectory, state.seconds(), state.data)
+        if state.stopped is None:
+            return result
+        return replace(result, info={**result.info, "stopped_early": state.stopped,
+                                     "epochs_trained": state.epochs_done})
 
     def finish(self, supernet: Supernet, settings: OneShotSettings, trajectory: list[EpochRecord],
                seconds: float, data: SplitTensors) -> OneShotResult:

@@ -118,7 +118,7 @@ def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage
     for record in state.trajectory:  # a kill between checkpoint and record: the checkpoint wins
         if record.epoch not in recorded:
             storage.add_epoch(record.epoch, record.to_dict(), clock.now())
-    while state.epochs_done < settings.epochs:
+    while state.training():
         if config.budget.minutes is not None and clock.now() >= config.budget.minutes * 60:
             log.warning("the time budget ended training after %d of %d epochs", state.epochs_done, settings.epochs)
             break
@@ -128,6 +128,8 @@ def run_oneshot(path: Path, config: Any, space: Any, task: Any, storage: Storage
         storage.set_meta("elapsed_seconds", clock.now())
         if on_epoch is not None:
             on_epoch(record, settings.epochs)
+    if state.stopped is not None:
+        log.info("%s stopped early after epoch %d: %s", config.strategy, state.epochs_done, state.stopped)
     save_supernet(state.supernet, path / SUPERNET)
     objectives, constraints = config.parsed_objectives(), config.parsed_constraints()
 
