@@ -58,7 +58,6 @@ from nasforge.oneshot.data import (
 )
 from nasforge.oneshot.supernet import Supernet
 
-
 #: the operation DARTS+'s early-stopping criterion counts
 SKIP = "skip_connect"
 
