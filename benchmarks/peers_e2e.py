@@ -67,19 +67,11 @@ COLUMNS = ("task", "method", "seed", "budget_cpu_s", "cpu_s", "trials", "front_s
 
 
 def load(name: str, seed: int) -> Any:
-    """The task ``name`` (``cifar10-subset-16px``: the subset, 2x2 average-pooled to 16x16)."""
+    """The task ``name`` (``cifar10-subset-16px``: the subset, 2x2 average-pooled to 16x16,
+    i.e. the built-in ``cifar10-subset:16``)."""
     from nasforge.task import load_task
-    from nasforge.task.task import Task
 
-    if name != "cifar10-subset-16px":
-        return load_task(name, seed=seed)
-    t = load_task("cifar10-subset", seed=seed)
-
-    def pool(x: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(x.reshape(len(x), 3, 16, 2, 16, 2).mean((3, 5)), dtype=np.float32)
-
-    return Task(name, pool(t.x_train), t.y_train, pool(t.x_val), t.y_val, pool(t.x_test), t.y_test,
-                t.num_classes, t.class_names)
+    return load_task("cifar10-subset:16" if name == "cifar10-subset-16px" else name, seed=seed)
 
 
 def hypervolume(points: Sequence[tuple[float, int]], ref_params: int = REF_PARAMS) -> float:

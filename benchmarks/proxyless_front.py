@@ -2,10 +2,12 @@
 latency and trained accuracy, and the front they form (numbers in docs/benchmarks.md).
 
     python benchmarks/proxyless_front.py run --weights 0 0.5 2 --seeds 0 1 2
+    python benchmarks/proxyless_front.py run --task cifar10-subset:16 --weights 0 2 --root runs/proxyless16 \
+        --set epochs=5 data_fraction=0.5 --final-epochs 5        # the CPU budget of docs/benchmarks.md
     python benchmarks/proxyless_front.py report          # a markdown table from runs/proxyless
 
 Every run is a ``nasforge.search`` run directory (``runs/proxyless/w<weight>/seed<k>``) of the
-``proxyless`` strategy on ``mbconv`` / CIFAR-10 with the final retraining of the derived arch
+``proxyless`` strategy on ``mbconv`` / ``--task`` (default CIFAR-10) with the final retraining of the derived arch
 (``best/summary.json``: test accuracy, params); all runs share one latency table
 (``runs/proxyless/lut.json``), so their latency terms use one measurement. A finished run (one
 with ``report.html``) is skipped, an interrupted one resumed. After the runs, each distinct
@@ -32,7 +34,8 @@ def _out(root: Path, weight: float, seed: int) -> Path:
     return root / f"w{weight:g}" / f"seed{seed}"
 
 
-def run(weights: list[float], seeds: list[int], root: Path, overrides: dict[str, Any], final_epochs: int) -> None:
+def run(weights: list[float], seeds: list[int], root: Path, overrides: dict[str, Any], final_epochs: int,
+        task: str = "cifar10") -> None:
     import nasforge
     from nasforge.run.runner import resume_search
 
@@ -46,11 +49,11 @@ def run(weights: list[float], seeds: list[int], root: Path, overrides: dict[str,
             if (out / "trials.db").is_file():
                 resume_search(out)
             else:
-                nasforge.search("cifar10", "mbconv", "proxyless", strategy_settings=settings, seed=seed, trials=1,
+                nasforge.search(task, "mbconv", "proxyless", strategy_settings=settings, seed=seed, trials=1,
                                 run_dir=out, evaluator_settings={"final_epochs": final_epochs})
             summary = json.loads((out / "best" / "summary.json").read_text())
             print(f"w={weight:g} seed {seed}: {summary['arch']} test acc {summary['test_accuracy']:.4f}", flush=True)
-    measure(root)
+    measure(root, task)
 
 
 def _records(root: Path) -> list[dict[str, Any]]:
@@ -75,15 +78,15 @@ def _records(root: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def measure(root: Path) -> dict[str, float]:
-    """Measured latency (ms, median) of every derived arch not measured yet."""
+def measure(root: Path, task: str = "cifar10") -> dict[str, float]:
+    """Measured latency (ms, median) of every derived arch not measured yet, at ``task``'s input size."""
     from nasforge.hardware.latency import LatencySettings, measure_latency
     from nasforge.space.registry import get_space
     from nasforge.task import load_task
 
     path = root / "latency.json"
     known: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
-    task = load_task("cifar10")
+    task = load_task(task)
     space = get_space("mbconv")
     settings = LatencySettings(warmup=10, repeats=50, clock="cpu")
     for row in _records(root):
@@ -94,12 +97,12 @@ def measure(root: Path) -> dict[str, float]:
     return known
 
 
-def report(root: Path) -> None:
+def report(root: Path, task: str = "cifar10") -> None:
     import numpy as np
 
     from nasforge.core.pareto import non_dominated
 
-    measured = measure(root)
+    measured = measure(root, task)
     rows = sorted(_records(root), key=lambda r: (r["weight"], r["seed"]))
     losses = np.array([(-r["test_accuracy"], measured[r["arch"]]) for r in rows]).reshape(-1, 2)
     front = {int(i) for i in non_dominated(losses)}
@@ -119,14 +122,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--final-epochs", type=int, default=FINAL_EPOCHS)
     parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--task", default="cifar10", help="the task (e.g. cifar10-subset:16, 16x16 pixels)")
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                         help="override a one-shot setting (e.g. epochs=20)")
     args = parser.parse_args(argv)
     if args.study == "run":
         overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-        run(args.weights, args.seeds, args.root, overrides, args.final_epochs)
+        run(args.weights, args.seeds, args.root, overrides, args.final_epochs, args.task)
     else:
-        report(args.root)
+        report(args.root, args.task)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,8 @@ class OneShotSettings(Training):
     (``0`` = all). Search over the trained supernet: ``search_trials`` archs proposed by
     ``search_strategy`` (an ask/tell strategy name). ``rank_archs`` > 0 also scores that many
     random archs with inherited weights at the end (the supernet's ranking against the
-    benchmark's truth and against FLOPs, under each of ``rank_bn_modes``).
+    benchmark's truth and against FLOPs, under each of ``rank_bn_modes``), drawn with
+    ``rank_seed`` (default: the run's seed).
 
     Few-shot NAS (:mod:`nasforge.oneshot.fewshot`): ``split_on`` decisions, ``groups`` per
     decision (``fewshot-gm``), ``warmup_fraction`` of the steps before the split. Progressive
@@ -117,6 +118,8 @@ class OneShotSettings(Training):
     search_trials: int = Field(50, ge=1)
     search_strategy: str = "evolution"
     rank_archs: int = Field(0, ge=0, description="random archs scored with inherited weights at the end")
+    rank_seed: int | None = Field(None, ge=0, description="the seed that draws the ranked archs (default: the "
+                                  "run's seed); fix it to rank the same archs in every run")
     rank_bn_modes: tuple[str, ...] = ()
     threads: int | None = Field(None, ge=1)
     # few-shot NAS (nasforge.oneshot.fewshot)

@@ -164,7 +164,8 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 # ------------------------------------------------------------------ ranking study
 def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path,
                   device: str | None = None) -> list[dict[str, Any]]:
-    """Score ``settings.rank_archs`` random archs with inherited weights (on ``device``, default the
+    """Score ``settings.rank_archs`` random archs (drawn with ``rank_seed``, default the run's seed)
+    with inherited weights (on ``device``, default the
     supernet's) under each BN mode
     (``rank_bn_modes``, default ``bn_mode``); write ``ranking.csv`` (``ranking-<mode>.csv`` for
     further modes) and ``correlations.csv`` (Kendall/Spearman, top-10% and top-5 precision and
@@ -173,7 +174,8 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
     from nasforge.oneshot.evaluator import SupernetEvaluator
     from nasforge.oneshot.ranking import COLUMNS, correlations, rank_archs
 
-    archs = supernet.space.sample_distinct(settings.rank_archs, settings.seed)
+    archs = supernet.space.sample_distinct(settings.rank_archs,
+                                           settings.seed if settings.rank_seed is None else settings.rank_seed)
     rows: list[dict[str, Any]] = []
     for i, mode in enumerate(settings.rank_bn_modes or (settings.bn_mode,)):
         evaluator = SupernetEvaluator(supernet, task, mode, settings.calib_batches, 128, settings.eval_images,

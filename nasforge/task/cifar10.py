@@ -4,7 +4,9 @@
 ``"cifar10:/path/to/cifar-10-batches-py"`` or by ``$NASFORGE_CIFAR10`` (50,000 / 10,000 images);
 without either it falls back to ``cifar10-subset.npz`` in the data directory (see
 :func:`nasforge.paths.data_file`), named ``cifar10-subset`` so results are never mistaken for full
-CIFAR-10. ``cifar10-subset`` always loads the subset. Nothing is downloaded.
+CIFAR-10. ``cifar10-subset`` always loads the subset; ``cifar10-subset:16`` (or ``:8``) loads it
+average-pooled to 16x16 (8x8) pixels, for CPU budgets (task name ``cifar10-subset-16px``).
+Nothing is downloaded.
 
 Images are ``(N, 3, 32, 32)``, scaled to [0, 1] and normalised with the usual CIFAR-10 channel
 mean and std; the validation split is a stratified ``val_fraction`` of train, drawn from ``seed``.
@@ -24,7 +26,7 @@ import numpy as np
 from nasforge.core.paths import MissingDataError, data_file
 from nasforge.task.arrays import task_from_arrays
 from nasforge.task.normalize import Normalization
-from nasforge.task.registry import no_argument, register_task
+from nasforge.task.registry import register_task
 from nasforge.task.safe_pickle import load_cifar_pickle
 from nasforge.task.task import Task, TaskDataError
 
@@ -51,15 +53,42 @@ def load_cifar10(argument: str | os.PathLike | None = None, *, seed: int = 0,
 @register_task("cifar10-subset")
 def load_cifar10_subset(argument: str | None = None, *, seed: int = 0,
                         val_fraction: float = 0.2) -> Task:
-    """The 4,660 / 846-image subset ``cifar10-subset.npz`` from the data directory."""
-    no_argument("cifar10-subset", argument)
+    """The 4,660 / 846-image subset ``cifar10-subset.npz`` from the data directory; an argument
+    (``16`` or ``8``) is the side its images are average-pooled to."""
+    side = _pooled_side(argument)
     path = data_file("cifar10-subset.npz", "the cifar10 task (without $NASFORGE_CIFAR10)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = [data[key] for key in ("x_train", "y_train", "x_test", "y_test")]
     except (OSError, ValueError, KeyError) as error:  # object arrays need pickle, which is refused
         raise TaskDataError(f"{path} is not a readable CIFAR-10 subset: {error}") from None
-    return _task("cifar10-subset", *arrays, seed, val_fraction)
+    if side == 32:
+        return _task("cifar10-subset", *arrays, seed, val_fraction)
+    x, y, x_test, y_test = arrays
+    return _task(f"cifar10-subset-{side}px", _pool(x, side), y, _pool(x_test, side), y_test, seed, val_fraction)
+
+
+#: the sides ``cifar10-subset:SIDE`` accepts (32 / SIDE-pixel squares are averaged)
+POOLED_SIDES = (8, 16, 32)
+
+
+def _pooled_side(argument: str | None) -> int:
+    if argument is None:
+        return 32
+    try:
+        side = int(argument)
+    except ValueError:
+        side = -1
+    if side not in POOLED_SIDES:
+        raise ValueError(f"cifar10-subset:{argument}: the argument is the pooled image side, one of "
+                         f"{', '.join(map(str, POOLED_SIDES))} (e.g. cifar10-subset:16)")
+    return side
+
+
+def _pool(x: np.ndarray, side: int) -> np.ndarray:
+    """``(N, 3, 32, 32)`` images averaged over ``32 // side`` squares: ``(N, 3, side, side)`` float32."""
+    f = 32 // side
+    return np.ascontiguousarray(x.reshape(len(x), 3, side, f, side, f).astype(np.float32).mean((3, 5)))
 
 
 def read_cifar10_batches(folder: str | os.PathLike) -> tuple[np.ndarray, ...]:

@@ -121,3 +121,19 @@ def test_parse_task_spec() -> None:
     assert parse_task_spec("npz:C:/data/a.npz") == ("npz", "C:/data/a.npz")
     assert parse_task_spec("C:/data/a.npz") == ("npz", "C:/data/a.npz")
     assert parse_task_spec("data/a.npz") == ("npz", "data/a.npz")
+
+
+@pytest.mark.parametrize("side", [16, 8])
+def test_cifar10_subset_pooled_is_the_average_of_the_normalised_pixels(side: int) -> None:
+    full, pooled = load_task("cifar10-subset"), load_task(f"cifar10-subset:{side}")
+    f = 32 // side
+    expected = full.x_train.reshape(len(full.x_train), 3, side, f, side, f).mean((3, 5))
+    assert pooled.name == f"cifar10-subset-{side}px" and pooled.input_shape == (3, side, side)
+    assert np.abs(pooled.x_train - expected).max() < 1e-5
+    assert (pooled.y_train == full.y_train).all() and (pooled.y_test == full.y_test).all()
+
+
+@pytest.mark.parametrize("argument", ["12", "64", "0"])
+def test_cifar10_subset_refuses_other_sides(argument: str) -> None:
+    with pytest.raises(ValueError, match=f"cifar10-subset:{argument}: .*one of 8, 16, 32"):
+        load_task(f"cifar10-subset:{argument}")
