@@ -85,7 +85,7 @@ def truth(root: Path) -> dict[str, float]:
     finally:
         storage.close()
     return {t.arch.key: float(t.metrics["val_accuracy"]) for t in trials
-            if t.status == "ok" and "val_accuracy" in t.metrics}
+            if t.status == "complete" and "val_accuracy" in t.metrics}
 
 
 def study(run: Path, known: dict[str, float]) -> list[dict[str, Any]]:
@@ -121,14 +121,28 @@ def study(run: Path, known: dict[str, float]) -> list[dict[str, Any]]:
     return out
 
 
+def _settings(config: Path, *keys: str) -> dict[str, Any]:
+    """The settings under ``keys`` of a run's ``config.yaml``."""
+    import yaml
+
+    node = yaml.safe_load(config.read_text())
+    for key in keys:
+        node = node[key]
+    return node
+
+
 def report(root: Path) -> None:
     known = truth(root)
-    print(f"truth: {len(known)} subnets trained alone ({json.dumps(TRUTH)}), validation accuracy "
+    recipe = _settings(root / "truth" / "config.yaml", "evaluator", "settings") if known else {}
+    recipe = {k: recipe[k] for k in ("epochs", "batch_size", "lr", "optimizer", "data_fraction") if k in recipe}
+    print(f"truth: {len(known)} subnets trained alone ({json.dumps(recipe)}), validation accuracy "
           f"{min(known.values()):.3f} to {max(known.values()):.3f}\n" if known else "truth: none finished\n")
     cells: dict[tuple[str, str], dict[str, list[float]]] = {}
     for run in sorted((root / "supernet").glob("*/seed*")):
         if not (run / "ranking.csv").is_file() or not known:
             continue
+        epochs = _settings(run / "config.yaml", "strategy_settings").get("epochs")
+        print(f"{run.parent.name} {run.name}: {epochs} epochs")
         for row in study(run, known):
             cell = cells.setdefault((run.parent.name, row["predictor"]), {})
             for key in ("kendall", "spearman", "precision_top10pct", "precision_top5", "kendall_top10pct", "n"):

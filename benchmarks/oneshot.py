@@ -3,8 +3,8 @@
     python benchmarks/oneshot.py nb201 --methods darts gdas pcdarts spos random-ws --seeds 0 1 2
     python benchmarks/oneshot.py macro --variants spos sandwich --seeds 0 1 2
     python benchmarks/oneshot.py macro --skeleton default --variants eq-sandwich eq-spos --seeds 0 1 2
-    python benchmarks/oneshot.py nb201 --methods darts darts-pt --set epochs=50 --tag -50ep --seeds 0 1 2
-    python benchmarks/oneshot.py nb201 --methods darts --set epochs=50 'early_stop="skip"' --tag -50ep-es
+    python benchmarks/oneshot.py nb201 --methods darts darts-pt --set epochs=50 --tag=-50ep --seeds 0 1 2
+    python benchmarks/oneshot.py nb201 --methods darts --set epochs=50 'early_stop="skip"' --tag=-50ep-es
     python benchmarks/oneshot.py collapse --methods darts-50ep darts-pt-50ep darts-50ep-es
     python benchmarks/oneshot.py memory
     python benchmarks/oneshot.py report          # markdown tables from runs/oneshot
