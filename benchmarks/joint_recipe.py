@@ -84,15 +84,8 @@ SETTINGS = {
 
 
 def load(name: str, seed: int) -> Task:
-    if name != "cifar10-subset-16px":
-        return load_task(name, seed=seed)
-    t = load_task("cifar10-subset", seed=seed)
-
-    def pool(x: np.ndarray) -> np.ndarray:  # 2x2 average pooling: 32x32 -> 16x16, 4x cheaper
-        return np.ascontiguousarray(x.reshape(len(x), 3, 16, 2, 16, 2).mean((3, 5)), dtype=np.float32)
-
-    return Task(name, pool(t.x_train), t.y_train, pool(t.x_val), t.y_val, pool(t.x_test), t.y_test,
-                t.num_classes, t.class_names)
+    """The task ``name`` (``cifar10-subset-16px``: the built-in ``cifar10-subset:16``, 4x cheaper)."""
+    return load_task("cifar10-subset:16" if name == "cifar10-subset-16px" else name, seed=seed)
 
 
 def arm_dir(out: Path, task_name: str, seed: int, joint: bool) -> Path:
