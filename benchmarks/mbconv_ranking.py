@@ -73,8 +73,9 @@ def run_supernets(root: Path, method: str, seeds: list[int], n: int, overrides: 
                         final_retrain=False)
 
 
-def truth(root: Path) -> dict[str, float]:
-    """Stand-alone validation accuracy of each finished truth trial, by arch key."""
+def truth(root: Path, metric: str = "val_accuracy") -> dict[str, float]:
+    """``metric`` of each finished truth trial (stand-alone validation accuracy by default; the
+    train evaluator also records ``params``, ``flops`` and ``train_seconds``), by arch key."""
     from nasforge.experiment.run_dir import DB
     from nasforge.experiment.storage import Storage
     from nasforge.space.registry import get_space
@@ -84,16 +85,16 @@ def truth(root: Path) -> dict[str, float]:
         trials = storage.trials(get_space("mbconv").parse)
     finally:
         storage.close()
-    return {t.arch.key: float(t.metrics["val_accuracy"]) for t in trials
-            if t.status == "complete" and "val_accuracy" in t.metrics}
+    return {t.arch.key: float(t.metrics[metric]) for t in trials
+            if t.status == "complete" and metric in t.metrics}
 
 
-def study(run: Path, known: dict[str, float]) -> list[dict[str, Any]]:
-    """Correlation rows of one supernet run's ``ranking.csv`` against ``known`` (plus params)."""
+def study(run: Path, known: dict[str, float], params: dict[str, float]) -> list[dict[str, Any]]:
+    """Correlation rows of one supernet run's ``ranking.csv`` against ``known``, plus a row for
+    ``params`` (each arch's parameter count, as the truth's trials recorded it)."""
     import numpy as np
 
     from nasforge.core.ranking import rank_correlations
-    from nasforge.hardware.metrics import TaskShape, count_params
     from nasforge.oneshot.ranking import (
         TOP_K,
         Ranked,
@@ -110,14 +111,13 @@ def study(run: Path, known: dict[str, float]) -> list[dict[str, Any]]:
     ranked = [Ranked(space.parse(r["arch"]), float(r["supernet_accuracy"]), known[r["arch"]], float(r["flops"]))
               for r in rows]
     out = [r for r in correlations(ranked) if r["target"] == "true_accuracy"]
-    shape = TaskShape((3, 16, 16), 10)
-    params = np.array([count_params(space.build(r.arch, shape)) for r in ranked], dtype=float)
+    sizes = np.array([params[r.arch.key] for r in ranked], dtype=float)
     values = np.array([r.true_accuracy for r in ranked])
-    kendall, spearman = rank_correlations(params, values, undefined=float("nan"))
+    kendall, spearman = rank_correlations(sizes, values, undefined=float("nan"))
     out.append({"predictor": "params", "target": "true_accuracy", "kendall": kendall, "spearman": spearman,
-                "precision_top10pct": top_k_precision(params, values, top_count(len(values))),
-                "precision_top5": top_k_precision(params, values, TOP_K),
-                "kendall_top10pct": top_kendall(params, values), "n": len(ranked)})
+                "precision_top10pct": top_k_precision(sizes, values, top_count(len(values))),
+                "precision_top5": top_k_precision(sizes, values, TOP_K),
+                "kendall_top10pct": top_kendall(sizes, values), "n": len(ranked)})
     return out
 
 
@@ -135,15 +135,23 @@ def report(root: Path) -> None:
     known = truth(root)
     recipe = _settings(root / "truth" / "config.yaml", "evaluator", "settings") if known else {}
     recipe = {k: recipe[k] for k in ("epochs", "batch_size", "lr", "optimizer", "data_fraction") if k in recipe}
-    print(f"truth: {len(known)} subnets trained alone ({json.dumps(recipe)}), validation accuracy "
-          f"{min(known.values()):.3f} to {max(known.values()):.3f}\n" if known else "truth: none finished\n")
+    if known:
+        values, seconds = list(known.values()), list(truth(root, "train_seconds").values())
+        print(f"truth: {len(known)} subnets trained alone ({json.dumps(recipe)}), validation accuracy "
+              f"{min(values):.3f} to {max(values):.3f} (mean {_mean_sd(values)}), {statistics.mean(seconds):.0f} s "
+              "of training per subnet\n")
+    else:
+        print("truth: none finished\n")
+    params = truth(root, "params")
     cells: dict[tuple[str, str], dict[str, list[float]]] = {}
     for run in sorted((root / "supernet").glob("*/seed*")):
         if not (run / "ranking.csv").is_file() or not known:
             continue
         epochs = _settings(run / "config.yaml", "strategy_settings").get("epochs")
-        print(f"{run.parent.name} {run.name}: {epochs} epochs")
-        for row in study(run, known):
+        rows = study(run, known, params)
+        print(f"{run.parent.name} {run.name}: {epochs} epochs, {_train_seconds(run):.0f} s of supernet training, "
+              f"supernet τ {rows[0]['kendall']:.3f}, supernet+FLOPs τ {rows[2]['kendall']:.3f}")
+        for row in rows:
             cell = cells.setdefault((run.parent.name, row["predictor"]), {})
             for key in ("kendall", "spearman", "precision_top10pct", "precision_top5", "kendall_top10pct", "n"):
                 cell.setdefault(key, []).append(float(row[key]))
@@ -153,6 +161,19 @@ def report(root: Path) -> None:
         stats = [_mean_sd(c[k]) for k in ("kendall", "spearman", "precision_top10pct", "precision_top5",
                                           "kendall_top10pct")]
         print(f"| {method} | {predictor} | {len(c['kendall'])} | " + " | ".join(stats) + f" | {int(min(c['n']))} |")
+
+
+def _train_seconds(run: Path) -> float:
+    """Supernet training seconds of a run: its last epoch's (they count from the start of training)."""
+    from nasforge.experiment.run_dir import DB
+    from nasforge.experiment.storage import Storage
+
+    storage = Storage(run / DB)
+    try:
+        epochs = storage.epochs()
+    finally:
+        storage.close()
+    return float(epochs[-1]["seconds"]) if epochs else float("nan")
 
 
 def _mean_sd(values: list[float]) -> str:

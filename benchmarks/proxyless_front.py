@@ -113,6 +113,11 @@ def report(root: Path, task: str = "cifar10") -> None:
         print(f"| {r['weight']:g} | {r['seed']} | `{r['arch'].split(':', 1)[1]}` | {table} | "
               f"{measured[r['arch']]:.2f} | {r['test_accuracy']:.4f} | {r['params']:,} | {r['search_seconds']:.0f} | "
               f"{'yes' if i in front else ''} |")
+    print("\n| latency weight | runs | measured ms (mean) | test acc (mean) | params (mean) |\n|---|---|---|---|---|")
+    for weight in sorted({r["weight"] for r in rows}):
+        rs = [r for r in rows if r["weight"] == weight]
+        print(f"| {weight:g} | {len(rs)} | {np.mean([measured[r['arch']] for r in rs]):.2f} | "
+              f"{np.mean([r['test_accuracy'] for r in rs]):.4f} | {np.mean([r['params'] for r in rs]):,.0f} |")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -168,11 +168,12 @@ class GradientMethod(OneShotMethod):
         info = {"arch_val_accuracy": arch_hits / arch_seen if arch_seen else float("nan")}
         if self.anneal:
             info["tau"] = float(supernet.tau)
-        record = EpochRecord(epoch + 1, float(np.mean(losses)), state.seconds(), supernet.derive().key,
+        derived = supernet.derive()
+        record = EpochRecord(epoch + 1, float(np.mean(losses)), state.seconds(), derived.key,
                              supernet.arch_weights(), info)
         state.trajectory.append(record)
         if settings.early_stop == "skip" and state.epochs_done < settings.epochs:
-            skips = skip_count(supernet.derive())
+            skips = skip_count(derived)
             if skips >= settings.early_stop_skips:
                 state.stopped = (f"the derived arch has {skips} skip connections (early_stop_skips = "
                                  f"{settings.early_stop_skips}) after epoch {record.epoch} of {settings.epochs}")

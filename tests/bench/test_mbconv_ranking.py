@@ -37,7 +37,7 @@ def test_report_rows_are_the_joined_correlations(study, capsys):
     script, root = study
     known = script.truth(root)
     run = root / "supernet" / "sandwich" / "seed0"
-    rows = {r["predictor"]: r for r in script.study(run, known)}
+    rows = {r["predictor"]: r for r in script.study(run, known, script.truth(root, "params"))}
     assert set(rows) == {"supernet", "flops", "supernet+flops", "params"}
     ranking = _ranking(run)
     keys = sorted(known)
