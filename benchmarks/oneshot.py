@@ -141,18 +141,22 @@ def run_nb201(methods: list[str], seeds: list[int], root: Path, overrides: dict 
                   f"({r['search_seconds']:.0f} s)", flush=True)
 
 
-def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int, skeleton: str = "reduced") -> None:
+def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int, skeleton: str = "reduced",
+              overrides: dict | None = None, tag: str = "") -> None:
+    """Train each variant's supernet per seed and rank ``archs`` random archs; ``overrides``
+    (e.g. ``{"epochs": 32}``) replace the variant's settings, in run folders ``<variant><tag>``."""
     space_settings, epochs, folder = SKELETONS[skeleton]
     for seed in seeds:
         for name in variants:
-            out = root / folder / name / f"seed{seed}"
+            out = root / folder / f"{name}{tag}" / f"seed{seed}"
             if name in EQUAL_COMPUTE:
-                method, overrides, passes = EQUAL_COMPUTE[name]
-                overrides = {**overrides, "epochs": max(1, round(4 * epochs / passes))}
+                method, base, passes = EQUAL_COMPUTE[name]
+                base = {**base, "epochs": max(1, round(4 * epochs / passes))}
                 modes = ["recalibrate"]
             else:
-                method, overrides, modes = VARIANTS[name]
-            settings = {**MACRO_SETTINGS, **overrides, "rank_archs": archs, "rank_bn_modes": modes}
+                method, base, modes = VARIANTS[name]
+            settings = {**MACRO_SETTINGS, **base, "rank_archs": archs, "rank_bn_modes": modes,
+                        **(overrides or {})}
             if _search(out, method, "macro", space_settings, settings, seed) is None:
                 continue
             first = _correlations(out)[0]
@@ -366,14 +370,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--archs", type=int, default=200)
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
-                        help="nb201: override a setting (e.g. epochs=40); the run folder gets --tag")
-    parser.add_argument("--tag", default="", help="suffix of the nb201 run folders, e.g. -40ep")
+                        help="nb201, macro: override a setting (e.g. epochs=40); the run folder gets --tag")
+    parser.add_argument("--tag", default="", help="suffix of the nb201 and macro run folders, e.g. -40ep")
     args = parser.parse_args(argv)
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    if args.set and not args.tag:
+        parser.error("--set needs a --tag, so the changed runs get folders of their own")
     if args.study == "nb201":
-        overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
         run_nb201(args.methods, args.seeds, args.root, overrides, args.tag)
     elif args.study == "macro":
-        run_macro(args.variants, args.seeds, args.root, args.archs, args.skeleton)
+        run_macro(args.variants, args.seeds, args.root, args.archs, args.skeleton, overrides, args.tag)
     elif args.study == "collapse":
         collapse(args.root, args.methods)
     elif args.study == "memory":
