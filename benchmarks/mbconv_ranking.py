@@ -90,7 +90,8 @@ def truth(root: Path, metric: str = "val_accuracy") -> dict[str, float]:
 
 
 def study(run: Path, known: dict[str, float], params: dict[str, float]) -> list[dict[str, Any]]:
-    """Correlation rows of one supernet run's ``ranking.csv`` against ``known``, plus a row for
+    """Correlation rows of one supernet run's ``ranking.csv`` against ``known`` (the supernet's
+    scores raw and smoothed by the ``ridge`` predictor, alone and with FLOPs), plus a row for
     ``params`` (each arch's parameter count, as the truth's trials recorded it)."""
     import numpy as np
 
@@ -99,6 +100,7 @@ def study(run: Path, known: dict[str, float], params: dict[str, float]) -> list[
         TOP_K,
         Ranked,
         correlations,
+        smoothed_scores,
         top_count,
         top_k_precision,
         top_kendall,
@@ -110,7 +112,7 @@ def study(run: Path, known: dict[str, float], params: dict[str, float]) -> list[
         rows = [r for r in csv.DictReader(fh) if r["arch"] in known]
     ranked = [Ranked(space.parse(r["arch"]), float(r["supernet_accuracy"]), known[r["arch"]], float(r["flops"]))
               for r in rows]
-    out = [r for r in correlations(ranked) if r["target"] == "true_accuracy"]
+    out = [r for r in correlations(ranked, smoothed_scores(ranked, space)) if r["target"] == "true_accuracy"]
     sizes = np.array([params[r.arch.key] for r in ranked], dtype=float)
     values = np.array([r.true_accuracy for r in ranked])
     kendall, spearman = rank_correlations(sizes, values, undefined=float("nan"))

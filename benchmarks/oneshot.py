@@ -268,46 +268,59 @@ def report(root: Path) -> None:
             print(f"| {row['step']} | {row['batch']} | {row['peak_mib']:.1f} |")
 
 
+def ranking_rows(out: Path) -> list[dict[str, Any]]:
+    """The correlation rows of a macro run, recomputed from its ``ranking.csv`` (the first BN
+    mode) with the supernet's scores smoothed by the ``ridge`` predictor, so runs made before
+    smoothing existed get its rows too."""
+    from nasforge.oneshot.ranking import Ranked, correlations, smoothed_scores
+    from nasforge.space.registry import get_space
+
+    with open(out / "ranking.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    space = get_space(rows[0]["arch"].split(":", 1)[0])
+    ranked = [Ranked(space.parse(r["arch"]), float(r["supernet_accuracy"]), float(r["true_accuracy"]),
+                     float(r["flops"])) for r in rows]
+    return correlations(ranked, smoothed_scores(ranked, space))
+
+
+#: the macro table's columns: (header, predictor, metric)
+MACRO_COLUMNS = [("supernet τ", "supernet", "kendall"), ("supernet ρ", "supernet", "spearman"),
+                 ("top-10% prec.", "supernet", "precision_top10pct"),
+                 ("τ in true top 10%", "supernet", "kendall_top10pct"),
+                 ("smoothed τ", "supernet-ridge", "kendall"),
+                 ("supernet+FLOPs τ", "supernet+flops", "kendall"),
+                 ("smoothed+FLOPs τ", "supernet-ridge+flops", "kendall"),
+                 ("smoothed+FLOPs ρ", "supernet-ridge+flops", "spearman"),
+                 ("smoothed+FLOPs top-10% prec.", "supernet-ridge+flops", "precision_top10pct"),
+                 ("supernet vs FLOPs τ", "supernet", "kendall@flops")]
+
+
 def _macro_table(root: Path, folder: str) -> None:
-    """The ranking table of the macro runs under ``root / folder`` (nothing when there are none)."""
-    stats: dict[tuple[str, str], dict[str, list[float]]] = {}
+    """The ranking table of the macro runs under ``root / folder`` (nothing when there are none):
+    mean ± sd over seeds of each variant's correlations (recomputed by :func:`ranking_rows`)."""
+    stats: dict[str, dict[str, list[float]]] = {}
     for path in sorted((root / folder).glob("*/seed*")):
-        if not _done(path) or not (path / "correlations.csv").is_file():
+        if not _done(path) or not (path / "ranking.csv").is_file():
             continue
-        modes = []
-        for row in _correlations(path):
-            cell = stats.setdefault((path.parent.name, row["bn_mode"]), {"train_s": []})
-            name = f"{row['predictor']}~{row['target']}"
-            cell.setdefault(f"{name}:k", []).append(float(row["kendall"]))
-            cell.setdefault(f"{name}:s", []).append(float(row["spearman"]))
-            for column in ("precision_top10pct", "kendall_top10pct"):  # absent in issue-7 runs
-                if row.get(column):
-                    cell.setdefault(f"{name}:{column}", []).append(float(row[column]))
-            modes += [row["bn_mode"]] if row["bn_mode"] not in modes else []
-        for mode in modes:
-            stats[(path.parent.name, mode)]["train_s"].append(_train_seconds(path))
+        cell = stats.setdefault(path.parent.name, {"train_s": []})
+        cell["train_s"].append(_train_seconds(path))
+        for row in ranking_rows(path):
+            suffix = "" if row["target"] == "true_accuracy" else f"@{row['target']}"
+            for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct"):
+                cell.setdefault(f"{row['predictor']}:{metric}{suffix}", []).append(float(row[metric]))
     if not stats:
         return
     print(f"{folder}:\n")
-    flops_k = [k for c in stats.values() for k in c.get("flops~true_accuracy:k", [])]
-    flops_s = [v for c in stats.values() for v in c.get("flops~true_accuracy:s", [])]
-    print(f"FLOPs alone on the same archs (each run's ranked archs): Kendall {_mean_sd(flops_k)}, "
-          f"Spearman {_mean_sd(flops_s)}\n")
-    top_p = [v for c in stats.values() for v in c.get("flops~true_accuracy:precision_top10pct", [])]
-    top_k = [v for c in stats.values() for v in c.get("flops~true_accuracy:kendall_top10pct", [])]
-    if top_p:
-        print(f"FLOPs alone: top-10% precision {_mean_sd(top_p)}, Kendall within the true top 10% {_mean_sd(top_k)}\n")
-    print("| variant | BN mode | seeds | supernet τ | supernet ρ | supernet top-10% prec. | supernet τ in top 10% | "
-          "supernet+FLOPs τ | supernet+FLOPs ρ | supernet vs FLOPs τ | train s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
-    for (variant, mode), c in stats.items():
-        print(f"| {variant} | {mode} | {len(c['train_s'])} | {_mean_sd(c['supernet~true_accuracy:k'])} | "
-              f"{_mean_sd(c['supernet~true_accuracy:s'])} | "
-              f"{_mean_sd(c.get('supernet~true_accuracy:precision_top10pct', []))} | "
-              f"{_mean_sd(c.get('supernet~true_accuracy:kendall_top10pct', []))} | "
-              f"{_mean_sd(c['supernet+flops~true_accuracy:k'])} | "
-              f"{_mean_sd(c['supernet+flops~true_accuracy:s'])} | {_mean_sd(c['supernet~flops:k'])} | "
-              f"{statistics.mean(c['train_s']):.0f} |")
+    flops = {metric: [v for c in stats.values() for v in c.get(f"flops:{metric}", [])]
+             for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct")}
+    print(f"FLOPs alone on the same archs (each run's ranked archs): Kendall {_mean_sd(flops['kendall'])}, "
+          f"Spearman {_mean_sd(flops['spearman'])}, top-10% precision {_mean_sd(flops['precision_top10pct'])}, "
+          f"Kendall within the true top 10% {_mean_sd(flops['kendall_top10pct'])}\n")
+    print("| variant | seeds | " + " | ".join(h for h, _, _ in MACRO_COLUMNS) + " | train s |")
+    print("|---|---|" + "---|" * len(MACRO_COLUMNS) + "---|")
+    for variant, c in stats.items():
+        cells = [_mean_sd(c.get(f"{p}:{m}" if "@" in m else f"{p}:{m}", [])) for _, p, m in MACRO_COLUMNS]
+        print(f"| {variant} | {len(c['train_s'])} | " + " | ".join(cells) + f" | {statistics.mean(c['train_s']):.0f} |")
     print()
 
 

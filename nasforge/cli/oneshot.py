@@ -50,7 +50,7 @@ def _search(method: str, space: str, space_setting: list[str] | None, task: str,
 
         with open(correlations) as fh:
             for row in csv.DictReader(fh):
-                typer.echo(f"{row['predictor']:>15} vs {row['target']:<13} [{row['bn_mode']}] kendall "
+                typer.echo(f"{row['predictor']:>20} vs {row['target']:<13} [{row['bn_mode']}] kendall "
                            f"{float(row['kendall']):.3f}  spearman {float(row['spearman']):.3f}  "
                            f"top-10% precision {float(row['precision_top10pct']):.2f}  "
                            f"top-5 precision {float(row['precision_top5']):.2f}  "

@@ -77,7 +77,9 @@ class OneShotSettings(Training):
     ``search_strategy`` (an ask/tell strategy name). ``rank_archs`` > 0 also scores that many
     random archs with inherited weights at the end (the supernet's ranking against the
     benchmark's truth and against FLOPs, under each of ``rank_bn_modes``), drawn with
-    ``rank_seed`` (default: the run's seed).
+    ``rank_seed`` (default: the run's seed); ``rank_smoothing`` names the predictor fitted to the
+    supernet's scores of those archs for the smoothed ranking (:mod:`nasforge.oneshot.ranking`;
+    ``""``: none).
 
     Few-shot NAS (:mod:`nasforge.oneshot.fewshot`): ``split_on`` decisions, ``groups`` per
     decision (``fewshot-gm``), ``warmup_fraction`` of the steps before the split. Progressive
@@ -121,6 +123,8 @@ class OneShotSettings(Training):
     rank_seed: int | None = Field(None, ge=0, description="the seed that draws the ranked archs (default: the "
                                   "run's seed); fix it to rank the same archs in every run")
     rank_bn_modes: tuple[str, ...] = ()
+    rank_smoothing: str = Field("ridge", description="the predictor fitted to the supernet's scores of the "
+                                "ranked archs for the smoothed ranking ('': none)")
     threads: int | None = Field(None, ge=1)
     # few-shot NAS (nasforge.oneshot.fewshot)
     split_on: tuple[str, ...] = Field((), description="few-shot: decisions to split on (default: the first)")
@@ -165,6 +169,17 @@ class OneShotSettings(Training):
         for value in values:
             cls._bn_mode(value)
         return values
+
+    @field_validator("rank_smoothing")
+    @classmethod
+    def _smoothing(cls, value: str) -> str:
+        from nasforge.estimate.predictors.base import PREDICTORS
+
+        if value and (value not in PREDICTORS or getattr(PREDICTORS.get(value), "needs_stats", False)):
+            usable = [n for n in PREDICTORS.list() if not getattr(PREDICTORS.get(n), "needs_stats", False)]
+            raise ValueError(f"rank_smoothing must be '' or a predictor of archs alone ({', '.join(usable)}), "
+                             f"got {value!r}")
+        return value
 
     @field_validator("tau_min")
     @classmethod

@@ -2,7 +2,8 @@
 
 ``rank_archs`` scores archs with the ``supernet`` evaluator; ``correlations`` gives, for each
 predictor against the truth (the supernet, FLOPs -- the free baseline -- and their combination,
-the mean of the two normalised ranks):
+the mean of the two normalised ranks; with ``smoothed`` scores also those and their combination
+with FLOPs):
 
 - Kendall's tau and Spearman's rho over all archs (``scipy.stats``);
 - top-k precision (:func:`top_k_precision`): the share of the true top-k that the predictor's
@@ -14,6 +15,14 @@ the mean of the two normalised ranks):
   Ning et al. 2021, "Evaluating efficient performance estimators of NAS").
 
 Higher scores mean better on both sides (FLOPs: more FLOPs predict higher accuracy).
+
+Smoothing (:func:`smoothed_scores`): a predictor of the ``nasforge`` registry (default
+``ridge``, one additive effect per option) fitted to the supernet's own scores of the ranked archs
+and read back on the same archs. Inherited-weight accuracy carries noise particular to each arch
+(its path's share of the training, its BN calibration); an additive model over many archs keeps
+what their options have in common and drops that noise. No true accuracy is used: the smoothed
+ranking costs nothing beyond the supernet's evaluations (the idea of training a predictor on
+one-shot scores, as in Ning et al. 2021's discussion of one-shot estimators).
 """
 
 from __future__ import annotations
@@ -128,9 +137,27 @@ COLUMNS = ("predictor", "target", "kendall", "spearman", "precision_top10pct", "
            "kendall_top10pct", "n")
 
 
-def correlations(ranked: Sequence[Ranked]) -> list[dict[str, Any]]:
+#: the predictor that smooths the supernet's scores by default (``rank_smoothing``)
+SMOOTHING = "ridge"
+
+
+def smoothed_scores(ranked: Sequence[Ranked], space: Any, predictor: str = SMOOTHING) -> np.ndarray:
+    """The supernet accuracies of ``ranked`` as ``predictor`` (a registered predictor name),
+    fitted to them on the space's one-hot encoding, gives them back (see the module docstring)."""
+    from nasforge.estimate.predictors.base import get_predictor
+
+    if len(ranked) < 2:
+        raise ValueError(f"smoothing needs at least 2 ranked archs, got {len(ranked)}")
+    x = np.stack([space.encode(r.arch) for r in ranked])
+    return get_predictor(predictor).fit(x, np.array([r.supernet_accuracy for r in ranked])).predict(x)
+
+
+def correlations(ranked: Sequence[Ranked], smoothed: np.ndarray | None = None,
+                 smoothing: str = SMOOTHING) -> list[dict[str, Any]]:
     """Rows of :data:`COLUMNS` (see the module docstring): one per predictor against the
-    truth where the table has it, and the supernet against FLOPs."""
+    truth where the table has it, and the supernet against FLOPs. ``smoothed`` (one score per
+    ranked arch, :func:`smoothed_scores`) adds ``supernet-<smoothing>`` and its combination with
+    FLOPs."""
     from nasforge.core.ranking import rank_correlations
 
     sup = np.array([r.supernet_accuracy for r in ranked])
@@ -139,8 +166,16 @@ def correlations(ranked: Sequence[Ranked]) -> list[dict[str, Any]]:
     combined = _normalised_ranks(sup) + _normalised_ranks(flops)
     pairs = [("supernet", sup, "flops", flops)]
     if np.isfinite(truth).all():
+        extra = []
+        if smoothed is not None:
+            smoothed = np.asarray(smoothed, dtype=float)
+            if smoothed.shape != sup.shape:
+                raise ValueError(f"{len(smoothed)} smoothed scores for {len(sup)} ranked archs")
+            extra = [(f"supernet-{smoothing}", smoothed, "true_accuracy", truth),
+                     (f"supernet-{smoothing}+flops", _normalised_ranks(smoothed) + _normalised_ranks(flops),
+                      "true_accuracy", truth)]
         pairs = [("supernet", sup, "true_accuracy", truth), ("flops", flops, "true_accuracy", truth),
-                 ("supernet+flops", combined, "true_accuracy", truth), *pairs]
+                 ("supernet+flops", combined, "true_accuracy", truth), *extra, *pairs]
     rows = []
     for name, pred, target, values in pairs:
         kendall, spearman = rank_correlations(pred, values, undefined=float("nan"))

@@ -169,10 +169,11 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
     supernet's) under each BN mode
     (``rank_bn_modes``, default ``bn_mode``); write ``ranking.csv`` (``ranking-<mode>.csv`` for
     further modes) and ``correlations.csv`` (Kendall/Spearman, top-10% and top-5 precision and
-    Kendall within the true top 10%, of the supernet, of FLOPs and of both against the
-    benchmark's truth where one exists; :mod:`nasforge.oneshot.ranking`); returns the rows."""
+    Kendall within the true top 10%, of the supernet, of FLOPs, of both, and of the supernet's
+    scores smoothed by ``rank_smoothing`` (alone and with FLOPs) against the benchmark's truth
+    where one exists; :mod:`nasforge.oneshot.ranking`); returns the rows."""
     from nasforge.oneshot.evaluator import SupernetEvaluator
-    from nasforge.oneshot.ranking import COLUMNS, correlations, rank_archs
+    from nasforge.oneshot.ranking import COLUMNS, correlations, rank_archs, smoothed_scores
 
     archs = supernet.space.sample_distinct(settings.rank_archs,
                                            settings.seed if settings.rank_seed is None else settings.rank_seed)
@@ -189,7 +190,9 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
                 writer.writerow([r.arch.key, f"{r.supernet_accuracy:.6f}",
                                  "" if r.true_accuracy != r.true_accuracy else f"{r.true_accuracy:.4f}",
                                  f"{r.flops:.0f}"])
-        rows += [{**row, "bn_mode": mode} for row in correlations(ranked)]
+        smoothed = smoothed_scores(ranked, supernet.space, settings.rank_smoothing) \
+            if settings.rank_smoothing and len(ranked) >= 2 else None
+        rows += [{**row, "bn_mode": mode} for row in correlations(ranked, smoothed, settings.rank_smoothing)]
     with open(out / CORRELATIONS, "w", newline="") as fh:
         names = [c for c in COLUMNS if c != "n"]
         writer = csv.DictWriter(fh, fieldnames=[names[0], names[1], "bn_mode", *names[2:], "n"])

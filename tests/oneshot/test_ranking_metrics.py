@@ -90,3 +90,44 @@ def test_correlation_rows_carry_the_top_metrics():
     assert supernet["kendall_top10pct"] == pytest.approx(-1.0)
     flops = rows[("flops", "true_accuracy")]
     assert flops["precision_top10pct"] == 0.0 and flops["precision_top5"] == 0.0
+
+
+def test_smoothing_recovers_an_additive_truth_from_noisy_supernet_scores():
+    """The truth is additive over the options; the supernet sees it through per-arch noise as
+    large as the truth's spread. The ridge fitted to the supernet's scores alone ranks far closer
+    to the truth than the raw scores, on every seed (a fixed draw: 200 archs of the macro space)."""
+    from nasforge.core.ranking import rank_correlations
+    from nasforge.oneshot.ranking import smoothed_scores
+    from nasforge.space.registry import get_space
+
+    space = get_space("macro")
+    archs = space.sample_distinct(200, 0)
+    effects = np.random.default_rng(0).normal(size=space.encoding_size)
+    truth = np.array([space.encode(a) @ effects for a in archs])
+    gains = []
+    for seed in range(3):
+        noisy = truth + np.random.default_rng(seed + 1).normal(scale=truth.std(), size=len(truth))
+        ranked = [Ranked(a, float(s), float(t), 1.0) for a, s, t in zip(archs, noisy, truth, strict=True)]
+        raw = rank_correlations(noisy, truth)[0]
+        smooth = rank_correlations(smoothed_scores(ranked, space), truth)[0]
+        assert 0.35 < raw < 0.65 and smooth > raw + 0.2, (seed, raw, smooth)
+        rows = {r["predictor"]: r for r in correlations(ranked, smoothed_scores(ranked, space))}
+        assert rows["supernet-ridge"]["kendall"] == pytest.approx(smooth)
+        assert "supernet-ridge+flops" in rows
+        gains.append(smooth - raw)
+    assert min(gains) > 0.2
+
+
+def test_smoothing_rejects_what_it_cannot_fit():
+    from nasforge.oneshot.base import OneShotSettings
+    from nasforge.oneshot.ranking import smoothed_scores
+
+    space = tiny_spaces()["macro"]
+    with pytest.raises(ValueError, match="at least 2"):
+        smoothed_scores([Ranked(space.sample_distinct(1, 0)[0], 0.5, 90.0, 1.0)], space)
+    with pytest.raises(ValueError, match="rank_smoothing must be"):
+        OneShotSettings(rank_smoothing="no-such-predictor")
+    assert OneShotSettings(rank_smoothing="").rank_smoothing == ""
+    ranked = [Ranked(a, 0.1 * i, float(i), 1.0) for i, a in enumerate(space.sample_distinct(4, 0))]
+    with pytest.raises(ValueError, match="3 smoothed scores for 4"):
+        correlations(ranked, np.zeros(3))
