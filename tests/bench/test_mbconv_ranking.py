@@ -38,7 +38,7 @@ def test_report_rows_are_the_joined_correlations(study, capsys):
     known = script.truth(root)
     run = root / "supernet" / "sandwich" / "seed0"
     rows = {r["predictor"]: r for r in script.study(run, known, script.truth(root, "params"))}
-    assert set(rows) == {"supernet", "flops", "supernet+flops", "params"}
+    assert set(rows) == {"supernet", "flops", "supernet+flops", "supernet-ridge", "supernet-ridge+flops", "params"}
     ranking = _ranking(run)
     keys = sorted(known)
     expected = kendalltau([ranking[k] for k in keys], [known[k] for k in keys]).statistic
