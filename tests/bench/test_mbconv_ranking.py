@@ -48,4 +48,4 @@ def test_report_rows_are_the_joined_correlations(study, capsys):
     out = capsys.readouterr().out
     assert "truth: 3 subnets trained alone" in out and '"epochs": 1' in out
     table = [line for line in out.splitlines() if line.startswith("| sandwich |")]
-    assert len(table) == 4 and all("| 2 |" in line for line in table)  # two seeds per predictor
+    assert len(table) == 6 and all("| 2 |" in line for line in table)  # two seeds per predictor
