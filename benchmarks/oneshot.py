@@ -7,6 +7,7 @@
     python benchmarks/oneshot.py nb201 --methods darts --set epochs=50 'early_stop="skip"' --tag=-50ep-es
     python benchmarks/oneshot.py collapse --methods darts-50ep darts-pt-50ep darts-50ep-es
     python benchmarks/oneshot.py memory
+    python benchmarks/oneshot.py compute       # training FLOPs of the two macro skeletons
     python benchmarks/oneshot.py report          # markdown tables from runs/oneshot
 
 Every run is a ``nasforge.search`` run directory of the one-shot method as the strategy
@@ -324,6 +325,26 @@ def _macro_table(root: Path, folder: str) -> None:
     print()
 
 
+def compute(archs: int = 200) -> None:
+    """Forward FLOPs of each macro skeleton (mean of ``archs`` random subnets, and the largest),
+    and how many reduced-skeleton epochs cost one default epoch of the same method: a method
+    runs the same paths per step on either skeleton, so its training FLOPs scale by this ratio."""
+    import statistics as st
+
+    from nasforge.hardware.metrics import TaskShape, count_flops
+    from nasforge.space.registry import get_space
+
+    shape, means = TaskShape((3, 32, 32), 10), {}
+    for name, (space_settings, _, _) in SKELETONS.items():
+        space = get_space("macro", **space_settings)
+        largest = space.arch({c.name: len(c) - 1 for c in space.choices})
+        means[name] = st.mean(count_flops(space.build(a, shape), shape.input_shape)
+                              for a in space.sample_distinct(archs, 0))
+        print(f"{name}: mean subnet {means[name] / 1e6:.1f} MFLOPs ({archs} random archs), largest "
+              f"{count_flops(space.build(largest, shape), shape.input_shape) / 1e6:.1f} MFLOPs")
+    print(f"one default epoch = {means['default'] / means['reduced']:.1f} reduced epochs of training FLOPs")
+
+
 def _free_edges(key: str) -> int:
     """Parameter-free operations (none, skip_connect, avg_pool_3x3) among an NB201 arch's 6 edges."""
     ops = [part.split("~")[0] for part in key.split(":", 1)[1].replace("+", "").split("|") if part]
@@ -373,7 +394,7 @@ def collapse(root: Path, folders: list[str], every: int = 5) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=["nb201", "macro", "memory", "report", "collapse"])
+    parser.add_argument("study", choices=["nb201", "macro", "memory", "report", "collapse", "compute"])
     parser.add_argument("--methods", nargs="+", default=["darts", "gdas", "pcdarts", "spos", "random-ws"],
                         help="nb201: the methods to run; collapse: the run folders (method + tag) to plot")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=[*VARIANTS, *EQUAL_COMPUTE])
@@ -397,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
         collapse(args.root, args.methods)
     elif args.study == "memory":
         run_memory(args.root)
+    elif args.study == "compute":
+        compute(args.archs)
     else:
         report(args.root)
 
