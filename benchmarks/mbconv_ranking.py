@@ -95,16 +95,7 @@ def study(run: Path, known: dict[str, float], params: dict[str, float]) -> list[
     ``params`` (each arch's parameter count, as the truth's trials recorded it)."""
     import numpy as np
 
-    from nasforge.core.ranking import rank_correlations
-    from nasforge.oneshot.ranking import (
-        TOP_K,
-        Ranked,
-        correlations,
-        smoothed_scores,
-        top_count,
-        top_k_precision,
-        top_kendall,
-    )
+    from nasforge.oneshot.ranking import Ranked, correlation_row, correlations, smoothed_scores
     from nasforge.space.registry import get_space
 
     space = get_space("mbconv")
@@ -114,12 +105,7 @@ def study(run: Path, known: dict[str, float], params: dict[str, float]) -> list[
               for r in rows]
     out = [r for r in correlations(ranked, smoothed_scores(ranked, space)) if r["target"] == "true_accuracy"]
     sizes = np.array([params[r.arch.key] for r in ranked], dtype=float)
-    values = np.array([r.true_accuracy for r in ranked])
-    kendall, spearman = rank_correlations(sizes, values, undefined=float("nan"))
-    out.append({"predictor": "params", "target": "true_accuracy", "kendall": kendall, "spearman": spearman,
-                "precision_top10pct": top_k_precision(sizes, values, top_count(len(values))),
-                "precision_top5": top_k_precision(sizes, values, TOP_K),
-                "kendall_top10pct": top_kendall(sizes, values), "n": len(ranked)})
+    out.append(correlation_row("params", sizes, "true_accuracy", np.array([r.true_accuracy for r in ranked])))
     return out
 
 

@@ -288,7 +288,7 @@ def ranking_rows(out: Path) -> list[dict[str, Any]]:
 MACRO_COLUMNS = [("supernet τ", "supernet", "kendall"), ("supernet ρ", "supernet", "spearman"),
                  ("top-10% prec.", "supernet", "precision_top10pct"),
                  ("τ in true top 10%", "supernet", "kendall_top10pct"),
-                 ("smoothed τ", "supernet-ridge", "kendall"),
+                 ("smoothed τ", "supernet-ridge", "kendall"), ("smoothed ρ", "supernet-ridge", "spearman"),
                  ("supernet+FLOPs τ", "supernet+flops", "kendall"),
                  ("smoothed+FLOPs τ", "supernet-ridge+flops", "kendall"),
                  ("smoothed+FLOPs ρ", "supernet-ridge+flops", "spearman"),
@@ -305,7 +305,10 @@ def _macro_table(root: Path, folder: str) -> None:
             continue
         cell = stats.setdefault(path.parent.name, {"train_s": []})
         cell["train_s"].append(_train_seconds(path))
-        for row in ranking_rows(path):
+        rows = ranking_rows(path)
+        print(f"{folder} {path.parent.name} {path.name}: supernet τ {rows[0]['kendall']:.3f}, smoothed τ "
+              f"{next(r['kendall'] for r in rows if r['predictor'] == 'supernet-ridge'):.3f}")
+        for row in rows:
             suffix = "" if row["target"] == "true_accuracy" else f"@{row['target']}"
             for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct"):
                 cell.setdefault(f"{row['predictor']}:{metric}{suffix}", []).append(float(row[metric]))
@@ -320,7 +323,7 @@ def _macro_table(root: Path, folder: str) -> None:
     print("| variant | seeds | " + " | ".join(h for h, _, _ in MACRO_COLUMNS) + " | train s |")
     print("|---|---|" + "---|" * len(MACRO_COLUMNS) + "---|")
     for variant, c in stats.items():
-        cells = [_mean_sd(c.get(f"{p}:{m}" if "@" in m else f"{p}:{m}", [])) for _, p, m in MACRO_COLUMNS]
+        cells = [_mean_sd(c.get(f"{p}:{m}", [])) for _, p, m in MACRO_COLUMNS]
         print(f"| {variant} | {len(c['train_s'])} | " + " | ".join(cells) + f" | {statistics.mean(c['train_s']):.0f} |")
     print()
 

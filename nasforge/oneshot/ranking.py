@@ -158,8 +158,6 @@ def correlations(ranked: Sequence[Ranked], smoothed: np.ndarray | None = None,
     truth where the table has it, and the supernet against FLOPs. ``smoothed`` (one score per
     ranked arch, :func:`smoothed_scores`) adds ``supernet-<smoothing>`` and its combination with
     FLOPs."""
-    from nasforge.core.ranking import rank_correlations
-
     sup = np.array([r.supernet_accuracy for r in ranked])
     flops = np.array([r.flops for r in ranked])
     truth = np.array([r.true_accuracy for r in ranked])
@@ -176,11 +174,16 @@ def correlations(ranked: Sequence[Ranked], smoothed: np.ndarray | None = None,
                       "true_accuracy", truth)]
         pairs = [("supernet", sup, "true_accuracy", truth), ("flops", flops, "true_accuracy", truth),
                  ("supernet+flops", combined, "true_accuracy", truth), *extra, *pairs]
-    rows = []
-    for name, pred, target, values in pairs:
-        kendall, spearman = rank_correlations(pred, values, undefined=float("nan"))
-        rows.append({"predictor": name, "target": target, "kendall": kendall, "spearman": spearman,
-                     "precision_top10pct": top_k_precision(pred, values, top_count(len(values))),
-                     "precision_top5": top_k_precision(pred, values, TOP_K),
-                     "kendall_top10pct": top_kendall(pred, values), "n": len(ranked)})
-    return rows
+    return [correlation_row(name, pred, target, values) for name, pred, target, values in pairs]
+
+
+def correlation_row(predictor: str, predicted: np.ndarray, target: str, values: np.ndarray) -> dict[str, Any]:
+    """One row of :data:`COLUMNS`: ``predicted`` scores named ``predictor`` against ``values``
+    of ``target``, both higher-is-better and in the same order."""
+    from nasforge.core.ranking import rank_correlations
+
+    kendall, spearman = rank_correlations(predicted, values, undefined=float("nan"))
+    return {"predictor": predictor, "target": target, "kendall": kendall, "spearman": spearman,
+            "precision_top10pct": top_k_precision(predicted, values, top_count(len(values))),
+            "precision_top5": top_k_precision(predicted, values, TOP_K),
+            "kendall_top10pct": top_kendall(predicted, values), "n": len(values)}
