@@ -38,12 +38,14 @@ from nasforge.space.arch import Arch
 
 @dataclass(frozen=True)
 class Ranked:
-    """One arch: supernet accuracy, true accuracy (NaN without a table), FLOPs."""
+    """One arch: supernet accuracy, true accuracy (NaN without a table), FLOPs, and the
+    supernet's validation loss (NaN where not scored)."""
 
     arch: Arch
     supernet_accuracy: float
     true_accuracy: float
     flops: float
+    supernet_loss: float = float("nan")
 
 
 def arch_flops(arch: Arch, space: Any, shape: Any) -> float:
@@ -70,7 +72,7 @@ def rank_archs(evaluator: Any, archs: Sequence[Arch], space: Any, shape: Any) ->
         truth = true_metrics(arch)
         out.append(Ranked(arch, float(result.metrics["val_accuracy"]),
                           float("nan") if truth is None else float(truth["accuracy"]),
-                          arch_flops(arch, space, shape)))
+                          arch_flops(arch, space, shape), float(result.metrics["val_loss"])))
     return out
 
 

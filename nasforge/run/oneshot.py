@@ -185,11 +185,11 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
         name = RANKING if i == 0 else f"ranking-{mode}.csv"
         with open(out / name, "w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["arch", "supernet_accuracy", "true_accuracy", "flops"])
+            writer.writerow(["arch", "supernet_accuracy", "true_accuracy", "flops", "supernet_loss"])
             for r in ranked:
                 writer.writerow([r.arch.key, f"{r.supernet_accuracy:.6f}",
                                  "" if r.true_accuracy != r.true_accuracy else f"{r.true_accuracy:.4f}",
-                                 f"{r.flops:.0f}"])
+                                 f"{r.flops:.0f}", f"{r.supernet_loss:.6f}"])
         smoothed = smoothed_scores(ranked, supernet.space, settings.rank_smoothing) \
             if settings.rank_smoothing and len(ranked) >= 2 else None
         rows += [{**row, "bn_mode": mode} for row in correlations(ranked, smoothed, settings.rank_smoothing)]
