@@ -8,6 +8,7 @@
     python benchmarks/oneshot.py collapse --methods darts-50ep darts-pt-50ep darts-50ep-es
     python benchmarks/oneshot.py memory
     python benchmarks/oneshot.py compute       # training FLOPs of the two macro skeletons
+    python benchmarks/oneshot.py rescore --runs runs/oneshot/macro/eq-sandwich/seed0 --set calib_batches=16 --tag=-calib16
     python benchmarks/oneshot.py report          # markdown tables from runs/oneshot
 
 Every run is a ``nasforge.search`` run directory of the one-shot method as the strategy
@@ -269,14 +270,57 @@ def report(root: Path) -> None:
             print(f"| {row['step']} | {row['batch']} | {row['peak_mib']:.1f} |")
 
 
-def ranking_rows(out: Path) -> list[dict[str, Any]]:
-    """The correlation rows of a macro run, recomputed from its ``ranking.csv`` (the first BN
-    mode) with the supernet's scores smoothed by the ``ridge`` predictor, so runs made before
-    smoothing existed get its rows too."""
+#: the settings of the supernet evaluator that ``rescore`` may change
+RESCORE_SETTINGS = ("bn_mode", "calib_batches", "batch_size", "eval_images")
+
+
+def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
+    """Score the archs of each finished macro run's ``ranking.csv`` again with its saved
+    ``supernet.pt``, the run's task and seed and the run's evaluator settings changed by
+    ``overrides`` (:data:`RESCORE_SETTINGS`), into ``ranking<tag>.csv``: evaluation choices
+    compared on the same trained weights, at no training cost. Prints each file's τ."""
+    import yaml
+
+    from nasforge.oneshot.base import OneShotSettings
+    from nasforge.oneshot.evaluator import SupernetEvaluator
+    from nasforge.oneshot.io import load_supernet
+    from nasforge.oneshot.ranking import rank_archs
+    from nasforge.run.oneshot import write_ranking
+    from nasforge.task import load_task
+
+    unknown = sorted(set(overrides) - set(RESCORE_SETTINGS))
+    if unknown:
+        raise SystemExit(f"rescore: cannot change {', '.join(unknown)}; it changes {', '.join(RESCORE_SETTINGS)}")
+    for out in runs:
+        if not _done(out) or not (out / "supernet.pt").is_file():
+            raise SystemExit(f"rescore: {out} is not a finished one-shot run with a supernet.pt")
+        target = out / f"ranking{tag}.csv"
+        if target.exists():
+            print(f"{target} exists: skipped", flush=True)
+            continue
+        config = yaml.safe_load((out / "config.yaml").read_text())
+        run = OneShotSettings(**config["strategy_settings"])  # what the run's ranking study used
+        settings = {"bn_mode": (run.rank_bn_modes or (run.bn_mode,))[0], "calib_batches": run.calib_batches,
+                    "batch_size": 128, "eval_images": run.eval_images, **overrides}
+        supernet = load_supernet(out / "supernet.pt")
+        task = load_task(config["task"], seed=config["seed"])
+        evaluator = SupernetEvaluator(supernet, task, seed=config["seed"], threads=1, **settings)
+        with open(out / "ranking.csv", newline="") as fh:
+            archs = [supernet.space.parse(row["arch"]) for row in csv.DictReader(fh)]
+        write_ranking(target, rank_archs(evaluator, archs, supernet.space, supernet.shape))
+        rows = ranking_rows(out, target.name)
+        print(f"{target}: supernet τ {rows[0]['kendall']:.3f}, smoothed τ "
+              f"{next(r['kendall'] for r in rows if r['predictor'] == 'supernet-ridge'):.3f}", flush=True)
+
+
+def ranking_rows(out: Path, name: str = "ranking.csv") -> list[dict[str, Any]]:
+    """The correlation rows of a macro run, recomputed from its ``name`` ranking file (default
+    ``ranking.csv``, the first BN mode) with the supernet's scores smoothed by the ``ridge``
+    predictor, so runs made before smoothing existed get its rows too."""
     from nasforge.oneshot.ranking import Ranked, correlations, smoothed_scores
     from nasforge.space.registry import get_space
 
-    with open(out / "ranking.csv", newline="") as fh:
+    with open(out / name, newline="") as fh:
         rows = list(csv.DictReader(fh))
     space = get_space(rows[0]["arch"].split(":", 1)[0])
     ranked = [Ranked(space.parse(r["arch"]), float(r["supernet_accuracy"]), float(r["true_accuracy"]),
@@ -397,7 +441,8 @@ def collapse(root: Path, folders: list[str], every: int = 5) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=["nb201", "macro", "memory", "report", "collapse", "compute"])
+    parser.add_argument("study", choices=["nb201", "macro", "memory", "report", "collapse", "compute", "rescore"])
+    parser.add_argument("--runs", nargs="+", type=Path, default=[], help="rescore: finished macro run folders")
     parser.add_argument("--methods", nargs="+", default=["darts", "gdas", "pcdarts", "spos", "random-ws"],
                         help="nb201: the methods to run; collapse: the run folders (method + tag) to plot")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=[*VARIANTS, *EQUAL_COMPUTE])
@@ -407,7 +452,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--archs", type=int, default=200)
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
-                        help="nb201, macro: override a setting (e.g. epochs=40); the run folder gets --tag")
+                        help="nb201, macro: override a setting (e.g. epochs=40), the run folder gets --tag; "
+                        "rescore: an evaluator setting, the ranking file gets --tag")
     parser.add_argument("--tag", default="", help="suffix of the nb201 and macro run folders, e.g. -40ep")
     args = parser.parse_args(argv)
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
@@ -421,6 +467,8 @@ def main(argv: list[str] | None = None) -> None:
         collapse(args.root, args.methods)
     elif args.study == "memory":
         run_memory(args.root)
+    elif args.study == "rescore":
+        rescore(args.runs, overrides, args.tag)
     elif args.study == "compute":
         compute(args.archs)
     else:

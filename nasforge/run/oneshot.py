@@ -162,6 +162,18 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 
 
 # ------------------------------------------------------------------ ranking study
+def write_ranking(path: Path, ranked: Sequence[Any]) -> None:
+    """Write ``ranked`` (:class:`nasforge.oneshot.ranking.Ranked`) as a ranking CSV: arch key,
+    supernet accuracy, true accuracy (empty without a table), FLOPs, supernet loss."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["arch", "supernet_accuracy", "true_accuracy", "flops", "supernet_loss"])
+        for r in ranked:
+            writer.writerow([r.arch.key, f"{r.supernet_accuracy:.6f}",
+                             "" if r.true_accuracy != r.true_accuracy else f"{r.true_accuracy:.4f}",
+                             f"{r.flops:.0f}", f"{r.supernet_loss:.6f}"])
+
+
 def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path,
                   device: str | None = None) -> list[dict[str, Any]]:
     """Score ``settings.rank_archs`` random archs (drawn with ``rank_seed``, default the run's seed)
@@ -183,13 +195,7 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
                                       settings.seed, device=device)
         ranked = rank_archs(evaluator, archs, supernet.space, supernet.shape)
         name = RANKING if i == 0 else f"ranking-{mode}.csv"
-        with open(out / name, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["arch", "supernet_accuracy", "true_accuracy", "flops", "supernet_loss"])
-            for r in ranked:
-                writer.writerow([r.arch.key, f"{r.supernet_accuracy:.6f}",
-                                 "" if r.true_accuracy != r.true_accuracy else f"{r.true_accuracy:.4f}",
-                                 f"{r.flops:.0f}", f"{r.supernet_loss:.6f}"])
+        write_ranking(out / name, ranked)
         smoothed = smoothed_scores(ranked, supernet.space, settings.rank_smoothing) \
             if settings.rank_smoothing and len(ranked) >= 2 else None
         rows += [{**row, "bn_mode": mode} for row in correlations(ranked, smoothed, settings.rank_smoothing)]

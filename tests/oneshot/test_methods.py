@@ -97,7 +97,7 @@ def test_cli_oneshot_and_supernet(tmp_path):
     assert res.exit_code == 0, res.output
     with open(out / "ranking.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 4 and set(rows[0]) == {"arch", "supernet_accuracy", "true_accuracy", "flops"}
+    assert len(rows) == 4 and set(rows[0]) == {"arch", "supernet_accuracy", "true_accuracy", "flops", "supernet_loss"}
     with open(out / "correlations.csv") as fh:
         header = next(csv.reader(fh))
     assert {"precision_top10pct", "precision_top5", "kendall_top10pct"} <= set(header)

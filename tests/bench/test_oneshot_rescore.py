@@ -1,0 +1,57 @@
+"""``benchmarks/oneshot.py rescore``: a finished (tiny) macro run's archs scored again from its
+saved supernet, with the run's own settings (the same file) or changed evaluator settings."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+TINY = {"epochs": 1, "data_fraction": 0.03, "eval_images": 48, "calib_batches": 1, "search_trials": 1}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, benchmark_script):
+    oneshot = benchmark_script("oneshot")
+    root = tmp_path_factory.mktemp("rescore")
+    oneshot.run_macro(["eq-spos"], [0], root, 12, "reduced", TINY, tag="-tiny")
+    return oneshot, root / "macro" / "eq-spos-tiny" / "seed0"
+
+
+def _read(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_rescore_with_the_runs_settings_gives_the_runs_ranking(run, capsys):
+    oneshot, out = run
+    oneshot.rescore([out], {}, "-same")
+    assert _read(out / "ranking-same.csv") == _read(out / "ranking.csv")
+    assert "supernet τ" in capsys.readouterr().out
+
+
+def test_rescore_with_other_settings_scores_the_same_archs_differently(run, capsys):
+    oneshot, out = run
+    oneshot.rescore([out], {"eval_images": 16, "calib_batches": 2}, "-e16")
+    first, again = _read(out / "ranking.csv"), _read(out / "ranking-e16.csv")
+    assert [r["arch"] for r in again] == [r["arch"] for r in first]
+    assert [r["true_accuracy"] for r in again] == [r["true_accuracy"] for r in first]
+    # 16 images: every accuracy is a multiple of 1/16, which 48 images' scores are not all
+    assert all(float(r["supernet_accuracy"]) * 16 == pytest.approx(round(float(r["supernet_accuracy"]) * 16))
+               for r in again)
+    assert [r["supernet_accuracy"] for r in again] != [r["supernet_accuracy"] for r in first]
+    assert all(float(r["supernet_loss"]) > 0 for r in again)
+    # an existing file is never overwritten
+    before = (out / "ranking-e16.csv").read_text()
+    oneshot.rescore([out], {"eval_images": 8}, "-e16")
+    assert (out / "ranking-e16.csv").read_text() == before and "skipped" in capsys.readouterr().out
+    rows = oneshot.ranking_rows(out, "ranking-e16.csv")
+    assert {"supernet", "flops", "supernet-ridge"} <= {r["predictor"] for r in rows}
+
+
+def test_rescore_refuses_training_settings_and_unfinished_runs(run, tmp_path):
+    oneshot, out = run
+    with pytest.raises(SystemExit, match="cannot change epochs"):
+        oneshot.rescore([out], {"epochs": 3}, "-x")
+    with pytest.raises(SystemExit, match="not a finished one-shot run"):
+        oneshot.rescore([tmp_path], {}, "-x")
