@@ -20,7 +20,6 @@ interrupted ones resumed, so each step can be run again to complete it.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -95,15 +94,13 @@ def study(run: Path, known: dict[str, float], params: dict[str, float]) -> list[
     ``params`` (each arch's parameter count, as the truth's trials recorded it)."""
     import numpy as np
 
-    from nasforge.oneshot.ranking import Ranked, correlation_row, correlations, smoothed_scores
+    from nasforge.oneshot.ranking import correlation_row, study_correlations
+    from nasforge.run.oneshot import read_ranking
     from nasforge.space.registry import get_space
 
     space = get_space("mbconv")
-    with open(run / "ranking.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["arch"] in known]
-    ranked = [Ranked(space.parse(r["arch"]), float(r["supernet_accuracy"]), known[r["arch"]], float(r["flops"]))
-              for r in rows]
-    out = [r for r in correlations(ranked, smoothed_scores(ranked, space)) if r["target"] == "true_accuracy"]
+    ranked = read_ranking(run / "ranking.csv", space, known)
+    out = [r for r in study_correlations(ranked, space) if r["target"] == "true_accuracy"]
     sizes = np.array([params[r.arch.key] for r in ranked], dtype=float)
     out.append(correlation_row("params", sizes, "true_accuracy", np.array([r.true_accuracy for r in ranked])))
     return out

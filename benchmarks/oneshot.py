@@ -316,16 +316,15 @@ def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
 def ranking_rows(out: Path, name: str = "ranking.csv") -> list[dict[str, Any]]:
     """The correlation rows of a macro run, recomputed from its ``name`` ranking file (default
     ``ranking.csv``, the first BN mode) with the supernet's scores smoothed by the ``ridge``
-    predictor, so runs made before smoothing existed get its rows too."""
-    from nasforge.oneshot.ranking import Ranked, correlations, smoothed_scores
+    predictor, so runs made before smoothing (or the loss column) existed get those rows too."""
+    from nasforge.oneshot.ranking import study_correlations
+    from nasforge.run.oneshot import read_ranking
     from nasforge.space.registry import get_space
 
     with open(out / name, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    space = get_space(rows[0]["arch"].split(":", 1)[0])
-    ranked = [Ranked(space.parse(r["arch"]), float(r["supernet_accuracy"]), float(r["true_accuracy"]),
-                     float(r["flops"])) for r in rows]
-    return correlations(ranked, smoothed_scores(ranked, space))
+        first = next(csv.DictReader(fh))
+    space = get_space(first["arch"].split(":", 1)[0])
+    return study_correlations(read_ranking(out / name, space), space)
 
 
 #: the macro table's columns: (header, predictor, metric)

@@ -16,6 +16,13 @@ with FLOPs):
 
 Higher scores mean better on both sides (FLOPs: more FLOPs predict higher accuracy).
 
+Where the ranked archs carry the supernet's validation loss, the rows ``supernet-loss`` (the
+negated loss) and its smoothing ``supernet-loss-<smoothing>`` come too: loss grades every image
+by its confidence where accuracy only counts them, which ranks better while the supernet does
+not fit its training images (on Macro's default supernet, 5 epochs: Kendall 0.78 against 0.64
+for accuracy) and worse once it overfits them (the reduced one after 32 epochs: 0.58 against
+0.69), so the study reports both (``docs/benchmarks.md``, issue 23).
+
 Smoothing (:func:`smoothed_scores`): a predictor of the ``nasforge`` registry (default
 ``ridge``, one additive effect per option) fitted to the supernet's own scores of the ranked archs
 and read back on the same archs. Inherited-weight accuracy carries noise particular to each arch
@@ -143,24 +150,43 @@ COLUMNS = ("predictor", "target", "kendall", "spearman", "precision_top10pct", "
 SMOOTHING = "ridge"
 
 
-def smoothed_scores(ranked: Sequence[Ranked], space: Any, predictor: str = SMOOTHING) -> np.ndarray:
-    """The supernet accuracies of ``ranked`` as ``predictor`` (a registered predictor name),
-    fitted to them on the space's one-hot encoding, gives them back (see the module docstring)."""
+#: the supernet's scores of an arch the study ranks by: ``accuracy``, or ``loss`` (negated)
+SCORES = ("accuracy", "loss")
+
+
+def supernet_scores(ranked: Sequence[Ranked], score: str = "accuracy") -> np.ndarray:
+    """The supernet's ``score`` (:data:`SCORES`) of each of ``ranked``, higher is better."""
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+    if score == "loss":
+        return -np.array([r.supernet_loss for r in ranked], dtype=float)
+    return np.array([r.supernet_accuracy for r in ranked], dtype=float)
+
+
+def smoothed_scores(ranked: Sequence[Ranked], space: Any, predictor: str = SMOOTHING,
+                    score: str = "accuracy") -> np.ndarray:
+    """The supernet's ``score`` (:func:`supernet_scores`) of ``ranked`` as ``predictor`` (a
+    registered predictor name), fitted to them on the space's one-hot encoding, gives them back
+    (see the module docstring)."""
     from nasforge.estimate.predictors.base import get_predictor
 
     if len(ranked) < 2:
         raise ValueError(f"smoothing needs at least 2 ranked archs, got {len(ranked)}")
+    y = supernet_scores(ranked, score)
+    if not np.isfinite(y).all():
+        raise ValueError(f"smoothing the supernet's {score}: some ranked archs have none")
     x = np.stack([space.encode(r.arch) for r in ranked])
-    return get_predictor(predictor).fit(x, np.array([r.supernet_accuracy for r in ranked])).predict(x)
+    return get_predictor(predictor).fit(x, y).predict(x)
 
 
 def correlations(ranked: Sequence[Ranked], smoothed: np.ndarray | None = None,
-                 smoothing: str = SMOOTHING) -> list[dict[str, Any]]:
+                 smoothing: str = SMOOTHING, smoothed_loss: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Rows of :data:`COLUMNS` (see the module docstring): one per predictor against the
     truth where the table has it, and the supernet against FLOPs. ``smoothed`` (one score per
     ranked arch, :func:`smoothed_scores`) adds ``supernet-<smoothing>`` and its combination with
-    FLOPs."""
-    sup = np.array([r.supernet_accuracy for r in ranked])
+    FLOPs; where every arch has a loss, ``supernet-loss`` comes too, and with ``smoothed_loss``
+    (:func:`smoothed_scores` of the loss) ``supernet-loss-<smoothing>``."""
+    sup = supernet_scores(ranked)
     flops = np.array([r.flops for r in ranked])
     truth = np.array([r.true_accuracy for r in ranked])
     combined = _normalised_ranks(sup) + _normalised_ranks(flops)
@@ -168,15 +194,37 @@ def correlations(ranked: Sequence[Ranked], smoothed: np.ndarray | None = None,
     if np.isfinite(truth).all():
         extra = []
         if smoothed is not None:
-            smoothed = np.asarray(smoothed, dtype=float)
-            if smoothed.shape != sup.shape:
-                raise ValueError(f"{len(smoothed)} smoothed scores for {len(sup)} ranked archs")
+            smoothed = _checked(smoothed, len(sup))
             extra = [(f"supernet-{smoothing}", smoothed, "true_accuracy", truth),
                      (f"supernet-{smoothing}+flops", _normalised_ranks(smoothed) + _normalised_ranks(flops),
                       "true_accuracy", truth)]
+        loss = supernet_scores(ranked, "loss")
+        if np.isfinite(loss).all():
+            extra.append(("supernet-loss", loss, "true_accuracy", truth))
+            if smoothed_loss is not None:
+                extra.append((f"supernet-loss-{smoothing}", _checked(smoothed_loss, len(sup)), "true_accuracy", truth))
         pairs = [("supernet", sup, "true_accuracy", truth), ("flops", flops, "true_accuracy", truth),
                  ("supernet+flops", combined, "true_accuracy", truth), *extra, *pairs]
     return [correlation_row(name, pred, target, values) for name, pred, target, values in pairs]
+
+
+def study_correlations(ranked: Sequence[Ranked], space: Any, smoothing: str = SMOOTHING) -> list[dict[str, Any]]:
+    """:func:`correlations` of ``ranked`` (archs of ``space``) with the accuracy and, where every
+    arch has one, the loss smoothed by ``smoothing`` (none when it is ``""`` or fewer than 2 archs):
+    the rows of a ranking study."""
+    smooth = bool(smoothing) and len(ranked) >= 2
+    smoothed = smoothed_scores(ranked, space, smoothing) if smooth else None
+    with_loss = smooth and bool(np.isfinite(supernet_scores(ranked, "loss")).all())
+    smoothed_loss = smoothed_scores(ranked, space, smoothing, "loss") if with_loss else None
+    return correlations(ranked, smoothed, smoothing, smoothed_loss)
+
+
+def _checked(scores: np.ndarray, n: int) -> np.ndarray:
+    """``scores`` as floats, refused unless there is one per ranked arch (``n``)."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape != (n,):
+        raise ValueError(f"{len(scores)} smoothed scores for {n} ranked archs")
+    return scores
 
 
 def correlation_row(predictor: str, predicted: np.ndarray, target: str, values: np.ndarray) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,23 @@ def write_ranking(path: Path, ranked: Sequence[Any]) -> None:
                              f"{r.flops:.0f}", f"{r.supernet_loss:.6f}"])
 
 
+def read_ranking(path: Path, space: Any, truth: Mapping[str, float] | None = None) -> list[Any]:
+    """The :class:`nasforge.oneshot.ranking.Ranked` archs of a ranking CSV that
+    :func:`write_ranking` wrote (files without the loss column, from before it existed, give NaN
+    losses); ``truth`` (arch key -> accuracy), when given, keeps only the archs it has and
+    replaces their true accuracy."""
+    from nasforge.oneshot.ranking import Ranked
+
+    def number(text: str | None) -> float:
+        return float(text) if text else float("nan")
+
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if truth is None or r["arch"] in truth]
+    return [Ranked(space.parse(r["arch"]), float(r["supernet_accuracy"]),
+                   truth[r["arch"]] if truth is not None else number(r["true_accuracy"]), float(r["flops"]),
+                   number(r.get("supernet_loss"))) for r in rows]
+
+
 def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path,
                   device: str | None = None) -> list[dict[str, Any]]:
     """Score ``settings.rank_archs`` random archs (drawn with ``rank_seed``, default the run's seed)
@@ -185,7 +202,7 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
     scores smoothed by ``rank_smoothing`` (alone and with FLOPs) against the benchmark's truth
     where one exists; :mod:`nasforge.oneshot.ranking`); returns the rows."""
     from nasforge.oneshot.evaluator import SupernetEvaluator
-    from nasforge.oneshot.ranking import COLUMNS, correlations, rank_archs, smoothed_scores
+    from nasforge.oneshot.ranking import COLUMNS, rank_archs, study_correlations
 
     archs = supernet.space.sample_distinct(settings.rank_archs,
                                            settings.seed if settings.rank_seed is None else settings.rank_seed)
@@ -196,9 +213,8 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
         ranked = rank_archs(evaluator, archs, supernet.space, supernet.shape)
         name = RANKING if i == 0 else f"ranking-{mode}.csv"
         write_ranking(out / name, ranked)
-        smoothed = smoothed_scores(ranked, supernet.space, settings.rank_smoothing) \
-            if settings.rank_smoothing and len(ranked) >= 2 else None
-        rows += [{**row, "bn_mode": mode} for row in correlations(ranked, smoothed, settings.rank_smoothing)]
+        rows += [{**row, "bn_mode": mode}
+                 for row in study_correlations(ranked, supernet.space, settings.rank_smoothing)]
     with open(out / CORRELATIONS, "w", newline="") as fh:
         names = [c for c in COLUMNS if c != "n"]
         writer = csv.DictWriter(fh, fieldnames=[names[0], names[1], "bn_mode", *names[2:], "n"])

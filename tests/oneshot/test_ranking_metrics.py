@@ -131,3 +131,28 @@ def test_smoothing_rejects_what_it_cannot_fit():
     ranked = [Ranked(a, 0.1 * i, float(i), 1.0) for i, a in enumerate(space.sample_distinct(4, 0))]
     with pytest.raises(ValueError, match="3 smoothed scores for 4"):
         correlations(ranked, np.zeros(3))
+
+
+def test_the_loss_is_ranked_negated_and_smoothed_beside_the_accuracy():
+    """An arch with a lower loss ranks higher; the study gets the loss rows only where every arch
+    has a loss, and smoothing the loss refuses archs without one."""
+    from nasforge.oneshot.ranking import smoothed_scores, study_correlations, supernet_scores
+
+    space = tiny_spaces()["macro"]
+    archs = space.sample_distinct(20, 0)
+    # accuracy is wrong (reversed); the loss falls as the truth rises
+    ranked = [Ranked(a, float(-t), float(t), 1.0, float(100 - t)) for a, t in zip(archs, TRUTH, strict=True)]
+    assert supernet_scores(ranked, "loss").tolist() == [t - 100 for t in TRUTH]
+    rows = {r["predictor"]: r for r in study_correlations(ranked, space) if r["target"] == "true_accuracy"}
+    assert rows["supernet-loss"]["kendall"] == pytest.approx(1.0)
+    assert rows["supernet"]["kendall"] == pytest.approx(-1.0)
+    assert rows["supernet-loss-ridge"]["kendall"] > rows["supernet-ridge"]["kendall"]
+    unsmoothed = {r["predictor"] for r in study_correlations(ranked, space, "")}
+    assert "supernet-loss" in unsmoothed and not {"supernet-ridge", "supernet-loss-ridge"} & unsmoothed
+    no_loss = [Ranked(r.arch, r.supernet_accuracy, r.true_accuracy, r.flops) for r in ranked]
+    names = {r["predictor"] for r in study_correlations(no_loss, space)}
+    assert "supernet-ridge" in names and not {"supernet-loss", "supernet-loss-ridge"} & names
+    with pytest.raises(ValueError, match="some ranked archs have none"):
+        smoothed_scores(no_loss, space, score="loss")
+    with pytest.raises(ValueError, match="score must be one of"):
+        supernet_scores(ranked, "perplexity")
