@@ -336,6 +336,9 @@ MACRO_COLUMNS = [("supernet τ", "supernet", "kendall"), ("supernet ρ", "supern
                  ("smoothed+FLOPs τ", "supernet-ridge+flops", "kendall"),
                  ("smoothed+FLOPs ρ", "supernet-ridge+flops", "spearman"),
                  ("smoothed+FLOPs top-10% prec.", "supernet-ridge+flops", "precision_top10pct"),
+                 ("loss τ", "supernet-loss", "kendall"), ("smoothed loss τ", "supernet-loss-ridge", "kendall"),
+                 ("smoothed loss ρ", "supernet-loss-ridge", "spearman"),
+                 ("smoothed loss top-10% prec.", "supernet-loss-ridge", "precision_top10pct"),
                  ("supernet vs FLOPs τ", "supernet", "kendall@flops")]
 
 
@@ -349,8 +352,11 @@ def _macro_table(root: Path, folder: str) -> None:
         cell = stats.setdefault(path.parent.name, {"train_s": []})
         cell["train_s"].append(_train_seconds(path))
         rows = ranking_rows(path)
-        print(f"{folder} {path.parent.name} {path.name}: supernet τ {rows[0]['kendall']:.3f}, smoothed τ "
-              f"{next(r['kendall'] for r in rows if r['predictor'] == 'supernet-ridge'):.3f}")
+        tau = {r["predictor"]: r["kendall"] for r in rows if r["target"] == "true_accuracy"}
+        print(f"{folder} {path.parent.name} {path.name}: " + ", ".join(
+            f"{label} τ {tau[name]:.3f}" for label, name in (("supernet", "supernet"), ("smoothed", "supernet-ridge"),
+                                                           ("loss", "supernet-loss"),
+                                                           ("smoothed loss", "supernet-loss-ridge")) if name in tau))
         for row in rows:
             suffix = "" if row["target"] == "true_accuracy" else f"@{row['target']}"
             for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct"):
