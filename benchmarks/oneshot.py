@@ -296,7 +296,7 @@ def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
             raise SystemExit(f"rescore: {out} is not a finished one-shot run with a supernet.pt")
         target = out / f"ranking{tag}.csv"
         if target.exists():
-            print(f"{target} exists: skipped", flush=True)
+            print(f"{target} exists, kept: {_tau_line(ranking_rows(out, target.name))}", flush=True)
             continue
         config = yaml.safe_load((out / "config.yaml").read_text())
         run = OneShotSettings(**config["strategy_settings"])  # what the run's ranking study used
@@ -308,9 +308,7 @@ def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
         with open(out / "ranking.csv", newline="") as fh:
             archs = [supernet.space.parse(row["arch"]) for row in csv.DictReader(fh)]
         write_ranking(target, rank_archs(evaluator, archs, supernet.space, supernet.shape))
-        rows = ranking_rows(out, target.name)
-        print(f"{target}: supernet τ {rows[0]['kendall']:.3f}, smoothed τ "
-              f"{next(r['kendall'] for r in rows if r['predictor'] == 'supernet-ridge'):.3f}", flush=True)
+        print(f"{target}: {_tau_line(ranking_rows(out, target.name))}", flush=True)
 
 
 def ranking_rows(out: Path, name: str = "ranking.csv") -> list[dict[str, Any]]:
@@ -342,6 +340,15 @@ MACRO_COLUMNS = [("supernet τ", "supernet", "kendall"), ("supernet ρ", "supern
                  ("supernet vs FLOPs τ", "supernet", "kendall@flops")]
 
 
+def _tau_line(rows: list[dict[str, Any]]) -> str:
+    """Kendall τ against the truth of the supernet's accuracy and loss, raw and smoothed, from
+    :func:`ranking_rows`; the loss ones only where the file has losses."""
+    tau = {r["predictor"]: r["kendall"] for r in rows if r["target"] == "true_accuracy"}
+    names = (("supernet", "supernet"), ("smoothed", "supernet-ridge"), ("loss", "supernet-loss"),
+             ("smoothed loss", "supernet-loss-ridge"))
+    return ", ".join(f"{label} τ {tau[name]:.3f}" for label, name in names if name in tau)
+
+
 def _macro_table(root: Path, folder: str) -> None:
     """The ranking table of the macro runs under ``root / folder`` (nothing when there are none):
     mean ± sd over seeds of each variant's correlations (recomputed by :func:`ranking_rows`)."""
@@ -352,11 +359,7 @@ def _macro_table(root: Path, folder: str) -> None:
         cell = stats.setdefault(path.parent.name, {"train_s": []})
         cell["train_s"].append(_train_seconds(path))
         rows = ranking_rows(path)
-        tau = {r["predictor"]: r["kendall"] for r in rows if r["target"] == "true_accuracy"}
-        print(f"{folder} {path.parent.name} {path.name}: " + ", ".join(
-            f"{label} τ {tau[name]:.3f}" for label, name in (("supernet", "supernet"), ("smoothed", "supernet-ridge"),
-                                                           ("loss", "supernet-loss"),
-                                                           ("smoothed loss", "supernet-loss-ridge")) if name in tau))
+        print(f"{folder} {path.parent.name} {path.name}: {_tau_line(rows)}")
         for row in rows:
             suffix = "" if row["target"] == "true_accuracy" else f"@{row['target']}"
             for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct"):

@@ -44,7 +44,7 @@ def test_rescore_with_other_settings_scores_the_same_archs_differently(run, caps
     # an existing file is never overwritten
     before = (out / "ranking-e16.csv").read_text()
     oneshot.rescore([out], {"eval_images": 8}, "-e16")
-    assert (out / "ranking-e16.csv").read_text() == before and "skipped" in capsys.readouterr().out
+    assert (out / "ranking-e16.csv").read_text() == before and "exists, kept: supernet τ" in capsys.readouterr().out
     rows = oneshot.ranking_rows(out, "ranking-e16.csv")
     assert {"supernet", "flops", "supernet-ridge"} <= {r["predictor"] for r in rows}
 
