@@ -285,7 +285,7 @@ def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
     from nasforge.oneshot.evaluator import SupernetEvaluator
     from nasforge.oneshot.io import load_supernet
     from nasforge.oneshot.ranking import rank_archs
-    from nasforge.run.oneshot import write_ranking
+    from nasforge.run.oneshot import read_ranking, write_ranking
     from nasforge.task import load_task
 
     unknown = sorted(set(overrides) - set(RESCORE_SETTINGS))
@@ -305,8 +305,7 @@ def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
         supernet = load_supernet(out / "supernet.pt")
         task = load_task(config["task"], seed=config["seed"])
         evaluator = SupernetEvaluator(supernet, task, seed=config["seed"], threads=1, **settings)
-        with open(out / "ranking.csv", newline="") as fh:
-            archs = [supernet.space.parse(row["arch"]) for row in csv.DictReader(fh)]
+        archs = [r.arch for r in read_ranking(out / "ranking.csv", supernet.space)]
         write_ranking(target, rank_archs(evaluator, archs, supernet.space, supernet.shape))
         print(f"{target}: {_tau_line(ranking_rows(out, target.name))}", flush=True)
 

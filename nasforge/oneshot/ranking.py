@@ -19,9 +19,9 @@ Higher scores mean better on both sides (FLOPs: more FLOPs predict higher accura
 Where the ranked archs carry the supernet's validation loss, the rows ``supernet-loss`` (the
 negated loss) and its smoothing ``supernet-loss-<smoothing>`` come too: loss grades every image
 by its confidence where accuracy only counts them, which ranks better while the supernet does
-not fit its training images (on Macro's default supernet, 5 epochs: Kendall 0.78 against 0.64
-for accuracy) and worse once it overfits them (the reduced one after 32 epochs: 0.58 against
-0.69), so the study reports both (``docs/benchmarks.md``, issue 23).
+not fit its training images (on Macro's default supernet, 5 epochs, seed 0: Kendall 0.78 against
+0.64 for accuracy) and worse once it overfits them (the reduced one after 32 epochs, seed 0: 0.58
+against 0.69), so the study reports both (``docs/benchmarks.md``, issue 23).
 
 Smoothing (:func:`smoothed_scores`): a predictor of the ``nasforge`` registry (default
 ``ridge``, one additive effect per option) fitted to the supernet's own scores of the ranked archs
