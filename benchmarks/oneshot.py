@@ -271,7 +271,7 @@ def report(root: Path) -> None:
 
 
 #: the settings of the supernet evaluator that ``rescore`` may change
-RESCORE_SETTINGS = ("bn_mode", "calib_batches", "batch_size", "eval_images")
+RESCORE_SETTINGS = ("bn_mode", "calib_batches", "batch_size", "eval_images", "eval_split")
 
 
 def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
@@ -301,7 +301,7 @@ def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
         config = yaml.safe_load((out / "config.yaml").read_text())
         run = OneShotSettings(**config["strategy_settings"])  # what the run's ranking study used
         settings = {"bn_mode": (run.rank_bn_modes or (run.bn_mode,))[0], "calib_batches": run.calib_batches,
-                    "batch_size": 128, "eval_images": run.eval_images, **overrides}
+                    "batch_size": 128, "eval_images": run.eval_images, "eval_split": run.eval_split, **overrides}
         supernet = load_supernet(out / "supernet.pt")
         task = load_task(config["task"], seed=config["seed"])
         evaluator = SupernetEvaluator(supernet, task, seed=config["seed"], threads=1, **settings)

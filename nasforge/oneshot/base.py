@@ -72,8 +72,9 @@ class OneShotSettings(Training):
     derived arch of that epoch is the result).
 
     Evaluation with inherited weights: ``bn_mode`` (see :mod:`nasforge.oneshot.bn`),
-    ``calib_batches`` of ``batch_size`` training images, ``eval_images`` validation images
-    (``0`` = all). Search over the trained supernet: ``search_trials`` archs proposed by
+    ``calib_batches`` of ``batch_size`` training images, ``eval_images`` images (``0`` = all) of
+    ``eval_split`` (``val``, or ``train+val``: the validation images, then the training images;
+    :mod:`nasforge.oneshot.evaluator`). Search over the trained supernet: ``search_trials`` archs proposed by
     ``search_strategy`` (an ask/tell strategy name). ``rank_archs`` > 0 also scores that many
     random archs with inherited weights at the end (the supernet's ranking against the
     benchmark's truth and against FLOPs, under each of ``rank_bn_modes``), drawn with
@@ -117,6 +118,9 @@ class OneShotSettings(Training):
     bn_mode: str = "recalibrate"
     calib_batches: int = Field(4, ge=1)
     eval_images: int = Field(0, ge=0)
+    eval_split: Literal["val", "train+val"] = Field("val", description="images the ranked and searched archs "
+                                                    "are scored on: val, or train+val (the training images "
+                                                    "too; fair only for a supernet that has not memorised them)")
     search_trials: int = Field(50, ge=1)
     search_strategy: str = "evolution"
     rank_archs: int = Field(0, ge=0, description="random archs scored with inherited weights at the end")

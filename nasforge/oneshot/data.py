@@ -45,6 +45,17 @@ class SplitTensors:
         n = len(self.x_val) if limit <= 0 else min(limit, len(self.x_val))
         return self.x_val[:n], self.y_val[:n]
 
+    def scored(self, split: str = "val", limit: int = 0) -> tuple[Tensor, Tensor]:
+        """The images a supernet's archs are scored on: the validation split (``val``), or it
+        followed by the training split (``train+val``); the first ``limit`` of them (all if 0)."""
+        if split == "val":
+            return self.val(limit)
+        if split != "train+val":
+            raise ValueError(f"split must be 'val' or 'train+val', got {split!r}")
+        x, y = torch.cat([self.x_val, self.x_train]), torch.cat([self.y_val, self.y_train])
+        n = len(x) if limit <= 0 else min(limit, len(x))
+        return x[:n], y[:n]
+
 
 def setup_torch(settings: OneShotSettings) -> torch.Generator:
     """Seed torch, pin threads if asked, and return the method's generator."""

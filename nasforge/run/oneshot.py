@@ -57,7 +57,8 @@ def inherited_trials(supernet: Any, task: Any, settings: OneShotSettings, strate
     from nasforge.oneshot.evaluator import SupernetEvaluator
 
     inherited = SupernetEvaluator(supernet, task, settings.bn_mode, settings.calib_batches,
-                                  max(settings.batch_size, 64), settings.eval_images, settings.seed, device=device)
+                                  max(settings.batch_size, 64), settings.eval_images, settings.seed, device=device,
+                                  eval_split=settings.eval_split)
     store = storage if storage is not None else Storage(":memory:")
     try:
         return Experiment(
@@ -209,7 +210,7 @@ def ranking_study(supernet: Any, task: Any, settings: OneShotSettings, out: Path
     rows: list[dict[str, Any]] = []
     for i, mode in enumerate(settings.rank_bn_modes or (settings.bn_mode,)):
         evaluator = SupernetEvaluator(supernet, task, mode, settings.calib_batches, 128, settings.eval_images,
-                                      settings.seed, device=device)
+                                      settings.seed, device=device, eval_split=settings.eval_split)
         ranked = rank_archs(evaluator, archs, supernet.space, supernet.shape)
         name = RANKING if i == 0 else f"ranking-{mode}.csv"
         write_ranking(out / name, ranked)
