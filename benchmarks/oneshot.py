@@ -463,7 +463,9 @@ def main(argv: list[str] | None = None) -> None:
                         "rescore: an evaluator setting, the ranking file gets --tag")
     parser.add_argument("--tag", default="", help="suffix of the nb201 and macro run folders, e.g. -40ep")
     args = parser.parse_args(argv)
-    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    import yaml
+
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}  # as the CLI's -S
     if args.set and not args.tag:
         parser.error("--set needs a --tag, so the changed runs get folders of their own")
     if args.study == "nb201":

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,7 +48,8 @@ class SupernetSettings(BaseModel):
     calib_batches: int = Field(4, ge=1, le=10_000)
     batch_size: int = Field(128, ge=2, le=100_000)
     eval_images: int = Field(0, ge=0, description="images scored (0: all of eval_split)")
-    eval_split: str = Field("val", description="images scored: val, or train+val (the training images too)")
+    eval_split: Literal["val", "train+val"] = Field("val", description="images scored: val, or train+val (the "
+                                                    "training images too)")
     threads: int | None = Field(1, ge=1, le=1024)
 
     def model_post_init(self, _: Any) -> None:
@@ -56,7 +57,6 @@ class SupernetSettings(BaseModel):
 
         if self.bn_mode not in BN_MODES:
             raise ValueError(f"bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
-        _check_split(self.eval_split)
 
 
 @register_evaluator("supernet")

@@ -55,3 +55,13 @@ def test_rescore_refuses_training_settings_and_unfinished_runs(run, tmp_path):
         oneshot.rescore([out], {"epochs": 3}, "-x")
     with pytest.raises(SystemExit, match="not a finished one-shot run"):
         oneshot.rescore([tmp_path], {}, "-x")
+
+
+def test_rescore_on_the_training_images_too_from_the_command_line(run, capsys):
+    oneshot, out = run
+    # --set values read as the CLI's -S reads them (YAML): a bare word is a string
+    oneshot.main(["rescore", "--runs", str(out), "--set", "eval_split=train+val", "eval_images=0", "--tag=-tv"])
+    first, again = _read(out / "ranking.csv"), _read(out / "ranking-tv.csv")
+    assert [r["arch"] for r in again] == [r["arch"] for r in first]
+    assert [r["supernet_loss"] for r in again] != [r["supernet_loss"] for r in first]
+    assert "ranking-tv.csv: supernet τ" in capsys.readouterr().out
