@@ -31,6 +31,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -306,8 +307,10 @@ def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
         task = load_task(config["task"], seed=config["seed"])
         evaluator = SupernetEvaluator(supernet, task, seed=config["seed"], threads=1, **settings)
         archs = [r.arch for r in read_ranking(out / "ranking.csv", supernet.space)]
+        start = time.perf_counter()
         write_ranking(target, rank_archs(evaluator, archs, supernet.space, supernet.shape))
-        print(f"{target}: {_tau_line(ranking_rows(out, target.name))}", flush=True)
+        print(f"{target}: {_tau_line(ranking_rows(out, target.name))} ({len(archs)} archs scored in "
+              f"{time.perf_counter() - start:.0f} s)", flush=True)
 
 
 def ranking_rows(out: Path, name: str = "ranking.csv") -> list[dict[str, Any]]:
@@ -355,18 +358,23 @@ def _macro_table(root: Path, folder: str) -> None:
     for path in sorted((root / folder).glob("*/seed*")):
         if not _done(path) or not (path / "ranking.csv").is_file():
             continue
-        cell = stats.setdefault(path.parent.name, {"train_s": []})
-        cell["train_s"].append(_train_seconds(path))
-        rows = ranking_rows(path)
-        print(f"{folder} {path.parent.name} {path.name}: {_tau_line(rows)}")
-        for row in rows:
-            suffix = "" if row["target"] == "true_accuracy" else f"@{row['target']}"
-            for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct"):
-                cell.setdefault(f"{row['predictor']}:{metric}{suffix}", []).append(float(row[metric]))
+        # the run's own ranking, then its other ranking files (further BN modes, rescorings) as rows
+        # "variant [file]": other scorings of the same trained supernets
+        for ranking in [path / "ranking.csv", *sorted(path.glob("ranking-*.csv"))]:
+            variant = path.parent.name + ("" if ranking.name == "ranking.csv" else f" [{ranking.stem}]")
+            cell = stats.setdefault(variant, {"train_s": []})
+            cell["train_s"].append(_train_seconds(path))
+            rows = ranking_rows(path, ranking.name)
+            print(f"{folder} {variant} {path.name}: {_tau_line(rows)}")
+            for row in rows:
+                suffix = "" if row["target"] == "true_accuracy" else f"@{row['target']}"
+                for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct"):
+                    cell.setdefault(f"{row['predictor']}:{metric}{suffix}", []).append(float(row[metric]))
     if not stats:
         return
     print(f"{folder}:\n")
-    flops = {metric: [v for c in stats.values() for v in c.get(f"flops:{metric}", [])]
+    flops = {metric: [v for variant, c in stats.items() if " [" not in variant  # each run's archs once
+                      for v in c.get(f"flops:{metric}", [])]
              for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct")}
     print(f"FLOPs alone on the same archs (each run's ranked archs): Kendall {_mean_sd(flops['kendall'])}, "
           f"Spearman {_mean_sd(flops['spearman'])}, top-10% precision {_mean_sd(flops['precision_top10pct'])}, "

@@ -65,3 +65,16 @@ def test_rescore_on_the_training_images_too_from_the_command_line(run, capsys):
     assert [r["arch"] for r in again] == [r["arch"] for r in first]
     assert [r["supernet_loss"] for r in again] != [r["supernet_loss"] for r in first]
     assert "ranking-tv.csv: supernet τ" in capsys.readouterr().out
+
+
+def test_the_report_gives_each_rescoring_a_row_of_its_own(run, capsys):
+    oneshot, out = run
+    oneshot.rescore([out], {"eval_images": 12}, "-e12")
+    capsys.readouterr()
+    oneshot.report(out.parent.parent.parent)
+    text = capsys.readouterr().out
+    table = [line for line in text.splitlines() if line.startswith("| eq-spos-tiny")]
+    assert any(line.startswith("| eq-spos-tiny | 1 |") for line in table)
+    assert any(line.startswith("| eq-spos-tiny [ranking-e12] | 1 |") for line in table)
+    # and its per-run τ line
+    assert "macro eq-spos-tiny [ranking-e12] seed0: supernet τ" in text
