@@ -315,12 +315,19 @@ class OneShotMethod:
     fixed: ClassVar[Mapping[str, Any]] = {}
     #: whether the method's weights train with SGD only (it moves momentum buffers itself)
     sgd_only: ClassVar[bool] = False
+    #: whether the method honours ``early_stop`` (it derives an arch from architecture parameters
+    #: after each epoch); the others refuse the setting rather than ignore it
+    stops_early: ClassVar[bool] = False
 
     def __init__(self, **settings: Any) -> None:
         self.settings = OneShotSettings.from_mapping({**settings, **self.fixed})
         if self.sgd_only and self.settings.optimizer != "sgd":
             raise ValueError(f"invalid one-shot setting(s): optimizer: method {self.name!r} trains its weights with "
                              f"SGD only (it copies or permutes momentum buffers), got {self.settings.optimizer!r}")
+        if self.settings.early_stop != "off" and not self.stops_early:
+            raise ValueError(f"invalid one-shot setting(s): early_stop: method {self.name!r} has no architecture "
+                             f"parameters to derive an arch from each epoch; the gradient methods "
+                             f"({', '.join(early_stopping_methods())}) take it, got {self.settings.early_stop!r}")
 
     @classmethod
     def supported_spaces(cls) -> list[str]:
@@ -367,3 +374,8 @@ register_method = METHODS.register
 def get_method(name: str, **settings: Any) -> OneShotMethod:
     """A new one-shot method registered as ``name`` with ``settings`` (validated)."""
     return METHODS.get(name)(**settings)
+
+
+def early_stopping_methods() -> list[str]:
+    """Names of the registered methods that honour ``early_stop``."""
+    return [name for name in METHODS.list() if METHODS.get(name).stops_early]

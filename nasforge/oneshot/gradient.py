@@ -107,6 +107,7 @@ class GradientMethod(OneShotMethod):
 
     name = "darts"
     requires = frozenset({"mixed-op", "softmax"})
+    stops_early = True
     weight_mode = "softmax"
     arch_mode = "softmax"
     anneal = False

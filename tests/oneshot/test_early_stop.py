@@ -90,3 +90,10 @@ def test_the_run_stops_and_records_why(tmp_path):
     assert len(epochs) == 1 and skip_count(tiny_spaces()["nb201"].parse(epochs[0]["derived"])) >= 1
     assert oneshot["info"]["stopped_early"].endswith("after epoch 1 of 3") and oneshot["info"]["epochs_trained"] == 1
     assert oneshot["arch"] == epochs[0]["derived"]
+
+
+@pytest.mark.parametrize("name", ["spos", "sandwich", "fewshot", "ofa"])
+def test_methods_without_architecture_parameters_refuse_early_stop(name):
+    with pytest.raises(ValueError, match=f"early_stop: method '{name}' has no architecture parameters.*darts"):
+        get_method(name, **SETTINGS, early_stop="skip")
+    assert get_method(name, **SETTINGS).settings.early_stop == "off"
