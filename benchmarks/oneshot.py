@@ -9,6 +9,7 @@
     python benchmarks/oneshot.py memory
     python benchmarks/oneshot.py compute       # training FLOPs of the two macro skeletons
     python benchmarks/oneshot.py rescore --runs runs/oneshot/macro/eq-sandwich/seed0 --set calib_batches=16 --tag=-calib16
+    python benchmarks/oneshot.py layout --runs runs/oneshot/macro/eq-sandwich/seed0  # scoring speed, 2 layouts
     python benchmarks/oneshot.py report          # markdown tables from runs/oneshot
 
 Every run is a ``nasforge.search`` run directory of the one-shot method as the strategy
@@ -313,6 +314,54 @@ def rescore(runs: list[Path], overrides: dict[str, Any], tag: str) -> None:
               f"{time.perf_counter() - start:.0f} s)", flush=True)
 
 
+def layout(runs: list[Path], archs: int = 10) -> None:
+    """Seconds to score each finished run's first ``archs`` ranked archs with its own evaluator
+    settings, as the supernet evaluator does (channels-last layout) and by hand in the
+    contiguous layout (the same subnet, calibration and images), on one thread: the ratio, and
+    the largest difference of the two's accuracy and loss."""
+    import torch
+    import yaml
+
+    from nasforge.estimate.trainer import accuracy
+    from nasforge.oneshot.base import OneShotSettings
+    from nasforge.oneshot.bn import prepare_bn
+    from nasforge.oneshot.evaluator import SupernetEvaluator
+    from nasforge.oneshot.io import load_supernet
+    from nasforge.run.oneshot import read_ranking
+    from nasforge.task import load_task
+
+    torch.set_num_threads(1)
+    print("| run | archs | images | contiguous s/arch | channels-last s/arch | speed-up | max abs. difference |\n"
+          "|---|---|---|---|---|---|---|")
+    for out in runs:
+        config = yaml.safe_load((out / "config.yaml").read_text())
+        run = OneShotSettings(**config["strategy_settings"])
+        supernet = load_supernet(out / "supernet.pt")
+        evaluator = SupernetEvaluator(supernet, load_task(config["task"], seed=config["seed"]),
+                                      (run.rank_bn_modes or (run.bn_mode,))[0], run.calib_batches, 128,
+                                      run.eval_images, config["seed"], threads=1, eval_split=run.eval_split)
+        _, images, calib = evaluator._load()
+        plain_calib = [x.contiguous() for x in calib]
+        plain_images = tuple(t.contiguous() for t in images)
+        times = {"contiguous": 0.0, "channels-last": 0.0}
+        worst = 0.0
+        timed = read_ranking(out / "ranking.csv", supernet.space)[:archs]
+        for ranked in timed:
+            start = time.perf_counter()
+            with torch.no_grad():
+                net = prepare_bn(supernet.extract(ranked.arch).to(memory_format=torch.contiguous_format),
+                                 evaluator.bn_mode, plain_calib)
+                plain = accuracy(net, *plain_images, batch_size=256)
+            times["contiguous"] += time.perf_counter() - start
+            start = time.perf_counter()
+            metrics = evaluator.evaluate(ranked.arch).metrics
+            times["channels-last"] += time.perf_counter() - start
+            worst = max(worst, abs(plain[0] - metrics["val_accuracy"]), abs(plain[1] - metrics["val_loss"]))
+        n = len(timed)
+        print(f"| {out} | {n} | {len(images[0])} | {times['contiguous'] / n:.2f} | {times['channels-last'] / n:.2f} | "
+              f"{times['contiguous'] / times['channels-last']:.2f} | {worst:.1e} |", flush=True)
+
+
 def ranking_rows(out: Path, name: str = "ranking.csv") -> list[dict[str, Any]]:
     """The correlation rows of a macro run, recomputed from its ``name`` ranking file (default
     ``ranking.csv``, the first BN mode) with the supernet's scores smoothed by the ``ridge``
@@ -456,15 +505,17 @@ def collapse(root: Path, folders: list[str], every: int = 5) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=["nb201", "macro", "memory", "report", "collapse", "compute", "rescore"])
-    parser.add_argument("--runs", nargs="+", type=Path, default=[], help="rescore: finished macro run folders")
+    parser.add_argument("study", choices=["nb201", "macro", "memory", "report", "collapse", "compute", "rescore",
+                                          "layout"])
+    parser.add_argument("--runs", nargs="+", type=Path, default=[], help="rescore, layout: finished macro run folders")
     parser.add_argument("--methods", nargs="+", default=["darts", "gdas", "pcdarts", "spos", "random-ws"],
                         help="nb201: the methods to run; collapse: the run folders (method + tag) to plot")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=[*VARIANTS, *EQUAL_COMPUTE])
     parser.add_argument("--skeleton", choices=list(SKELETONS), default="reduced",
                         help="macro: the issue-7 reduced supernet (stem 8, head 128, 4 epochs) or the default one")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--archs", type=int, default=200)
+    parser.add_argument("--archs", type=int, default=None,
+                        help="macro, compute: archs ranked / averaged (default 200); layout: archs timed (default 10)")
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                         help="nb201, macro: override a setting (e.g. epochs=40), the run folder gets --tag; "
@@ -479,15 +530,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.study == "nb201":
         run_nb201(args.methods, args.seeds, args.root, overrides, args.tag)
     elif args.study == "macro":
-        run_macro(args.variants, args.seeds, args.root, args.archs, args.skeleton, overrides, args.tag)
+        run_macro(args.variants, args.seeds, args.root, args.archs or 200, args.skeleton, overrides, args.tag)
     elif args.study == "collapse":
         collapse(args.root, args.methods)
     elif args.study == "memory":
         run_memory(args.root)
     elif args.study == "rescore":
         rescore(args.runs, overrides, args.tag)
+    elif args.study == "layout":
+        layout(args.runs, args.archs or 10)
     elif args.study == "compute":
-        compute(args.archs)
+        compute(args.archs or 200)
     else:
         report(args.root)
 

@@ -78,3 +78,13 @@ def test_the_report_gives_each_rescoring_a_row_of_its_own(run, capsys):
     assert any(line.startswith("| eq-spos-tiny [ranking-e12] | 1 |") for line in table)
     # and its per-run τ line
     assert "macro eq-spos-tiny [ranking-e12] seed0: supernet τ" in text
+
+
+def test_layout_times_both_layouts_with_the_same_values(run, capsys):
+    oneshot, out = run
+    oneshot.main(["layout", "--runs", str(out), "--archs", "2"])
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {out} |")]
+    assert len(row) == 1
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    assert cells[1] == "2" and cells[2] == "48"
+    assert float(cells[3]) > 0 and float(cells[4]) > 0 and float(cells[6]) < 1e-4
