@@ -154,9 +154,9 @@ class SupernetEvaluator(Evaluator):
             device = self.device or device_of(supernet)
             task = load_task(self.task, seed=self.seed) if isinstance(self.task, str) else self.task
             data = SplitTensors.of(task)
-            calib = [_layout(x) for x in
-                     calibration_batches(data.x_train, self.calib_batches, self.batch_size, self.seed, device)]
-            val = tuple(_layout(t.to(device)) for t in data.scored(self.eval_split, self.eval_images))
+            calib = [_on(device, x) for x in calibration_batches(data.x_train, self.calib_batches, self.batch_size,
+                                                                  self.seed)]
+            val = tuple(_on(device, t) for t in data.scored(self.eval_split, self.eval_images))
             self._cache = (supernet, val, calib)
         return self._cache
 
@@ -192,14 +192,19 @@ def _check_split(split: str) -> None:
         raise ValueError(f"supernet evaluator: eval_split must be one of {EVAL_SPLITS}, got {split!r}")
 
 
-def _layout(item: Any) -> Any:
-    """``item`` (a module, or a tensor) in channels-last memory layout where that applies: every
-    module (its 4-D weights; others are left as they are), and tensors of 4 dimensions (image
-    batches); anything else unchanged. Values are the same; only the convolutions' speed changes."""
+def _layout(module: Any) -> Any:
+    """``module`` with its 4-D weights in channels-last memory layout (the others as they are):
+    the same values; only the convolutions' speed changes."""
     import torch
 
-    if isinstance(item, torch.nn.Module):
-        return item.to(memory_format=torch.channels_last)
-    if isinstance(item, torch.Tensor) and item.dim() == 4:
-        return item.contiguous(memory_format=torch.channels_last)
-    return item
+    return module.to(memory_format=torch.channels_last)
+
+
+def _on(device: Any, tensor: Any) -> Any:
+    """``tensor`` moved to ``device`` in one ``to``, an image batch (4 dimensions) in channels-last
+    memory layout."""
+    import torch
+
+    if tensor.dim() == 4:
+        return tensor.to(device, memory_format=torch.channels_last)
+    return tensor.to(device)
