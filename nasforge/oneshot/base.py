@@ -120,7 +120,7 @@ class OneShotSettings(Training):
     eval_images: int = Field(0, ge=0)
     eval_split: Literal["val", "train+val"] = Field("val", description="images the ranked and searched archs "
                                                     "are scored on: val, or train+val (the training images "
-                                                    "too; fair only for a supernet that has not memorised them)")
+                                                    "too: more images, but seen in training)")
     search_trials: int = Field(50, ge=1)
     search_strategy: str = "evolution"
     rank_archs: int = Field(0, ge=0, description="random archs scored with inherited weights at the end")

@@ -8,9 +8,10 @@ supernet), apply the BN mode
 ``batch_size``, the same batches for every arch), then score it on ``eval_split``: the validation
 split (``val``, the default) or the validation split followed by the training split
 (``train+val``), its first ``eval_images`` samples (all if 0). Scoring on the training images too
-is fair only while the supernet has not memorised them (its training loss near its validation
-loss, as after a few epochs): on Macro's default supernet, five times the images lifted the
-raw ranking's Kendall tau by 0.075, though not the smoothed one (``docs/benchmarks.md``, issue 23). Image batches are scored in channels-last
+grades each arch on more images, but on images the supernet was trained on: on Macro (five
+times the images) it lifted the raw ranking's Kendall tau of the default 5-epoch supernet by
+0.075, and the loss ranking of a supernet that had memorised its images by 0.15, though not the
+best smoothed rows (``docs/benchmarks.md``, issue 23); compare both splits on your own supernet. Image batches are scored in channels-last
 memory layout, which PyTorch's CPU convolutions run about 1.8x faster. Metrics: ``val_accuracy`` and ``val_loss``, the names
 the training evaluator uses, so objectives carry over; on a sequence task (a ``gpt`` supernet,
 inputs shaped ``(context,)``) they are per token (next-token accuracy, mean token cross-entropy)
