@@ -404,6 +404,8 @@ def _macro_table(root: Path, folder: str) -> None:
     """The ranking table of the macro runs under ``root / folder`` (nothing when there are none):
     mean ± sd over seeds of each variant's correlations (recomputed by :func:`ranking_rows`)."""
     stats: dict[str, dict[str, list[float]]] = {}
+    metrics = ("kendall", "spearman", "precision_top10pct", "kendall_top10pct")
+    flops: dict[str, list[float]] = {metric: [] for metric in metrics}  # each run's ranked archs once
     for path in sorted((root / folder).glob("*/seed*")):
         if not _done(path) or not (path / "ranking.csv").is_file():
             continue
@@ -414,17 +416,19 @@ def _macro_table(root: Path, folder: str) -> None:
             cell = stats.setdefault(variant, {"train_s": []})
             cell["train_s"].append(_train_seconds(path))
             rows = ranking_rows(path, ranking.name)
-            print(f"{folder} {variant} {path.name}: {_tau_line(rows)}")
+            with open(ranking, newline="") as fh:
+                scored = [float(r["supernet_accuracy"]) for r in csv.DictReader(fh)]
+            print(f"{folder} {variant} {path.name}: {_tau_line(rows)}; mean supernet accuracy "
+                  f"{statistics.mean(scored):.3f}")
             for row in rows:
                 suffix = "" if row["target"] == "true_accuracy" else f"@{row['target']}"
-                for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct"):
+                for metric in metrics:
                     cell.setdefault(f"{row['predictor']}:{metric}{suffix}", []).append(float(row[metric]))
+                    if row["predictor"] == "flops" and ranking.name == "ranking.csv":
+                        flops[metric].append(float(row[metric]))
     if not stats:
         return
     print(f"{folder}:\n")
-    flops = {metric: [v for variant, c in stats.items() if " [" not in variant  # each run's archs once
-                      for v in c.get(f"flops:{metric}", [])]
-             for metric in ("kendall", "spearman", "precision_top10pct", "kendall_top10pct")}
     print(f"FLOPs alone on the same archs (each run's ranked archs): Kendall {_mean_sd(flops['kendall'])}, "
           f"Spearman {_mean_sd(flops['spearman'])}, top-10% precision {_mean_sd(flops['precision_top10pct'])}, "
           f"Kendall within the true top 10% {_mean_sd(flops['kendall_top10pct'])}\n")

@@ -42,19 +42,24 @@ class SplitTensors:
 
     def val(self, limit: int = 0) -> tuple[Tensor, Tensor]:
         """The validation split, or its first ``limit`` samples."""
-        n = len(self.x_val) if limit <= 0 else min(limit, len(self.x_val))
-        return self.x_val[:n], self.y_val[:n]
+        return self.scored("val", limit)
 
     def scored(self, split: str = "val", limit: int = 0) -> tuple[Tensor, Tensor]:
-        """The images a supernet's archs are scored on: the validation split (``val``), or it
-        followed by the training split (``train+val``); the first ``limit`` of them (all if 0)."""
+        """The samples a supernet's archs are scored on (:data:`EVAL_SPLITS`): the validation
+        split (``val``), or it followed by the training split (``train+val``); the first ``limit``
+        of them (all if 0)."""
         if split == "val":
-            return self.val(limit)
-        if split != "train+val":
-            raise ValueError(f"split must be 'val' or 'train+val', got {split!r}")
-        x, y = torch.cat([self.x_val, self.x_train]), torch.cat([self.y_val, self.y_train])
+            x, y = self.x_val, self.y_val
+        elif split == "train+val":
+            x, y = torch.cat([self.x_val, self.x_train]), torch.cat([self.y_val, self.y_train])
+        else:
+            raise ValueError(f"split must be one of {EVAL_SPLITS}, got {split!r}")
         n = len(x) if limit <= 0 else min(limit, len(x))
         return x[:n], y[:n]
+
+
+#: what :meth:`SplitTensors.scored` can score on
+EVAL_SPLITS = ("val", "train+val")
 
 
 def setup_torch(settings: OneShotSettings) -> torch.Generator:

@@ -11,11 +11,12 @@ split (``val``, the default) or the validation split followed by the training sp
 grades each arch on more images, but on images the supernet was trained on: on Macro (five
 times the images) it lifted the raw ranking's Kendall tau of the default 5-epoch supernet by
 0.075, and the loss ranking of a supernet that had memorised its images by 0.15, though not the
-best smoothed rows (``docs/benchmarks.md``, issue 23); compare both splits on your own supernet. Image batches are scored in channels-last
-memory layout, which PyTorch's CPU convolutions run about 1.8x faster. Metrics: ``val_accuracy`` and ``val_loss``, the names
-the training evaluator uses, so objectives carry over; on a sequence task (a ``gpt`` supernet,
-inputs shaped ``(context,)``) they are per token (next-token accuracy, mean token cross-entropy)
-and ``perplexity`` (its exponential) comes too. Subnets, calibration batches and the
+best smoothed rows (``docs/benchmarks.md``, issue 23); compare both splits on your own supernet.
+Image batches are scored in channels-last memory layout, which PyTorch's CPU convolutions ran
+1.8x faster on Macro (``benchmarks/oneshot.py layout``). Metrics: ``val_accuracy`` and
+``val_loss``, the names the training evaluator uses, so objectives carry over; on a sequence
+task (a ``gpt`` supernet, inputs shaped ``(context,)``) they are per token (next-token accuracy,
+mean token cross-entropy) and ``perplexity`` (its exponential) comes too. Subnets, calibration batches and the
 validation images live on ``device`` (default: where the given supernet's parameters are; a
 supernet file is loaded onto the run's device).
 
@@ -184,11 +185,9 @@ class SupernetEvaluator(Evaluator):
         return {"val_accuracy": acc, "val_loss": loss}
 
 
-#: the image sets the evaluator can score (``eval_split``)
-EVAL_SPLITS = ("val", "train+val")
-
-
 def _check_split(split: str) -> None:
+    from nasforge.oneshot.data import EVAL_SPLITS
+
     if split not in EVAL_SPLITS:
         raise ValueError(f"supernet evaluator: eval_split must be one of {EVAL_SPLITS}, got {split!r}")
 

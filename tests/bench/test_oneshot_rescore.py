@@ -4,6 +4,7 @@ saved supernet, with the run's own settings (the same file) or changed evaluator
 from __future__ import annotations
 
 import csv
+import re
 
 import pytest
 
@@ -78,6 +79,7 @@ def test_the_report_gives_each_rescoring_a_row_of_its_own(run, capsys):
     assert any(line.startswith("| eq-spos-tiny [ranking-e12] | 1 |") for line in table)
     # and its per-run τ line
     assert "macro eq-spos-tiny [ranking-e12] seed0: supernet τ" in text
+    assert re.search(r"\[ranking-e12\] seed0: supernet τ .*; mean supernet accuracy 0\.\d{3}", text)
 
 
 def test_layout_times_both_layouts_with_the_same_values(run, capsys):
