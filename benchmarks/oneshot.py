@@ -57,7 +57,8 @@ VARIANTS = {
     "spos-16epochs": ("spos", {"sampling": "uniform", "epochs": 16}, ["recalibrate"]),
 }
 #: issue 23: variants at the sandwich rule's training compute (4 path passes per step for the
-#: skeleton's epochs): (method, overrides, path passes per step); epochs = 4 x epochs / passes.
+#: skeleton's epochs): (method, overrides, path passes per step); epochs = 4 x epochs / passes, rounded down
+#: (never more compute than the sandwich rule).
 #: ofa: 1 pass in its first stage, then num_random + a teacher forward (~1/3 pass) in the other two.
 EQUAL_COMPUTE = {
     "eq-sandwich": ("sandwich", {"num_random": 2, "distill": True}, 4.0),
@@ -67,6 +68,8 @@ EQUAL_COMPUTE = {
     "eq-fewshot": ("fewshot", {"split_on": ["layer_0"]}, 1.0),
     "eq-fewshot-gm": ("fewshot-gm", {"split_on": ["layer_0"], "groups": 2}, 1.0),
     "eq-ofa": ("ofa", {"num_random": 2}, (1 + 2 * (2 + 1 / 3)) / 3),
+    # FairNAS: 3 paths a step on macro (3 options per layer)
+    "eq-fairnas": ("fairnas", {}, 3.0),
 }
 #: --skeleton: macro space settings and the sandwich rule's epochs (reduced: the issue-7 proxy;
 #: default: `nasforge supernet`'s defaults, the full-width space and 5 epochs)
@@ -155,7 +158,7 @@ def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int, ske
             out = root / folder / f"{name}{tag}" / f"seed{seed}"
             if name in EQUAL_COMPUTE:
                 method, base, passes = EQUAL_COMPUTE[name]
-                base = {**base, "epochs": max(1, round(4 * epochs / passes))}
+                base = {**base, "epochs": max(1, int(4 * epochs // passes))}
                 modes = ["recalibrate"]
             else:
                 method, base, modes = VARIANTS[name]

@@ -59,7 +59,8 @@ class OneShotSettings(Training):
     NAS and OFA, which move momentum buffers, train with SGD only),
     ``grad_clip``; ``sampling`` of paths for weight-sharing training (``uniform`` = SPOS, Guo et
     al. 2020; ``sandwich`` = largest + smallest + ``num_random`` random subnets per step, Yu et
-    al. 2020 BigNAS / Cai et al. 2020 OFA) with in-place ``distill`` from the largest;
+    al. 2020 BigNAS / Cai et al. 2020 OFA) with in-place ``distill`` from the largest; ``fair`` =
+    every option of every decision once per step, Chu et al. 2021 FairNAS;
     ``bn_affine`` (learnable BN scale/shift in the searchable ops; DARTS turns it off).
     ``data_fraction`` uses only that share of the batches per epoch (CPU budgets).
 
@@ -97,7 +98,7 @@ class OneShotSettings(Training):
     weight_decay: float = Field(3e-4, ge=0, le=10)
     momentum: float = Field(0.9, ge=0, lt=1)
     grad_clip: float = Field(5.0, gt=0)
-    sampling: Literal["uniform", "sandwich"] = "uniform"
+    sampling: Literal["uniform", "sandwich", "fair"] = "uniform"
     num_random: int = Field(2, ge=0)
     distill: bool = True
     bn_affine: bool = True

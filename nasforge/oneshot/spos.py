@@ -7,13 +7,17 @@ Training (:func:`train_supernet`), one SGD step per batch:
 - ``sandwich`` sampling (BigNAS, Yu et al. 2020; OFA, Cai et al. 2020): per step the largest
   arch (cross-entropy), the smallest and ``num_random`` random archs, whose loss is the KL
   divergence to the largest's (detached) predictions when ``distill`` is on (in-place
-  distillation), else cross-entropy; gradients of all paths add up before the step.
+  distillation), else cross-entropy; gradients of all paths add up before the step;
+- ``fair`` sampling (FairNAS, Chu et al. 2021; :mod:`nasforge.oneshot.fair`): per step as many
+  paths as the widest decision has options, together taking every option of every decision
+  once, cross-entropy on each; gradients add up before the step.
 
 Search: the trained supernet becomes a :class:`~nasforge.oneshot.evaluator.SupernetEvaluator`
 and any ask/tell strategy (``search_strategy``) runs ``search_trials`` trials over it through the
 ordinary experiment loop; the loop lives above this layer, so the caller passes it in as
 ``search`` (:func:`nasforge.run.oneshot.search_supernet`). The methods: ``spos`` (uniform + evolution), ``sandwich`` (sandwich + evolution) and ``random-ws``
-(uniform + random search: Li & Talwalkar 2019's random search with weight sharing).
+(uniform + random search: Li & Talwalkar 2019's random search with weight sharing) and ``fairnas``
+(fair + evolution).
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ def _step_paths(supernet: Supernet, settings: OneShotSettings, rng: np.random.Ge
     draw = draw or supernet.space.sample
     if settings.sampling == "uniform":
         return [draw(rng)]
+    if settings.sampling == "fair":
+        from nasforge.oneshot.fair import fair_paths
+
+        return fair_paths(supernet.space, rng)
     largest, smallest = supernet.extremes()
     return [largest, smallest, *(draw(rng) for _ in range(settings.num_random))]
 
@@ -100,6 +108,9 @@ def _heuristics(supernet: Supernet, settings: OneShotSettings) -> tuple[Any, Any
     if settings.decay_scope == "largest" and settings.sampling != "sandwich":
         raise ValueError("decay_scope='largest' decays the largest child, which only the sandwich rule trains "
                          "every step: use the sandwich method (or sampling='sandwich')")
+    if settings.complexity_sampling and settings.sampling == "fair":
+        raise ValueError("complexity_sampling draws the random paths of uniform or sandwich sampling; fair "
+                         "sampling draws none (every option once per step): turn one of them off")
     if settings.zero_init_last_bn:
         heuristics.zero_init_last_bn(supernet)
     draw = heuristics.ComplexitySampler(supernet.space, supernet.shape, settings.seed).sample \
@@ -183,6 +194,15 @@ class Sandwich(WeightSharingMethod):
 
     name = "sandwich"
     fixed = {"sampling": "sandwich"}
+
+
+@register_method("fairnas")
+class FairNAS(WeightSharingMethod):
+    """FairNAS (Chu et al. 2021): strict-fairness training (every option of every decision once
+    per step, :mod:`nasforge.oneshot.fair`), then evolution over the supernet."""
+
+    name = "fairnas"
+    fixed = {"sampling": "fair"}
 
 
 @register_method("random-ws")
