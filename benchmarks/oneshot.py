@@ -148,6 +148,12 @@ def run_nb201(methods: list[str], seeds: list[int], root: Path, overrides: dict 
                   f"({r['search_seconds']:.0f} s)", flush=True)
 
 
+def equal_compute_epochs(variant: str, sandwich_epochs: int) -> int:
+    """Epochs of ``variant`` (:data:`EQUAL_COMPUTE`) at the path passes of the sandwich rule's
+    ``sandwich_epochs`` (4 passes a step), rounded down: never more training compute."""
+    return max(1, int(4 * sandwich_epochs // EQUAL_COMPUTE[variant][2]))
+
+
 def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int, skeleton: str = "reduced",
               overrides: dict | None = None, tag: str = "") -> None:
     """Train each variant's supernet per seed and rank ``archs`` random archs; ``overrides``
@@ -157,8 +163,8 @@ def run_macro(variants: list[str], seeds: list[int], root: Path, archs: int, ske
         for name in variants:
             out = root / folder / f"{name}{tag}" / f"seed{seed}"
             if name in EQUAL_COMPUTE:
-                method, base, passes = EQUAL_COMPUTE[name]
-                base = {**base, "epochs": max(1, int(4 * epochs // passes))}
+                method, base, _ = EQUAL_COMPUTE[name]
+                base = {**base, "epochs": equal_compute_epochs(name, epochs)}
                 modes = ["recalibrate"]
             else:
                 method, base, modes = VARIANTS[name]

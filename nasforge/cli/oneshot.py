@@ -2,7 +2,7 @@
 methods, which are strategies (``nasforge search --strategy darts -S epochs=10`` is the same run).
 
 ``oneshot --method M`` runs any one-shot method; ``supernet`` trains a weight-sharing supernet
-(spos, sandwich, random-ws, fewshot, fewshot-gm, ofa) and reports its ranking study (``ranking.csv``, ``correlations.csv``) with
+(spos, sandwich, fairnas, random-ws, fewshot, fewshot-gm, ofa) and reports its ranking study (``ranking.csv``, ``correlations.csv``) with
 the run. Both write an ordinary run directory (config.yaml, trials.db with the epochs, the lock,
 checkpoint.pt, supernet.pt, best/, report.html) that ``nasforge resume``, ``show`` and
 ``report`` read."""
@@ -86,7 +86,7 @@ def supernet(
     space: Annotated[str, typer.Option(help="space with a supernet: macro, mbconv, nb201, vit, gpt")] = "macro",
     task: Annotated[str, typer.Option(help="task, e.g. cifar10")] = "cifar10",
     method: Annotated[str, typer.Option(help="a weight-sharing method: spos (uniform single path), sandwich "
-                                        "(OFA/BigNAS), random-ws, fewshot, fewshot-gm (few-shot NAS), ofa "
+                                        "(OFA/BigNAS), fairnas (every option once a step), random-ws, fewshot, fewshot-gm (few-shot NAS), ofa "
                                         "(progressive shrinking)")] = "spos",
     epochs: Annotated[int, typer.Option(min=1, help="supernet training epochs")] = 5,
     rank_archs: Annotated[int, typer.Option(min=2, help="archs scored with inherited weights")] = 200,

@@ -90,3 +90,14 @@ def test_layout_times_both_layouts_with_the_same_values(run, capsys):
     cells = [c.strip() for c in row[0].strip("|").split("|")]
     assert cells[1] == "2" and cells[2] == "48"
     assert float(cells[3]) > 0 and float(cells[4]) > 0 and float(cells[6]) < 1e-4
+
+
+def test_equal_compute_variants_never_get_more_passes_than_the_sandwich_rule(benchmark_script):
+    oneshot = benchmark_script("oneshot")
+    for sandwich_epochs in (4, 5):
+        for name, (_, _, passes) in oneshot.EQUAL_COMPUTE.items():
+            epochs = oneshot.equal_compute_epochs(name, sandwich_epochs)
+            assert epochs * passes <= 4 * sandwich_epochs + 1e-9, name
+            assert (epochs + 1) * passes > 4 * sandwich_epochs, name  # the most that fits
+    assert oneshot.equal_compute_epochs("eq-fairnas", 5) == 6  # 18 of the sandwich rule's 20 path passes
+    assert oneshot.equal_compute_epochs("eq-spos", 4) == 16
