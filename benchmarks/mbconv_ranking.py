@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nasforge.bench.summary import mean_sd
+
 ROOT = Path("runs/mbconv-ranking")
 ARCH_SEED = 0
 #: the CIFAR-10 subset pooled to 16x16 pixels (mbconv at 32 pixels costs 4x the CPU)
@@ -123,7 +125,7 @@ def report(root: Path) -> None:
     if known:
         values, seconds = list(known.values()), list(truth(root, "train_seconds").values())
         print(f"truth: {len(known)} subnets trained alone ({json.dumps(recipe)}), validation accuracy "
-              f"{min(values):.3f} to {max(values):.3f} (mean {_mean_sd(values)}), {statistics.mean(seconds):.0f} s "
+              f"{min(values):.3f} to {max(values):.3f} (mean {mean_sd(values)}), {statistics.mean(seconds):.0f} s "
               "of training per subnet\n")
     else:
         print("truth: none finished\n")
@@ -143,7 +145,7 @@ def report(root: Path) -> None:
     print("| supernet method | predictor | seeds | Kendall τ | Spearman ρ | top-10% precision | top-5 precision | "
           "τ in true top 10% | archs |\n|---|---|---|---|---|---|---|---|---|")
     for (method, predictor), c in cells.items():
-        stats = [_mean_sd(c[k]) for k in ("kendall", "spearman", "precision_top10pct", "precision_top5",
+        stats = [mean_sd(c[k]) for k in ("kendall", "spearman", "precision_top10pct", "precision_top5",
                                           "kendall_top10pct")]
         print(f"| {method} | {predictor} | {len(c['kendall'])} | " + " | ".join(stats) + f" | {int(min(c['n']))} |")
 
@@ -159,14 +161,6 @@ def _train_seconds(run: Path) -> float:
     finally:
         storage.close()
     return float(epochs[-1]["seconds"]) if epochs else float("nan")
-
-
-def _mean_sd(values: list[float]) -> str:
-    if any(v != v for v in values):
-        return "nan"
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,6 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nasforge.bench.summary import mean_sd
+
 ROOT = Path("runs/oneshot")
 NB201_SPACE = {"channels": 8, "cells": 1}
 NB201_SETTINGS = {"epochs": 10, "batch_size": 64, "data_fraction": 0.25, "lr": 0.05, "arch_lr": 1e-2,
@@ -233,16 +235,6 @@ def run_memory(root: Path, batch: int = 32) -> None:
     (root / "memory.json").write_text(json.dumps(rows, indent=1))
 
 
-def _mean_sd(values: list[float]) -> str:
-    if not values:
-        return "-"
-    if any(v != v for v in values):  # an undefined correlation (constant scores) in some run
-        return "nan"
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
-
-
 def _free_mass(weights: dict) -> float:
     """Mean probability of the parameter-free ops (none, skip_connect, avg_pool_3x3) per edge."""
     return statistics.mean(p[0] + p[1] + p[4] for p in weights.values()) if weights else float("nan")
@@ -268,7 +260,7 @@ def report(root: Path) -> None:
     print("\n| method | seeds | true CIFAR-10 acc (mean ± sd) | search s (mean) | param-free edges (mean) |"
           "\n|---|---|---|---|---|")
     for method, rs in runs.items():
-        print(f"| {method} | {len(rs)} | {_mean_sd([r['true_accuracy'] for r in rs])} | "
+        print(f"| {method} | {len(rs)} | {mean_sd([r['true_accuracy'] for r in rs])} | "
               f"{statistics.mean(r['search_seconds'] for r in rs):.0f} | "
               f"{statistics.mean(r['free_edges'] for r in rs):.1f} |")
     print()
@@ -438,13 +430,13 @@ def _macro_table(root: Path, folder: str) -> None:
     if not stats:
         return
     print(f"{folder}:\n")
-    print(f"FLOPs alone on the same archs (each run's ranked archs): Kendall {_mean_sd(flops['kendall'])}, "
-          f"Spearman {_mean_sd(flops['spearman'])}, top-10% precision {_mean_sd(flops['precision_top10pct'])}, "
-          f"Kendall within the true top 10% {_mean_sd(flops['kendall_top10pct'])}\n")
+    print(f"FLOPs alone on the same archs (each run's ranked archs): Kendall {mean_sd(flops['kendall'])}, "
+          f"Spearman {mean_sd(flops['spearman'])}, top-10% precision {mean_sd(flops['precision_top10pct'])}, "
+          f"Kendall within the true top 10% {mean_sd(flops['kendall_top10pct'])}\n")
     print("| variant | seeds | " + " | ".join(h for h, _, _ in MACRO_COLUMNS) + " | train s |")
     print("|---|---|" + "---|" * len(MACRO_COLUMNS) + "---|")
     for variant, c in stats.items():
-        cells = [_mean_sd(c.get(f"{p}:{m}", [])) for _, p, m in MACRO_COLUMNS]
+        cells = [mean_sd(c.get(f"{p}:{m}", [])) for _, p, m in MACRO_COLUMNS]
         print(f"| {variant} | {len(c['train_s'])} | " + " | ".join(cells) + f" | {statistics.mean(c['train_s']):.0f} |")
     print()
 
@@ -507,7 +499,7 @@ def collapse(root: Path, folders: list[str], every: int = 5) -> None:
             acc = statistics.mean(_true_accuracy(e["derived"]) for e in at)
             cells.append(f"{mass:.2f} / {free:.1f} / {acc:.2f}")
         print(f"| {mark} | " + " | ".join(cells) + " |")
-    result = [_mean_sd([_true_accuracy(r["arch"]) for r in rs]) + f" ({statistics.mean(_free_edges(r['arch']) for r in rs):.1f} free)"
+    result = [mean_sd([_true_accuracy(r["arch"]) for r in rs]) + f" ({statistics.mean(_free_edges(r['arch']) for r in rs):.1f} free)"
               for rs in curves.values()]
     trained = [", ".join(str(len(r["epochs"])) for r in rs) for rs in curves.values()]
     seconds = [f"{statistics.mean(r['search_seconds'] for r in rs):.0f}" for rs in curves.values()]

@@ -36,6 +36,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nasforge.bench.summary import mean_sd
+
 ROOT = Path("runs/quant-fronts")
 #: the train evaluator's settings of both arms (qat_* only matter to quantized networks)
 SETTINGS: dict[str, Any] = {"epochs": 10, "final_epochs": 20, "batch_size": 128, "qat_epochs": 2,
@@ -182,12 +184,10 @@ def report(args: argparse.Namespace) -> None:
         if not mine:
             continue
 
-        def mean_sd(key: str, rows: list[dict[str, Any]] = mine) -> str:
-            values = [r[key] for r in rows]
-            sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            return f"{statistics.mean(values):.3f} ± {sd:.3f}"
+        def column(key: str, rows: list[dict[str, Any]] = mine) -> str:
+            return mean_sd([r[key] for r in rows])
 
-        print(f"| {arm} | {len(mine)} | {mean_sd('hv_bytes')} | {mean_sd('hv_latency')} | {mean_sd('best_accuracy')} | "
+        print(f"| {arm} | {len(mine)} | {column('hv_bytes')} | {column('hv_latency')} | {column('best_accuracy')} | "
               f"{statistics.mean(r['smallest_bytes'] for r in mine):,.0f} | "
               f"{max(r['onnx_gap_points'] for r in mine):.2f} |")
     paired = {(r["seed"], r["arm"]): r for r in rows}

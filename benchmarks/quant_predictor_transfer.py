@@ -34,6 +34,8 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from nasforge.bench.summary import mean_sd
+
 ROOT = Path("runs/quant-transfer")
 COLUMNS = ("kind", "arch", "val_accuracy")
 
@@ -137,9 +139,6 @@ def study(args: argparse.Namespace) -> list[dict[str, Any]]:
           f"each collection's mean over {args.repeats} repeats")
     print("| quantized samples | transfer | quant-only | per collection (transfer / quant-only) | transfer wins |")
     print("|---|---|---|---|---|")
-
-    def mean_sd(values: list[float]) -> str:
-        return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.3f}"
 
     for n in args.sizes:
         mine = [r for r in out if r["n"] == n]

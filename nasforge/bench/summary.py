@@ -56,6 +56,18 @@ def ci95(values: np.ndarray) -> float:
     return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
 
 
+def mean_sd(values: Sequence[float], digits: int = 3) -> str:
+    """``values`` as table text: ``"mean ± sd"`` (sample standard deviation), one value as it is,
+    ``"-"`` for none, ``"nan"`` when any is undefined (e.g. a correlation of constant scores)."""
+    if not values:
+        return "-"
+    if any(v != v for v in values):
+        return "nan"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
 def points_for(queries: int, points: Sequence[int] = POINTS) -> list[int]:
     """The protocol's query counts up to ``queries`` (and ``queries`` itself)."""
     out = [p for p in points if p <= queries]

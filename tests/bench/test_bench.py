@@ -137,3 +137,12 @@ def test_the_check_before_the_runs_lends_the_benchmarks_shape(benchmark):
     from nasforge.bench.run import validate
 
     validate([benchmark], ["fbnetv3"], ["accuracy:max"], {})
+
+
+def test_mean_sd_text_of_table_cells():
+    from nasforge.bench.summary import mean_sd
+
+    assert mean_sd([0.5, 0.7]) == "0.600 ± 0.141"  # sample standard deviation
+    assert mean_sd([0.25]) == "0.250" and mean_sd([]) == "-"
+    assert mean_sd([0.1, float("nan")]) == "nan"
+    assert mean_sd([1.0, 2.0, 3.0], digits=1) == "2.0 ± 1.0"
