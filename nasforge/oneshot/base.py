@@ -337,11 +337,21 @@ class OneShotMethod:
 
         return [name for name in SUPERNETS.list() if cls.requires <= SUPERNETS.get(name).capabilities]
 
+    @classmethod
+    def unsupported_reason(cls, space_name: str) -> str:
+        """Why ``space_name`` is not among :meth:`supported_spaces` (for the error message)."""
+        from nasforge.oneshot.supernet import SUPERNETS
+
+        if space_name not in SUPERNETS.list():
+            return "no supernet is registered for it"
+        missing = sorted(cls.requires - SUPERNETS.get(space_name).capabilities)
+        return f"it needs a supernet with {sorted(cls.requires)}; the supernet of {space_name!r} lacks {missing}"
+
     def check_space(self, space: Space) -> None:
         supported = self.supported_spaces()
         if space.name not in supported:
             raise ValueError(f"one-shot method {self.name!r} supports spaces {supported}, not {space.name!r} "
-                             f"(it needs a supernet with {sorted(self.requires)})")
+                             f"({self.unsupported_reason(space.name)})")
 
     # ------------------------------------------------------------------ protocol
     def begin(self, space: Space, task: Task, device: str = "cpu") -> TrainingState:

@@ -181,6 +181,10 @@ class ProgressiveShrinking(WeightSharingMethod):
 
         return [name for name in SUPERNETS.list() if name in PLANNED]
 
+    @classmethod
+    def unsupported_reason(cls, space_name: str) -> str:
+        return f"progressive shrinking has a stage plan only for {sorted(PLANNED)}"
+
     def begin(self, space: Any, task: Any, device: str = "cpu") -> ProgressiveState:
         self.check_space(space)
         s = self.settings

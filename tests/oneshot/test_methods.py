@@ -23,7 +23,8 @@ TINY = OneShotSettings(epochs=2, batch_size=12, search_trials=3, calib_batches=1
 
 
 def test_unknown_space_and_settings_are_clear_errors():
-    with pytest.raises(ValueError, match="supports spaces"):
+    with pytest.raises(ValueError, match=r"supports spaces .* not 'macro' \(it needs a supernet with "
+                                         r"\['mixed-op', 'softmax'\]; the supernet of 'macro' lacks \['mixed-op'\]\)"):
         get_method("darts").begin(tiny_spaces()["macro"], tiny_task())
     with pytest.raises(ValueError, match="epochz: unknown one-shot setting"):
         OneShotSettings.from_mapping({"epochz": 3})
