@@ -232,7 +232,7 @@ def markdown(cells: list[Cell]) -> str:
             for c in row.values():
                 if c.status == "refused":  # one message per kind of refusal, the strategy's name left out
                     text = c.message.removeprefix("invalid configuration: config: ").replace(f"'{c.strategy}'", "M")
-                    text = text.split(", which spaces")[0].split(" (the train evaluator")[0]
+                    text = text.split(" (it searches spaces")[0].split(" (the train evaluator")[0]
                     messages.setdefault(text, []).append(c.strategy)
             refused = "<br>".join(f"{', '.join(who)}: {m}" if len(who) < 4 else
                                   f"every {'one-shot method' if is_oneshot(who[0]) else 'ask/tell strategy'}: {m}"

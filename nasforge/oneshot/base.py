@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     from nasforge.task.task import Task
 
 
+#: why a method refuses a space without a registered supernet
+NO_SUPERNET = "no supernet is registered for it"
+
+
 class OneShotSettings(Training):
     """Settings of every one-shot method (each method reads the ones it uses).
 
@@ -343,7 +347,7 @@ class OneShotMethod:
         from nasforge.oneshot.supernet import SUPERNETS
 
         if space_name not in SUPERNETS.list():
-            return "no supernet is registered for it"
+            return NO_SUPERNET
         missing = sorted(cls.requires - SUPERNETS.get(space_name).capabilities)
         return f"it needs a supernet with {sorted(cls.requires)}; the supernet of {space_name!r} lacks {missing}"
 

@@ -322,6 +322,16 @@ class ProxylessNAS(GradientMethod):
                      and cls.requires_entangled <= SUPERNETS.get(name).capabilities]
         return sorted({*super().supported_spaces(), *entangled})
 
+    @classmethod
+    def unsupported_reason(cls, space_name: str) -> str:
+        from nasforge.oneshot.latency import LATENCY_MODELS
+        from nasforge.oneshot.supernet import SUPERNETS
+
+        if space_name not in SUPERNETS.list():
+            return super().unsupported_reason(space_name)
+        return (f"it needs a supernet with {sorted(cls.requires)}, or an entangled one (TangleNAS-style) with a "
+                f"latency model (spaces {sorted(LATENCY_MODELS)}); {space_name!r} has neither")
+
     def build(self, space: Any, task: Any, settings: OneShotSettings) -> Supernet:
         from nasforge.oneshot.supernet import SUPERNETS, build_supernet
 

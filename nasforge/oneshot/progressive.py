@@ -183,6 +183,10 @@ class ProgressiveShrinking(WeightSharingMethod):
 
     @classmethod
     def unsupported_reason(cls, space_name: str) -> str:
+        from nasforge.oneshot.supernet import SUPERNETS
+
+        if space_name not in SUPERNETS.list():
+            return super().unsupported_reason(space_name)
         return f"progressive shrinking has a stage plan only for {sorted(PLANNED)}"
 
     def begin(self, space: Any, task: Any, device: str = "cpu") -> ProgressiveState:

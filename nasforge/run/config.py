@@ -414,8 +414,8 @@ class SearchConfig(_Strict):
                                  "are the recipe of the final retraining)")
             supported = oneshot.supported_spaces()
             if space.name not in supported:
-                raise ValueError(f"one-shot method {self.strategy!r} cannot search space {space.name!r}: it needs a "
-                                 f"supernet with {sorted(oneshot.requires)}, which spaces {supported} have")
+                raise ValueError(f"one-shot method {self.strategy!r} cannot search space {space.name!r}: "
+                                 f"{oneshot.unsupported_reason(space.name)} (it searches spaces {supported})")
             from nasforge.oneshot.evaluator import SupernetEvaluator
 
             evaluator = SupernetEvaluator

@@ -26,6 +26,14 @@ def test_unknown_space_and_settings_are_clear_errors():
     with pytest.raises(ValueError, match=r"supports spaces .* not 'macro' \(it needs a supernet with "
                                          r"\['mixed-op', 'softmax'\]; the supernet of 'macro' lacks \['mixed-op'\]\)"):
         get_method("darts").begin(tiny_spaces()["macro"], tiny_task())
+    from nasforge.space import get_space
+
+    for method in ("spos", "ofa", "proxyless"):  # the overrides defer to the registry first
+        with pytest.raises(ValueError, match=r"not 'conv1d' \(no supernet is registered for it\)"):
+            get_method(method).check_space(get_space("conv1d"))
+    with pytest.raises(ValueError, match=r"not 'vit' \(it needs a supernet with \['binary', 'mixed-op', "
+                                         r"'sample'\], or an entangled one .* 'vit' has neither"):
+        get_method("proxyless").check_space(get_space("vit"))
     with pytest.raises(ValueError, match="epochz: unknown one-shot setting"):
         OneShotSettings.from_mapping({"epochz": 3})
     with pytest.raises(ValueError, match="bn_mode"):
