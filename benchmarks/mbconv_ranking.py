@@ -92,7 +92,7 @@ def truth(root: Path, metric: str = "val_accuracy") -> dict[str, float]:
 
 def study(run: Path, known: dict[str, float], params: dict[str, float]) -> list[dict[str, Any]]:
     """Correlation rows of one supernet run's ``ranking.csv`` against ``known`` (the supernet's
-    scores raw and smoothed by the ``ridge`` predictor, alone and with FLOPs), plus a row for
+    scores raw, smoothed by the ``ridge`` predictor and pooled, alone and with FLOPs), plus a row for
     ``params`` (each arch's parameter count, as the truth's trials recorded it)."""
     import numpy as np
 

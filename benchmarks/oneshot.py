@@ -389,6 +389,9 @@ MACRO_COLUMNS = [("supernet τ", "supernet", "kendall"), ("supernet ρ", "supern
                  ("loss τ", "supernet-loss", "kendall"), ("smoothed loss τ", "supernet-loss-ridge", "kendall"),
                  ("smoothed loss ρ", "supernet-loss-ridge", "spearman"),
                  ("smoothed loss top-10% prec.", "supernet-loss-ridge", "precision_top10pct"),
+                 ("pooled τ", "supernet-ridge-pooled", "kendall"),
+                 ("pooled loss τ", "supernet-loss-ridge-pooled", "kendall"),
+                 ("pooled loss ρ", "supernet-loss-ridge-pooled", "spearman"),
                  ("supernet vs FLOPs τ", "supernet", "kendall@flops")]
 
 
@@ -396,8 +399,9 @@ def _tau_line(rows: list[dict[str, Any]]) -> str:
     """Kendall τ against the truth of the supernet's accuracy and loss, raw and smoothed, from
     :func:`ranking_rows`; the loss ones only where the file has losses."""
     tau = {r["predictor"]: r["kendall"] for r in rows if r["target"] == "true_accuracy"}
-    names = (("supernet", "supernet"), ("smoothed", "supernet-ridge"), ("loss", "supernet-loss"),
-             ("smoothed loss", "supernet-loss-ridge"))
+    names = (("supernet", "supernet"), ("smoothed", "supernet-ridge"), ("pooled", "supernet-ridge-pooled"),
+             ("loss", "supernet-loss"), ("smoothed loss", "supernet-loss-ridge"),
+             ("pooled loss", "supernet-loss-ridge-pooled"))
     return ", ".join(f"{label} τ {tau[name]:.3f}" for label, name in names if name in tau)
 
 

@@ -39,7 +39,8 @@ def test_report_rows_are_the_joined_correlations(study, capsys):
     run = root / "supernet" / "sandwich" / "seed0"
     rows = {r["predictor"]: r for r in script.study(run, known, script.truth(root, "params"))}
     assert set(rows) == {"supernet", "flops", "supernet+flops", "supernet-ridge", "supernet-ridge+flops",
-                         "supernet-loss", "supernet-loss-ridge", "params"}
+                         "supernet-ridge-pooled", "supernet-loss", "supernet-loss-ridge",
+                         "supernet-loss-ridge-pooled", "params"}
     ranking = _ranking(run)
     keys = sorted(known)
     expected = kendalltau([ranking[k] for k in keys], [known[k] for k in keys]).statistic
@@ -49,4 +50,4 @@ def test_report_rows_are_the_joined_correlations(study, capsys):
     out = capsys.readouterr().out
     assert "truth: 3 subnets trained alone" in out and '"epochs": 1' in out
     table = [line for line in out.splitlines() if line.startswith("| sandwich |")]
-    assert len(table) == 8 and all("| 2 |" in line for line in table)  # two seeds per predictor
+    assert len(table) == 10 and all("| 2 |" in line for line in table)  # two seeds per predictor
