@@ -35,8 +35,9 @@ Partial pooling (:func:`pooled_scores`, rows ``supernet-<smoothing>-pooled`` and
 ``supernet-loss-<smoothing>-pooled``): each arch's score moved only :data:`POOLING` (half) of
 the way from its own value to the smoothed one. What the additive model leaves over is part
 noise and part real interaction between layers (on Macro the same fit to the *true* accuracies
-of 200 archs ranks them at Kendall 0.87 to 0.91, not 1), so shrinking the residual halfway, rather than dropping it, keeps some of the interactions (the shrinkage estimators of
-Efron & Morris 1975, with a fixed weight instead of one estimated from the data).
+of 200 archs ranks them at Kendall 0.87 to 0.91, not 1), so shrinking the residual halfway,
+rather than dropping it, keeps some of the interactions (the shrinkage estimators of Efron &
+Morris 1975, with a fixed weight instead of one estimated from the data).
 """
 
 from __future__ import annotations
